@@ -1,0 +1,274 @@
+//! The admin API under `/admin` (not part of Partner Center): seed tenants, mint tokens, move
+//! the virtual clock, export the audit log, snapshot and restore, and judge the log.
+//! No authentication: it is a local development tool and must only listen on loopback.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::PcError;
+use super::extract::{PcJson, PcQuery, guid, parse_body};
+use super::wire::date;
+use crate::model::{Actor, Cause, TokenMode, World};
+use crate::{Mock, builtin, invariants};
+
+type Reply = Result<Response, PcError>;
+
+/// The epoch of an empty world: the day legacy renewals ended.
+pub fn default_epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_498_867_200, 0).unwrap_or_default()
+}
+
+fn summary(w: &World) -> Value {
+    let customers = w.all_customers().count();
+    let users: usize = w.all_customers().map(|c| c.users.len()).sum();
+    let subscriptions: usize = w.all_customers().map(|c| c.subscriptions.len()).sum();
+    json!({
+        "scenario": w.scenario,
+        "seed": w.seed(),
+        "now": date(w.now()),
+        "partners": w.partners().iter().map(|p| json!({"id": p.id, "name": p.name, "mpnId": p.mpn_id})).collect::<Vec<_>>(),
+        "customers": customers,
+        "users": users,
+        "subscriptions": subscriptions,
+        "offers": w.catalog.len(),
+    })
+}
+
+pub async fn reset(State(m): State<Mock>) -> Reply {
+    let w = World::empty(default_epoch(), 0);
+    let s = summary(&w);
+    m.replace(w);
+    Ok(Json(s).into_response())
+}
+
+/// Build a world from a scenario: a built-in name, or a full scenario document.
+pub fn load_scenario(spec: &Value, seed: Option<u64>) -> Result<World, PcError> {
+    let scenario = match spec.get("name").and_then(Value::as_str) {
+        Some(name) if spec.get("partners").is_none() => builtin::scenario(name)
+            .ok_or_else(|| {
+                PcError::invalid_input(format!(
+                    "Unknown built-in scenario {name:?}; built-in: {}.",
+                    builtin::names().join(", ")
+                ))
+            })?
+            .map_err(PcError::invalid_input)?,
+        _ => builtin::parse(&spec.to_string()).map_err(PcError::invalid_input)?,
+    };
+    Ok(World::from_scenario(&scenario, seed)?)
+}
+
+/// POST /admin/scenario: `{"name": "article", "seed": 7}` or a whole scenario document.
+pub async fn scenario(State(m): State<Mock>, body: Bytes) -> Reply {
+    let spec: Value = serde_json::from_slice(&body)
+        .map_err(|e| PcError::invalid_input(format!("The scenario is not valid JSON: {e}")))?;
+    let seed = match spec.get("seed") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| PcError::invalid_input("seed must be a whole number >= 0."))?,
+        ),
+    };
+    let seed_only = spec
+        .as_object()
+        .is_some_and(|o| o.keys().all(|k| k == "name" || k == "seed"));
+    let doc = if seed_only {
+        json!({ "name": spec.get("name") })
+    } else {
+        spec.clone()
+    };
+    let world = load_scenario(&doc, if seed_only { seed } else { None })?;
+    let s = summary(&world);
+    m.replace(world);
+    Ok(Json(s).into_response())
+}
+
+pub async fn scenarios() -> Reply {
+    Ok(Json(json!({ "builtin": builtin::names() })).into_response())
+}
+
+pub async fn get_state(State(m): State<Mock>) -> Reply {
+    let body = m.read(serde_json::to_vec).map_err(|e| {
+        PcError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            800_003,
+            format!("state could not be serialised: {e}"),
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// PUT /admin/state: restore a snapshot taken with GET (byte-for-byte round trip).
+pub async fn put_state(State(m): State<Mock>, body: Bytes) -> Reply {
+    let mut w: World = serde_json::from_slice(&body)
+        .map_err(|e| PcError::invalid_input(format!("The state snapshot is not valid: {e}")))?;
+    w.rebuild_indexes();
+    let s = summary(&w);
+    m.replace(w);
+    Ok(Json(s).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenBody {
+    #[serde(default)]
+    partner_id: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+pub async fn tokens(State(m): State<Mock>, body: Bytes) -> Reply {
+    let req: TokenBody = if body.iter().all(u8::is_ascii_whitespace) {
+        TokenBody::default()
+    } else {
+        parse_body(&body)?
+    };
+    let partner = req
+        .partner_id
+        .as_deref()
+        .map(|p| guid("partnerId", p))
+        .transpose()?;
+    let mode = match req.mode.as_deref() {
+        None | Some("app+user") => TokenMode::AppUser,
+        Some("app") => TokenMode::App,
+        Some(other) => {
+            return Err(PcError::unknown_enum(
+                "mode (\"app\" or \"app+user\")",
+                other,
+            ));
+        }
+    };
+    let (token, partner) = m.with(|w| {
+        let t = w.issue_token(partner, mode)?;
+        let p = w.token(&t).map(|t| t.partner);
+        Ok::<_, PcError>((t, p))
+    })?;
+    Ok((StatusCode::CREATED, Json(json!({ "accessToken": token, "tokenType": "Bearer", "partnerId": partner, "mode": mode.as_str() }))).into_response())
+}
+
+pub async fn clock(State(m): State<Mock>) -> Reply {
+    Ok(Json(json!({ "now": date(m.read(World::now)) })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceBody {
+    #[serde(default)]
+    days: Option<i64>,
+    #[serde(default)]
+    hours: Option<i64>,
+    #[serde(default)]
+    to: Option<DateTime<Utc>>,
+}
+
+/// POST /admin/clock/advance: `{"days": n}`, `{"hours": n}` or `{"to": RFC 3339}`.
+pub async fn advance(State(m): State<Mock>, PcJson(body): PcJson<AdvanceBody>) -> Reply {
+    let step = |n: i64, per: i64| {
+        n.checked_mul(per)
+            .filter(|s| (0..=36_500 * 86_400).contains(s))
+            .map(Duration::seconds)
+            .ok_or_else(|| {
+                PcError::invalid_input(
+                    "The clock moves forward only, by at most 100 years at a time.",
+                )
+            })
+    };
+    let advance = m.with(|w| {
+        let to = match (body.days, body.hours, body.to) {
+            (Some(d), None, None) => w.now() + step(d, 86_400)?,
+            (None, Some(h), None) => w.now() + step(h, 3_600)?,
+            (None, None, Some(t)) => t,
+            _ => {
+                return Err(PcError::invalid_input(
+                    "Give exactly one of days, hours or to.",
+                ));
+            }
+        };
+        Ok(w.advance_to(to)?)
+    })?;
+    Ok(
+        Json(
+            json!({ "from": date(advance.from), "now": date(advance.to), "steps": advance.steps }),
+        )
+        .into_response(),
+    )
+}
+
+/// GET /admin/events?after=SEQ[&format=text]
+pub async fn events(State(m): State<Mock>, q: PcQuery) -> Reply {
+    let after = match q.get("after") {
+        None => 0,
+        Some(s) => s.parse::<u64>().map_err(|_| {
+            PcError::invalid_input(format!("after must be a sequence number, not {s:?}."))
+        })?,
+    };
+    if q.get("format") == Some("text") {
+        let text = m.read(|w| {
+            w.events_after(after)
+                .iter()
+                .map(|e| format!("{e}\n"))
+                .collect::<String>()
+        });
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
+    }
+    let events = m
+        .read(|w| serde_json::to_value(w.events_after(after)))
+        .map_err(|e| PcError::new(StatusCode::INTERNAL_SERVER_ERROR, 800_003, e.to_string()))?;
+    Ok(Json(json!({ "events": events })).into_response())
+}
+
+pub async fn invariants(State(m): State<Mock>) -> Reply {
+    let events = m.read(|w| w.events().to_vec());
+    let verdict = invariants::check(&events);
+    Ok(Json(verdict).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptBody {
+    #[serde(default)]
+    partner_id: Option<String>,
+}
+
+/// POST /admin/customers/{id}/accept-relationship: the customer's admin accepts the invitation.
+pub async fn accept_relationship(
+    State(m): State<Mock>,
+    Path(cid): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let req: AcceptBody = if body.iter().all(u8::is_ascii_whitespace) {
+        AcceptBody { partner_id: None }
+    } else {
+        parse_body(&body)?
+    };
+    let partner = req
+        .partner_id
+        .as_deref()
+        .map(|p| guid("partnerId", p))
+        .transpose()?;
+    m.with(|w| {
+        let partner = match partner {
+            Some(p) => p,
+            None => w
+                .partners()
+                .first()
+                .map(|p| p.id)
+                .ok_or_else(|| PcError::invalid_input("No partner: load a scenario first."))?,
+        };
+        let batch = w.open_batch(
+            Cause::Admin {
+                operation: "acceptRelationship".into(),
+            },
+            Actor::Customer(cid),
+        );
+        w.accept_relationship(&batch, cid, partner)?;
+        Ok::<_, PcError>(())
+    })?;
+    Ok(Json(json!({ "customerId": cid, "relationshipToPartner": "reseller" })).into_response())
+}

@@ -1,0 +1,222 @@
+//! Request-side translation: who is calling (bearer token), which request this is
+//! (`MS-RequestId` / `MS-CorrelationId`), and bodies, queries and ids parsed into typed
+//! values, every failure becoming a Partner Center error body rather than axum's plain text.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::PcError;
+use crate::Mock;
+use crate::model::{Actor, Cause, TokenMode};
+
+pub const MS_REQUEST_ID: HeaderName = HeaderName::from_static("ms-requestid");
+pub const MS_CORRELATION_ID: HeaderName = HeaderName::from_static("ms-correlationid");
+pub const MS_CONTINUATION_TOKEN: HeaderName = HeaderName::from_static("ms-continuationtoken");
+
+/// The request and correlation ids of the current call (client's, or minted when absent).
+#[derive(Debug, Clone)]
+pub struct RequestIds {
+    pub request_id: String,
+    pub correlation_id: String,
+}
+
+impl RequestIds {
+    /// The audit-log cause for a Partner Center operation made by this request.
+    pub fn cause(&self, operation: &str) -> Cause {
+        Cause::Request {
+            operation: operation.to_string(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// Middleware: attach [`RequestIds`] and echo both headers on every response, errors included.
+pub async fn request_ids(State(mock): State<Mock>, mut req: Request, next: Next) -> Response {
+    // Computed in a block so no borrow of the (non-Sync) request lives across the await.
+    let ids = {
+        let header = |name: &HeaderName| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let mut mint = || {
+            format!(
+                "00000000-0000-4000-8000-{:012x}",
+                mock.next_request_number()
+            )
+        };
+        let request_id = header(&MS_REQUEST_ID).unwrap_or_else(&mut mint);
+        let correlation_id = header(&MS_CORRELATION_ID).unwrap_or_else(mint);
+        RequestIds {
+            request_id,
+            correlation_id,
+        }
+    };
+    req.extensions_mut().insert(ids.clone());
+    let mut resp = next.run(req).await;
+    for (name, value) in [
+        (MS_REQUEST_ID, ids.request_id),
+        (MS_CORRELATION_ID, ids.correlation_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
+    type Rejection = PcError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PcError> {
+        Ok(parts
+            .extensions
+            .get::<RequestIds>()
+            .cloned()
+            .unwrap_or(RequestIds {
+                request_id: String::new(),
+                correlation_id: String::new(),
+            }))
+    }
+}
+
+/// The authenticated partner, with any token mode.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub partner: Uuid,
+    pub mode: TokenMode,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor::Partner(self.partner)
+    }
+}
+
+impl FromRequestParts<Mock> for Caller {
+    type Rejection = PcError;
+    async fn from_request_parts(parts: &mut Parts, mock: &Mock) -> Result<Self, PcError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(PcError::missing_token)?;
+        let value = value.to_str().map_err(|_| PcError::access_denied())?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(PcError::missing_token)?;
+        let found = mock.read(|w| w.token(token).cloned());
+        let t = found.ok_or_else(PcError::access_denied)?;
+        Ok(Caller {
+            partner: t.partner,
+            mode: t.mode,
+        })
+    }
+}
+
+/// A caller with an app+user token, for the routes Partner Center documents as app+user only.
+#[derive(Debug, Clone, Copy)]
+pub struct DelegatedCaller(pub Caller);
+
+impl FromRequestParts<Mock> for DelegatedCaller {
+    type Rejection = PcError;
+    async fn from_request_parts(parts: &mut Parts, mock: &Mock) -> Result<Self, PcError> {
+        let caller = Caller::from_request_parts(parts, mock).await?;
+        match caller.mode {
+            TokenMode::AppUser => Ok(DelegatedCaller(caller)),
+            TokenMode::App => Err(PcError::needs_app_user()),
+        }
+    }
+}
+
+/// Query parameters, with names folded to lower case (Partner Center matches them
+/// case-insensitively: `seekOperation`, `seekoperation`).
+#[derive(Debug, Clone, Default)]
+pub struct PcQuery(pub BTreeMap<String, String>);
+
+impl PcQuery {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PcQuery {
+    type Rejection = PcError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PcError> {
+        let Query(raw) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|e| PcError::invalid_input(format!("Malformed query string: {e}")))?;
+        Ok(PcQuery(
+            raw.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        ))
+    }
+}
+
+/// A JSON body accepted in camelCase or PascalCase (Partner Center deserialises property
+/// names case-insensitively; its docs show both), parsed into `T`.
+pub struct PcJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PcJson<T> {
+    type Rejection = PcError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, PcError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            PcError::invalid_input(format!(
+                "The request body could not be read: {}",
+                e.body_text()
+            ))
+        })?;
+        parse_body(&bytes).map(PcJson)
+    }
+}
+
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PcError> {
+    if bytes.is_empty() {
+        return Err(PcError::invalid_input(
+            "The request body is empty; a JSON object was expected.",
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| PcError::invalid_input(format!("The request body is not valid JSON: {e}")))?;
+    serde_json::from_value(camel_case_keys(value)).map_err(|e| {
+        PcError::invalid_input(format!("The request body has an invalid property: {e}"))
+    })
+}
+
+/// Lower-case the first letter of every object key, recursively.
+pub fn camel_case_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut chars = k.chars();
+                    let key = match chars.next() {
+                        Some(first) => first.to_lowercase().chain(chars).collect(),
+                        None => k,
+                    };
+                    (key, camel_case_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_case_keys).collect()),
+        other => other,
+    }
+}
+
+/// Parse a GUID from a path or body, naming what it was meant to identify.
+pub fn guid(what: &str, s: &str) -> Result<Uuid, PcError> {
+    Uuid::try_parse(s.trim())
+        .map_err(|_| PcError::invalid_input(format!("The {what} {s:?} is not a valid GUID.")))
+}

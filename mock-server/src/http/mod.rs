@@ -1,0 +1,106 @@
+//! The HTTP surface: Partner Center's routes under `/v1` and the admin API under `/admin`.
+//! The route table below is data: one line per operation, each naming the doc page it mirrors
+//! (`develop/<page>` in Partner Center's developer docs).
+//!
+//! # Layout
+//! - `partner`: Partner Center handlers (translate only; rules live in the model).
+//! - `admin`: the admin API.
+//! - `wire`: Partner Center's JSON shapes.
+//! - `extract`: tokens, request ids, bodies, queries, GUIDs.
+//! - `error`: the one error type and its Partner Center error body.
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod partner;
+pub mod wire;
+
+use std::any::Any;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::Mock;
+use error::PcError;
+
+/// Request bodies above this are refused with a 400 (a migration's largest body, an order or
+/// a license update, is a few kilobytes; scenarios and state snapshots are bigger).
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// The whole service: Partner Center plus the admin API, sharing one [`Mock`].
+pub fn app(mock: Mock) -> Router {
+    #[rustfmt::skip]
+    let v1 = Router::new()
+        .route("/customers", get(partner::list_customers))                                  // get-a-list-of-customers.md
+        .route("/customers/relationshiprequests", get(partner::relationship_request))      // request-reseller-relationship.md
+        .route("/customers/{customer_id}", get(partner::get_customer))                     // get-a-customer-by-id.md
+        .route("/customers/{customer_id}/orders",
+            get(partner::list_orders).post(partner::create_order))                         // get-all-of-a-customer-s-orders.md, create-an-order.md
+        .route("/customers/{customer_id}/orders/{order_id}", get(partner::get_order))      // get-an-order-by-id.md
+        .route("/customers/{customer_id}/subscriptions", get(partner::list_subscriptions)) // get-all-of-a-customer-s-subscriptions.md
+        .route("/customers/{customer_id}/subscriptions/{subscription_id}",
+            get(partner::get_subscription).patch(partner::update_subscription))            // get-a-subscription-by-id.md, suspend-a-subscription.md
+        .route("/customers/{customer_id}/subscribedskus", get(partner::subscribed_skus))   // get-a-list-of-available-licenses.md
+        .route("/customers/{customer_id}/users", get(partner::list_users))                 // get-a-list-of-all-user-accounts-for-a-customer.md
+        .route("/customers/{customer_id}/users/{user_id}",
+            get(partner::get_user).delete(partner::delete_user))                           // get-a-user-by-id.md, delete-user-accounts-for-a-customer.md
+        .route("/customers/{customer_id}/users/{user_id}/licenses", get(partner::user_licenses))        // check-which-licenses-are-assigned-to-a-user.md
+        .route("/customers/{customer_id}/users/{user_id}/licenseupdates", post(partner::update_licenses)) // assign-licenses-to-a-user.md
+        .route("/offers", get(partner::list_offers))                                       // get-a-list-of-offers-for-a-market.md
+        .route("/offers/{offer_id}", get(partner::get_offer)); // get-an-offer-by-id.md
+
+    #[rustfmt::skip]
+    let admin = Router::new()
+        .route("/reset", post(admin::reset))
+        .route("/scenario", post(admin::scenario))
+        .route("/scenarios", get(admin::scenarios))
+        .route("/state", get(admin::get_state).put(admin::put_state))
+        .route("/tokens", post(admin::tokens))
+        .route("/clock", get(admin::clock))
+        .route("/clock/advance", post(admin::advance))
+        .route("/events", get(admin::events))
+        .route("/invariants", get(admin::invariants))
+        .route("/customers/{customer_id}/accept-relationship", post(admin::accept_relationship));
+
+    Router::new()
+        .nest("/v1", v1)
+        .nest("/admin", admin)
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            mock.clone(),
+            extract::request_ids,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(mock)
+}
+
+async fn unknown_route() -> PcError {
+    PcError::not_found(
+        "No such resource. Partner Center routes live under /v1, the mock's admin API under /admin.",
+    )
+}
+
+async fn method_not_allowed() -> PcError {
+    PcError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        405,
+        "The method is not allowed on this resource.",
+    )
+}
+
+/// A bug in the mock must still answer in Partner Center's shape.
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    PcError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        800_003,
+        "Unexpected service error.",
+    )
+    .into_response()
+}

@@ -1,0 +1,553 @@
+//! Handlers for the Partner Center routes: parse, call the model under the lock, render.
+//! No rule lives here; each handler only translates between HTTP and [`crate::model`].
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::PcError;
+use super::extract::{
+    Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid,
+};
+use super::wire;
+use crate::Mock;
+use crate::model::{OrderLineRequest, SubscriptionChanges, SubscriptionStatus, UserState};
+
+type Reply = Result<Response, PcError>;
+
+fn ok(v: Value) -> Reply {
+    Ok(Json(v).into_response())
+}
+
+fn created(v: Value) -> Reply {
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// Largest `size` a page may ask for; Partner Center's own tool asks for 500.
+const MAX_PAGE: usize = 1000;
+const DEFAULT_PAGE: usize = 100;
+
+/// Where a seek-based page starts: parsed from `size`, `seekOperation` and the
+/// `MS-ContinuationToken` header. Tokens are opaque to clients (hex of `kind:offset`).
+fn page_start(q: &PcQuery, headers: &HeaderMap, kind: &str) -> Result<(usize, usize), PcError> {
+    let size = match q.get("size") {
+        None | Some("") | Some("0") => DEFAULT_PAGE,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if n <= MAX_PAGE => n,
+            _ => {
+                return Err(PcError::invalid_input(format!(
+                    "size must be a whole number from 0 to {MAX_PAGE}, not {s:?}."
+                )));
+            }
+        },
+    };
+    let seek = q.get("seekoperation").map(str::to_ascii_lowercase);
+    let offset = match seek.as_deref() {
+        None => 0,
+        Some("next") => {
+            let token = headers
+                .get(MS_CONTINUATION_TOKEN)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    PcError::invalid_input(
+                        "seekOperation=next needs the MS-ContinuationToken header.",
+                    )
+                })?;
+            decode_token(token, kind).ok_or_else(|| {
+                PcError::invalid_input(format!(
+                    "The continuation token {token:?} is not valid for this list."
+                ))
+            })?
+        }
+        Some(other) => return Err(PcError::unknown_enum("seekOperation", other)),
+    };
+    Ok((offset, size))
+}
+
+fn encode_token(kind: &str, offset: usize) -> String {
+    format!("{kind}:{offset}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn decode_token(token: &str, kind: &str) -> Option<usize> {
+    if token.len() % 2 != 0 || !token.is_ascii() {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok())
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    text.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
+}
+
+/// Past the last page Partner Center answers 400 / 2000, which clients treat as the end.
+fn past_end() -> PcError {
+    PcError::new(
+        StatusCode::BAD_REQUEST,
+        2000,
+        "There are no more items: the continuation token is past the end of the list.",
+    )
+}
+
+fn next_link(
+    path: &str,
+    size: usize,
+    offset: usize,
+    page_len: usize,
+    total: usize,
+    kind: &str,
+) -> Option<(String, String)> {
+    let next = offset + page_len;
+    (next < total).then(|| {
+        (
+            format!("{path}?size={size}&seekOperation=Next"),
+            encode_token(kind, next),
+        )
+    })
+}
+
+// ---- customers -------------------------------------------------------------------------
+
+/// GET /v1/customers: the partner's customers, seek-paged.
+pub async fn list_customers(
+    State(m): State<Mock>,
+    caller: Caller,
+    q: PcQuery,
+    headers: HeaderMap,
+) -> Reply {
+    let (offset, size) = page_start(&q, &headers, "customers")?;
+    m.read(|w| {
+        let (page, total) = w.customers_page(caller.partner, offset, size);
+        if offset > 0 && offset >= total {
+            return Err(past_end());
+        }
+        let items = page
+            .iter()
+            .map(|c| wire::customer_item(c, caller.partner))
+            .collect::<Vec<_>>();
+        let next = next_link("/customers", size, offset, items.len(), total, "customers");
+        ok(wire::seek_page(
+            items,
+            format!("/customers?size={size}"),
+            next,
+        ))
+    })
+}
+
+pub async fn get_customer(State(m): State<Mock>, caller: Caller, Path(cid): Path<String>) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    m.read(|w| {
+        ok(wire::customer(
+            w.customer_of(caller.partner, cid)?,
+            caller.partner,
+        ))
+    })
+}
+
+/// GET /v1/customers/relationshiprequests: the invitation link for prospects.
+pub async fn relationship_request(
+    State(m): State<Mock>,
+    DelegatedCaller(caller): DelegatedCaller,
+) -> Reply {
+    let url = m.read(|w| w.relationship_request_url(caller.partner));
+    ok(serde_json::json!({ "url": url, "attributes": { "objectType": "RelationshipRequest" } }))
+}
+
+// ---- offers ----------------------------------------------------------------------------
+
+fn market(q: &PcQuery, headers: &HeaderMap) -> Result<(String, String), PcError> {
+    let country = q
+        .get("country")
+        .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()))
+        .ok_or_else(|| {
+            PcError::invalid_input("The country query parameter (two-letter ISO code) is required.")
+        })?
+        .to_ascii_uppercase();
+    let locale = headers
+        .get("x-locale")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("en-US")
+        .to_string();
+    Ok((country, locale))
+}
+
+pub async fn list_offers(
+    State(m): State<Mock>,
+    _caller: Caller,
+    q: PcQuery,
+    headers: HeaderMap,
+) -> Reply {
+    let (country, locale) = market(&q, &headers)?;
+    let number = |name: &str, default: usize| -> Result<usize, PcError> {
+        q.get(name).map_or(Ok(default), |s| {
+            s.parse::<usize>().map_err(|_| {
+                PcError::invalid_input(format!("{name} must be a whole number, not {s:?}."))
+            })
+        })
+    };
+    let offset = number("offset", 0)?;
+    let size = number("size", MAX_PAGE)?.min(MAX_PAGE);
+    m.read(|w| {
+        let items: Vec<Value> = w
+            .catalog
+            .offers()
+            .skip(offset)
+            .take(size)
+            .map(|o| wire::offer(o, w.now(), &country, &locale))
+            .collect();
+        ok(wire::collection(
+            items,
+            format!("/offers?country={country}"),
+        ))
+    })
+}
+
+pub async fn get_offer(
+    State(m): State<Mock>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    q: PcQuery,
+    headers: HeaderMap,
+) -> Reply {
+    let (country, locale) = market(&q, &headers)?;
+    m.read(|w| match w.catalog.offer(&id) {
+        Some(o) => ok(wire::offer(o, w.now(), &country, &locale)),
+        None => Err(PcError::not_found(format!("Offer {id} was not found."))),
+    })
+}
+
+// ---- orders ----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderBody {
+    line_items: Vec<LineItemBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LineItemBody {
+    line_item_number: i64,
+    offer_id: String,
+    quantity: i64,
+    #[serde(default)]
+    friendly_name: Option<String>,
+    #[serde(default)]
+    partner_id_on_record: Option<String>,
+}
+
+pub async fn create_order(
+    State(m): State<Mock>,
+    caller: Caller,
+    ids: RequestIds,
+    Path(cid): Path<String>,
+    PcJson(body): PcJson<OrderBody>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let lines: Vec<OrderLineRequest> = body
+        .line_items
+        .into_iter()
+        .map(|l| OrderLineRequest {
+            line_item_number: l.line_item_number,
+            offer_id: l.offer_id,
+            quantity: l.quantity,
+            friendly_name: l.friendly_name,
+            partner_id_on_record: l.partner_id_on_record,
+        })
+        .collect();
+    m.with(|w| {
+        let batch = w.open_batch(ids.cause("createOrder"), caller.actor());
+        let id = w.create_order(&batch, caller.partner, cid, &lines)?;
+        created(wire::order(w.order_of(caller.partner, cid, id)?))
+    })
+}
+
+pub async fn list_orders(State(m): State<Mock>, caller: Caller, Path(cid): Path<String>) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    m.read(|w| {
+        let items = w
+            .orders_of(caller.partner, cid)?
+            .into_iter()
+            .map(wire::order)
+            .collect();
+        ok(wire::collection(items, format!("/customers/{cid}/orders")))
+    })
+}
+
+pub async fn get_order(
+    State(m): State<Mock>,
+    caller: Caller,
+    Path((cid, oid)): Path<(String, String)>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let oid = guid("order id", &oid)?;
+    m.read(|w| ok(wire::order(w.order_of(caller.partner, cid, oid)?)))
+}
+
+// ---- subscriptions ---------------------------------------------------------------------
+
+pub async fn list_subscriptions(
+    State(m): State<Mock>,
+    caller: Caller,
+    Path(cid): Path<String>,
+    q: PcQuery,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let order = q.get("order_id").map(|o| guid("order id", o)).transpose()?;
+    let mpn = q.get("mpn_id").map(str::to_string);
+    m.read(|w| {
+        let items = w
+            .subscriptions_of(caller.partner, cid)?
+            .into_iter()
+            .filter(|s| order.is_none_or(|o| s.order_id == Some(o)))
+            .filter(|s| mpn.as_ref().is_none_or(|p| s.partner_id_on_record == *p))
+            .map(wire::subscription)
+            .collect();
+        ok(wire::collection(
+            items,
+            format!("/customers/{cid}/subscriptions"),
+        ))
+    })
+}
+
+pub async fn get_subscription(
+    State(m): State<Mock>,
+    caller: Caller,
+    Path((cid, sid)): Path<(String, String)>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let sid = guid("subscription id", &sid)?;
+    m.read(|w| {
+        ok(wire::subscription(w.subscription_of(
+            caller.partner,
+            cid,
+            sid,
+        )?))
+    })
+}
+
+/// The PATCH body: the full subscription as fetched; only these fields are writable, the
+/// rest are read-only echoes and ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionBody {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    quantity: Option<i64>,
+    #[serde(default)]
+    friendly_name: Option<String>,
+    #[serde(default)]
+    auto_renew_enabled: Option<bool>,
+}
+
+pub async fn update_subscription(
+    State(m): State<Mock>,
+    caller: Caller,
+    ids: RequestIds,
+    headers: HeaderMap,
+    Path((cid, sid)): Path<(String, String)>,
+    PcJson(body): PcJson<SubscriptionBody>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let sid = guid("subscription id", &sid)?;
+    let status = match body.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            SubscriptionStatus::parse_wire(s).ok_or_else(|| PcError::unknown_enum("status", s))?,
+        ),
+    };
+    let changes = SubscriptionChanges {
+        status,
+        quantity: body.quantity,
+        friendly_name: body.friendly_name,
+        auto_renew_enabled: body.auto_renew_enabled,
+    };
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    m.with(|w| {
+        let batch = w.open_batch(ids.cause("updateSubscription"), caller.actor());
+        w.update_subscription(
+            &batch,
+            caller.partner,
+            cid,
+            sid,
+            if_match.as_deref(),
+            &changes,
+        )?;
+        ok(wire::subscription(w.subscription_of(
+            caller.partner,
+            cid,
+            sid,
+        )?))
+    })
+}
+
+// ---- users and licenses (app+user only) ------------------------------------------------
+
+pub async fn list_users(
+    State(m): State<Mock>,
+    DelegatedCaller(caller): DelegatedCaller,
+    Path(cid): Path<String>,
+    q: PcQuery,
+    headers: HeaderMap,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let kind = format!("users.{}", cid.simple());
+    let (offset, size) = page_start(&q, &headers, &kind)?;
+    m.read(|w| {
+        let c = w.customer_of(caller.partner, cid)?;
+        let active: Vec<_> = c
+            .users_in_order()
+            .filter(|u| u.state == UserState::Active)
+            .collect();
+        let total = active.len();
+        if offset > 0 && offset >= total {
+            return Err(past_end());
+        }
+        let items: Vec<Value> = active
+            .iter()
+            .skip(offset)
+            .take(size)
+            .map(|u| wire::user(c, u))
+            .collect();
+        let path = format!("/customers/{cid}/users");
+        let next = next_link(&path, size, offset, items.len(), total, &kind);
+        ok(wire::seek_page(items, format!("{path}?size={size}"), next))
+    })
+}
+
+pub async fn get_user(
+    State(m): State<Mock>,
+    DelegatedCaller(caller): DelegatedCaller,
+    Path((cid, uid)): Path<(String, String)>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let uid = guid("user id", &uid)?;
+    m.read(|w| {
+        let c = w.customer_of(caller.partner, cid)?;
+        ok(wire::user(c, w.user_of(caller.partner, cid, uid)?))
+    })
+}
+
+pub async fn delete_user(
+    State(m): State<Mock>,
+    DelegatedCaller(caller): DelegatedCaller,
+    ids: RequestIds,
+    Path((cid, uid)): Path<(String, String)>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let uid = guid("user id", &uid)?;
+    m.with(|w| {
+        let batch = w.open_batch(ids.cause("deleteUser"), caller.actor());
+        w.delete_user(&batch, caller.partner, cid, uid)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+pub async fn user_licenses(
+    State(m): State<Mock>,
+    DelegatedCaller(caller): DelegatedCaller,
+    Path((cid, uid)): Path<(String, String)>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let uid = guid("user id", &uid)?;
+    m.read(|w| {
+        let c = w.customer_of(caller.partner, cid)?;
+        let u = w.user_of(caller.partner, cid, uid)?;
+        let items = u
+            .licenses
+            .iter()
+            .map(|sku| wire::license(w, c, *sku))
+            .collect();
+        ok(wire::collection(
+            items,
+            format!("/customers/{cid}/users/{uid}/licenses"),
+        ))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseUpdateBody {
+    #[serde(default)]
+    licenses_to_assign: Option<Vec<AssignmentBody>>,
+    #[serde(default)]
+    licenses_to_remove: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignmentBody {
+    sku_id: String,
+    #[serde(default)]
+    excluded_plans: Option<Vec<String>>,
+}
+
+/// POST .../licenseupdates: assign and remove in one call, atomically.
+pub async fn update_licenses(
+    State(m): State<Mock>,
+    DelegatedCaller(caller): DelegatedCaller,
+    ids: RequestIds,
+    Path((cid, uid)): Path<(String, String)>,
+    PcJson(body): PcJson<LicenseUpdateBody>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    let uid = guid("user id", &uid)?;
+    let assignments = body.licenses_to_assign.unwrap_or_default();
+    let assign: Vec<Uuid> = assignments
+        .iter()
+        .map(|a| guid("skuId", &a.sku_id))
+        .collect::<Result<_, _>>()?;
+    let removals = body.licenses_to_remove.unwrap_or_default();
+    let remove: Vec<Uuid> = removals
+        .iter()
+        .map(|s| guid("skuId", s))
+        .collect::<Result<_, _>>()?;
+    m.with(|w| {
+        let batch = w.open_batch(ids.cause("updateLicenses"), caller.actor());
+        w.update_licenses(&batch, caller.partner, cid, uid, &assign, &remove)
+    })?;
+    let echo: Vec<Value> = assign
+        .iter()
+        .zip(&assignments)
+        .map(|(sku, a)| serde_json::json!({ "skuId": sku, "excludedPlans": a.excluded_plans }))
+        .collect();
+    let mut v = serde_json::json!({
+        "licensesToAssign": echo,
+        "licenseWarnings": [],
+        "attributes": { "objectType": "LicenseUpdate" },
+    });
+    if !remove.is_empty() {
+        v["licensesToRemove"] = serde_json::json!(remove);
+    }
+    created(v)
+}
+
+pub async fn subscribed_skus(
+    State(m): State<Mock>,
+    DelegatedCaller(caller): DelegatedCaller,
+    Path(cid): Path<String>,
+) -> Reply {
+    let cid = guid("customer tenant id", &cid)?;
+    m.read(|w| {
+        let items = w
+            .subscribed_skus(caller.partner, cid)?
+            .iter()
+            .map(|s| wire::subscribed_sku(w, s))
+            .collect();
+        ok(wire::collection(
+            items,
+            format!("/customers/{cid}/subscribedskus"),
+        ))
+    })
+}

@@ -1,0 +1,251 @@
+//! The append-only audit log: every state change is one event, appended in the same critical
+//! section as the change, so the log is a complete account of what happened and when.
+//!
+//! Events are grouped in *batches*: one batch per request, per clock step, per admin action.
+//! The invariant checker judges the state at batch boundaries, never inside an atomic swap.
+//! Each event carries the SKU's family and the subscription's quantity where they matter, so
+//! the log can be folded without the catalog.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::subscriptions::{Channel, SubscriptionStatus};
+
+/// Who caused a batch of events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum Cause {
+    /// A Partner Center request (`operation` is the route's name, `requestId` its MS-RequestId).
+    Request {
+        operation: String,
+        request_id: String,
+    },
+    /// A lifecycle deadline processed while the clock advanced.
+    ClockStep,
+    /// An admin API call (not part of Partner Center).
+    Admin { operation: String },
+    /// Loading a scenario.
+    Scenario { name: String },
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Request {
+                operation,
+                request_id,
+            } => write!(f, "request {operation} [{request_id}]"),
+            Cause::ClockStep => f.write_str("clock step"),
+            Cause::Admin { operation } => write!(f, "admin {operation}"),
+            Cause::Scenario { name } => write!(f, "scenario {name}"),
+        }
+    }
+}
+
+/// Who acted: a partner (by tenant id), the customer's own admin, or the service itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", content = "id")]
+pub enum Actor {
+    Partner(Uuid),
+    Customer(Uuid),
+    Service,
+    Admin,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Partner(id) => write!(f, "partner:{}", short(id)),
+            Actor::Customer(id) => write!(f, "customer:{}", short(id)),
+            Actor::Service => f.write_str("service"),
+            Actor::Admin => f.write_str("admin"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum EventKind {
+    ScenarioLoaded {
+        name: String,
+        seed: u64,
+    },
+    StateRestored,
+    PartnerAdded {
+        name: String,
+        mpn_id: String,
+    },
+    TokenIssued {
+        partner: Uuid,
+        mode: String,
+    },
+    CustomerAdded {
+        company_name: String,
+    },
+    RelationshipEstablished {
+        partner: Uuid,
+    },
+    UserAdded {
+        user_principal_name: String,
+    },
+    UserDeleted,
+    OrderPlaced {
+        order: Uuid,
+        line_items: usize,
+    },
+    SubscriptionCreated {
+        offer_id: String,
+        family: String,
+        quantity: u32,
+        status: SubscriptionStatus,
+        channel: Channel,
+        commitment_end_date: DateTime<Utc>,
+    },
+    QuantityChanged {
+        family: String,
+        from: u32,
+        to: u32,
+    },
+    SubscriptionSuspended {
+        family: String,
+    },
+    SubscriptionReactivated {
+        family: String,
+    },
+    SubscriptionRenewed {
+        family: String,
+        until: DateTime<Utc>,
+    },
+    SubscriptionExpired {
+        family: String,
+    },
+    SubscriptionDeprovisioned {
+        family: String,
+        from: SubscriptionStatus,
+    },
+    AutoRenewChanged {
+        enabled: bool,
+    },
+    FriendlyNameChanged {
+        name: String,
+    },
+    LicenseAssigned {
+        family: String,
+    },
+    LicenseRemoved {
+        family: String,
+    },
+    ClockAdvanced {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::ScenarioLoaded { .. } => "ScenarioLoaded",
+            EventKind::StateRestored => "StateRestored",
+            EventKind::PartnerAdded { .. } => "PartnerAdded",
+            EventKind::TokenIssued { .. } => "TokenIssued",
+            EventKind::CustomerAdded { .. } => "CustomerAdded",
+            EventKind::RelationshipEstablished { .. } => "RelationshipEstablished",
+            EventKind::UserAdded { .. } => "UserAdded",
+            EventKind::UserDeleted => "UserDeleted",
+            EventKind::OrderPlaced { .. } => "OrderPlaced",
+            EventKind::SubscriptionCreated { .. } => "SubscriptionCreated",
+            EventKind::QuantityChanged { .. } => "QuantityChanged",
+            EventKind::SubscriptionSuspended { .. } => "SubscriptionSuspended",
+            EventKind::SubscriptionReactivated { .. } => "SubscriptionReactivated",
+            EventKind::SubscriptionRenewed { .. } => "SubscriptionRenewed",
+            EventKind::SubscriptionExpired { .. } => "SubscriptionExpired",
+            EventKind::SubscriptionDeprovisioned { .. } => "SubscriptionDeprovisioned",
+            EventKind::AutoRenewChanged { .. } => "AutoRenewChanged",
+            EventKind::FriendlyNameChanged { .. } => "FriendlyNameChanged",
+            EventKind::LicenseAssigned { .. } => "LicenseAssigned",
+            EventKind::LicenseRemoved { .. } => "LicenseRemoved",
+            EventKind::ClockAdvanced { .. } => "ClockAdvanced",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub batch: u64,
+    pub cause: Cause,
+    pub actor: Actor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<Uuid>,
+    pub kind: EventKind,
+}
+
+/// The ids an event is about; filled by the model when it records a change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject {
+    pub customer: Option<Uuid>,
+    pub user: Option<Uuid>,
+    pub subscription: Option<Uuid>,
+    pub sku: Option<Uuid>,
+}
+
+fn short(id: &Uuid) -> String {
+    id.simple().to_string()[..8].to_string()
+}
+
+/// One line per event, so that a failing test reads like a story.
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} {} b{} {} {}",
+            self.seq,
+            self.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            self.batch,
+            self.actor,
+            self.kind.name()
+        )?;
+        for (label, id) in [
+            ("customer", self.customer),
+            ("user", self.user),
+            ("subscription", self.subscription),
+            ("sku", self.sku),
+        ] {
+            if let Some(id) = id {
+                write!(f, " {label}={}", short(&id))?;
+            }
+        }
+        match &self.kind {
+            EventKind::SubscriptionCreated {
+                quantity,
+                status,
+                channel,
+                ..
+            } => write!(
+                f,
+                " qty={quantity} status={} channel={channel}",
+                status.as_str()
+            )?,
+            EventKind::QuantityChanged { from, to, .. } => write!(f, " {from}->{to}")?,
+            EventKind::ClockAdvanced { to, .. } => {
+                write!(f, " to={}", to.to_rfc3339_opts(SecondsFormat::Secs, true))?
+            }
+            EventKind::SubscriptionDeprovisioned { from, .. } => {
+                write!(f, " from={}", from.as_str())?
+            }
+            _ => {}
+        }
+        write!(f, " ({})", self.cause)
+    }
+}

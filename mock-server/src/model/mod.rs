@@ -1,0 +1,231 @@
+//! The pure domain model of Partner Center: state and every business rule, nothing of HTTP.
+//!
+//! Rules this module keeps (see ARCHITECTURE.md): no axum, no tokio, no serde_json, no clock
+//! reads and no randomness of its own. Time arrives as the virtual `now` held in the state and
+//! moved only by [`World::advance_to`]; ids come from a seeded [`ids::IdSource`]. A test in
+//! `tests/` greps these files to keep it that way.
+//!
+//! # Layout
+//! - `catalog`: offers, SKUs, families, retirement.
+//! - `tenants`: partners, customers, relationships, users, tokens.
+//! - `subscriptions`: orders and subscriptions (buy, suspend, reactivate, quantity, etag).
+//! - `licenses`: license updates, subscribed SKUs, and the effective-license rule.
+//! - `lifecycle`: the virtual clock: renewal, expiry, de-provisioning, prospects accepting.
+//! - `events`: the audit log.
+//! - `scenario`: the scenario document and how a world is built from it.
+//! - `errors`: why a change is refused.
+
+pub mod catalog;
+pub mod errors;
+pub mod events;
+pub mod ids;
+pub mod licenses;
+pub mod lifecycle;
+pub mod scenario;
+pub mod subscriptions;
+pub mod tenants;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use catalog::{Catalog, Offer};
+pub use errors::ModelError;
+pub use events::{Actor, Cause, Event, EventKind, Subject};
+pub use ids::IdSource;
+pub use licenses::{SubscribedSku, is_effective};
+pub use scenario::Scenario;
+pub use subscriptions::{
+    Channel, Order, OrderLine, OrderLineRequest, Subscription, SubscriptionChanges,
+    SubscriptionStatus,
+};
+pub use tenants::{Customer, Partner, Token, TokenMode, User, UserState};
+
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;
+
+/// Knobs a scenario may set where Partner Center's documentation is silent or contradicts
+/// itself (see README, "Known divergences").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// Days from suspension (or expiry) until de-provisioning. 120 per the migration article;
+    /// the 2023 lifecycle page says 90.
+    pub deprovision_days: i64,
+    /// Length of a subscription term (and of each renewal), in months.
+    pub term_months: u32,
+    /// Trial subscriptions run this many days.
+    pub trial_days: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            deprovision_days: 120,
+            term_months: 12,
+            trial_days: 30,
+        }
+    }
+}
+
+/// Everything the mock knows. Serialisable as a whole for `/admin/state` snapshots; derived
+/// indexes are skipped and rebuilt on restore.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct World {
+    pub scenario: String,
+    pub settings: Settings,
+    now: DateTime<Utc>,
+    ids: IdSource,
+    pub catalog: Catalog,
+    partners: Vec<Partner>,
+    customers: BTreeMap<Uuid, Customer>,
+    /// Customers in the order they were added: the order `GET /customers` pages through.
+    customer_order: Vec<Uuid>,
+    tokens: BTreeMap<String, Token>,
+    events: Vec<Event>,
+    next_batch: u64,
+    /// Pending lifecycle deadlines `(when, customer, subscription)`; an entry is checked
+    /// against the subscription when it comes due, so stale entries are harmless.
+    #[serde(skip)]
+    deadlines: BTreeSet<(DateTime<Utc>, Uuid, Uuid)>,
+}
+
+/// One batch of events in the making: everything one request, clock step or admin action did.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub id: u64,
+    pub cause: Cause,
+    pub actor: Actor,
+}
+
+impl World {
+    /// An empty world: no partners, no customers, the built-in catalog.
+    pub fn empty(now: DateTime<Utc>, seed: u64) -> Self {
+        World {
+            scenario: "empty".to_string(),
+            settings: Settings::default(),
+            now,
+            ids: IdSource::new(seed),
+            catalog: Catalog::builtin(),
+            partners: Vec::new(),
+            customers: BTreeMap::new(),
+            customer_order: Vec::new(),
+            tokens: BTreeMap::new(),
+            events: Vec::new(),
+            next_batch: 1,
+            deadlines: BTreeSet::new(),
+        }
+    }
+
+    /// Rebuild what `/admin/state` does not carry (after deserialising a snapshot).
+    pub fn rebuild_indexes(&mut self) {
+        self.deadlines.clear();
+        let keys: Vec<(Uuid, Uuid)> = self
+            .customers
+            .values()
+            .flat_map(|c| c.subscriptions.keys().map(move |s| (c.id, *s)))
+            .collect();
+        for (c, s) in keys {
+            self.schedule(c, s);
+        }
+        for c in self.customers.values_mut() {
+            c.recount_consumed();
+        }
+        let prospects: Vec<Uuid> = self
+            .customers
+            .values()
+            .filter(|c| c.accepts.is_some())
+            .map(|c| c.id)
+            .collect();
+        for c in prospects {
+            self.schedule_acceptance(c);
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.ids.seed()
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn events_after(&self, seq: u64) -> &[Event] {
+        let start = self.events.partition_point(|e| e.seq <= seq);
+        &self.events[start..]
+    }
+
+    pub fn partners(&self) -> &[Partner] {
+        &self.partners
+    }
+
+    pub fn partner(&self, id: Uuid) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+
+    pub fn token(&self, token: &str) -> Option<&Token> {
+        self.tokens.get(token)
+    }
+
+    pub fn all_customers(&self) -> impl Iterator<Item = &Customer> {
+        self.customer_order
+            .iter()
+            .filter_map(|id| self.customers.get(id))
+    }
+
+    pub fn customer_any(&self, id: Uuid) -> Option<&Customer> {
+        self.customers.get(&id)
+    }
+
+    pub fn open_batch(&mut self, cause: Cause, actor: Actor) -> Batch {
+        let id = self.next_batch;
+        self.next_batch += 1;
+        Batch { id, cause, actor }
+    }
+
+    /// Append one event. Called only from inside a mutation, after its checks passed, so a
+    /// refused request leaves no trace in the log.
+    pub(crate) fn log(&mut self, batch: &Batch, subject: Subject, kind: EventKind) {
+        let seq = self.events.last().map_or(1, |e| e.seq + 1);
+        self.events.push(Event {
+            seq,
+            at: self.now,
+            batch: batch.id,
+            cause: batch.cause.clone(),
+            actor: batch.actor,
+            customer: subject.customer,
+            user: subject.user,
+            subscription: subject.subscription,
+            sku: subject.sku,
+            kind,
+        });
+    }
+
+    /// A customer this partner may act for: unknown ids and other partners' customers are
+    /// both "not found", as Partner Center answers.
+    pub fn customer_of(&self, partner: Uuid, id: Uuid) -> Result<&Customer> {
+        match self.customers.get(&id) {
+            Some(c) if c.is_customer_of(partner) => Ok(c),
+            _ => Err(ModelError::CustomerNotFound(id)),
+        }
+    }
+
+    fn customer_mut(&mut self, id: Uuid) -> Result<&mut Customer> {
+        self.customers
+            .get_mut(&id)
+            .ok_or(ModelError::CustomerNotFound(id))
+    }
+
+    fn default_partner(&self) -> Result<Uuid> {
+        self.partners
+            .first()
+            .map(|p| p.id)
+            .ok_or(ModelError::NoPartners)
+    }
+}

@@ -1,0 +1,548 @@
+//! Orders and subscriptions: buying, suspending, reactivating, changing quantity, and who may
+//! do which (only the partner that sold a subscription in CSP may change it).
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Months, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Batch, EventKind, ModelError, Result, Subject, World};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Active,
+    Suspended,
+    /// Term ended without renewal; seats are in the warning state, no longer assignable.
+    Expired,
+    /// De-provisioned: seats gone, assignments released.
+    Deleted,
+}
+
+impl SubscriptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::Suspended => "suspended",
+            SubscriptionStatus::Expired => "expired",
+            SubscriptionStatus::Deleted => "deleted",
+        }
+    }
+
+    /// Partner Center's enum strings, including the ones the mock never reaches (so that a
+    /// valid but unreachable value is refused as a transition, not as a parse error).
+    pub fn parse_wire(s: &str) -> Option<WireStatus> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "active" => WireStatus::Known(SubscriptionStatus::Active),
+            "suspended" => WireStatus::Known(SubscriptionStatus::Suspended),
+            "expired" => WireStatus::Known(SubscriptionStatus::Expired),
+            "deleted" => WireStatus::Known(SubscriptionStatus::Deleted),
+            "none" | "pending" | "disabled" => WireStatus::Unreachable,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireStatus {
+    Known(SubscriptionStatus),
+    Unreachable,
+}
+
+/// Where a subscription was bought. Only `Csp` subscriptions of the calling partner appear in
+/// its subscription list; all of them count in the tenant's subscribed SKUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", content = "partner")]
+pub enum Channel {
+    /// Sold in CSP by this partner (tenant id).
+    Csp(Uuid),
+    /// Volume licensing (Open): the customer cancels it through that channel.
+    Open,
+    /// Bought directly from Microsoft (web direct).
+    Direct,
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Channel::Csp(p) => write!(f, "csp:{}", &p.simple().to_string()[..8]),
+            Channel::Open => f.write_str("open"),
+            Channel::Direct => f.write_str("direct"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: Uuid,
+    pub customer: Uuid,
+    pub offer_id: String,
+    pub sku_id: Uuid,
+    pub offer_name: String,
+    pub friendly_name: String,
+    pub quantity: u32,
+    pub status: SubscriptionStatus,
+    pub auto_renew_enabled: bool,
+    pub channel: Channel,
+    pub creation_date: DateTime<Utc>,
+    pub effective_start_date: DateTime<Utc>,
+    pub commitment_end_date: DateTime<Utc>,
+    /// When the current suspension or expiry began (de-provisioning counts from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_subscription_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
+    /// MPN id of the indirect reseller of record, if any.
+    #[serde(default)]
+    pub partner_id_on_record: String,
+    #[serde(default)]
+    pub is_trial: bool,
+    /// Bumped on every change; the ETag is derived from it.
+    pub revision: u64,
+}
+
+impl Subscription {
+    pub fn etag(&self) -> String {
+        // Opaque to clients; stable for a given revision.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self
+            .id
+            .as_bytes()
+            .iter()
+            .chain(self.revision.to_le_bytes().iter())
+        {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("W/\"{:016x}{:04x}\"", h, self.revision)
+    }
+
+    pub fn sold_by(&self, partner: Uuid) -> bool {
+        self.channel == Channel::Csp(partner)
+    }
+
+    /// When de-provisioning is due, for a suspended or expired subscription.
+    pub fn deprovision_at(&self, deprovision_days: i64) -> Option<DateTime<Utc>> {
+        match self.status {
+            SubscriptionStatus::Suspended | SubscriptionStatus::Expired => self
+                .inactive_since
+                .map(|t| t + Duration::days(deprovision_days)),
+            _ => None,
+        }
+    }
+
+    /// The next lifecycle deadline, if any.
+    pub fn next_deadline(&self, deprovision_days: i64) -> Option<DateTime<Utc>> {
+        match self.status {
+            SubscriptionStatus::Active => Some(self.commitment_end_date),
+            SubscriptionStatus::Suspended | SubscriptionStatus::Expired => {
+                self.deprovision_at(deprovision_days)
+            }
+            SubscriptionStatus::Deleted => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    pub line_item_number: u32,
+    pub offer_id: String,
+    pub quantity: u32,
+    pub friendly_name: String,
+    pub subscription_id: Uuid,
+    pub partner_id_on_record: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: Uuid,
+    pub customer: Uuid,
+    pub partner: Uuid,
+    pub creation_date: DateTime<Utc>,
+    pub line_items: Vec<OrderLine>,
+}
+
+/// One requested line of an order, as parsed from the wire (quantity still unchecked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLineRequest {
+    pub line_item_number: i64,
+    pub offer_id: String,
+    pub quantity: i64,
+    pub friendly_name: Option<String>,
+    pub partner_id_on_record: Option<String>,
+}
+
+/// The writable fields of a subscription PATCH. Everything else in the full body a client
+/// sends is a read-only echo and is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionChanges {
+    pub status: Option<super::subscriptions::WireStatus>,
+    pub quantity: Option<i64>,
+    pub friendly_name: Option<String>,
+    pub auto_renew_enabled: Option<bool>,
+}
+
+impl World {
+    /// Subscriptions this partner sold to the customer (other channels are invisible here).
+    pub fn subscriptions_of(&self, partner: Uuid, customer: Uuid) -> Result<Vec<&Subscription>> {
+        let c = self.customer_of(partner, customer)?;
+        Ok(c.subscriptions_in_order()
+            .into_iter()
+            .filter(|s| s.sold_by(partner))
+            .collect())
+    }
+
+    pub fn subscription_of(
+        &self,
+        partner: Uuid,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<&Subscription> {
+        let c = self.customer_of(partner, customer)?;
+        match c.subscriptions.get(&id) {
+            Some(s) if s.sold_by(partner) => Ok(s),
+            _ => Err(ModelError::SubscriptionNotFound(id)),
+        }
+    }
+
+    pub fn orders_of(&self, partner: Uuid, customer: Uuid) -> Result<Vec<&Order>> {
+        let c = self.customer_of(partner, customer)?;
+        let mut orders: Vec<&Order> = c.orders.values().filter(|o| o.partner == partner).collect();
+        orders.sort_by_key(|o| (o.creation_date, o.id));
+        Ok(orders)
+    }
+
+    pub fn order_of(&self, partner: Uuid, customer: Uuid, id: Uuid) -> Result<&Order> {
+        let c = self.customer_of(partner, customer)?;
+        match c.orders.get(&id) {
+            Some(o) if o.partner == partner => Ok(o),
+            _ => Err(ModelError::OrderNotFound(id)),
+        }
+    }
+
+    /// `POST /customers/{id}/orders`: all lines are checked before anything is created.
+    pub fn create_order(
+        &mut self,
+        batch: &Batch,
+        partner: Uuid,
+        customer: Uuid,
+        lines: &[OrderLineRequest],
+    ) -> Result<Uuid> {
+        let c = match self.customers.get(&customer) {
+            None => return Err(ModelError::CustomerNotFound(customer)),
+            Some(c) if !c.is_customer_of(partner) => {
+                return Err(ModelError::NoRelationship(customer));
+            }
+            Some(c) => c,
+        };
+        if lines.is_empty() {
+            return Err(ModelError::EmptyOrder);
+        }
+        let mut numbers: Vec<i64> = lines.iter().map(|l| l.line_item_number).collect();
+        numbers.sort_unstable();
+        if numbers
+            .iter()
+            .enumerate()
+            .any(|(i, n)| i64::try_from(i).ok() != Some(*n))
+        {
+            return Err(ModelError::LineItemNumbers(lines.len().saturating_sub(1)));
+        }
+        let mut checked = Vec::with_capacity(lines.len());
+        for line in lines {
+            let offer = self
+                .catalog
+                .offer(&line.offer_id)
+                .ok_or_else(|| ModelError::OfferNotFound(line.offer_id.clone()))?;
+            if !offer.is_available_for_purchase(self.now) {
+                return Err(ModelError::OfferNotPurchasable(offer.id.clone()));
+            }
+            let quantity = u32::try_from(line.quantity)
+                .ok()
+                .filter(|q| (offer.minimum_quantity..=offer.maximum_quantity).contains(q))
+                .ok_or_else(|| ModelError::QuantityOutOfRange {
+                    offer: offer.id.clone(),
+                    quantity: line.quantity,
+                    min: offer.minimum_quantity,
+                    max: offer.maximum_quantity,
+                })?;
+            let parent = if offer.is_add_on {
+                let base = c.subscriptions_in_order().into_iter().find(|s| {
+                    s.status == SubscriptionStatus::Active
+                        && offer
+                            .prerequisite_offers
+                            .iter()
+                            .any(|p| p.eq_ignore_ascii_case(&s.offer_id))
+                });
+                match base {
+                    Some(b) => Some(b.id),
+                    None => {
+                        return Err(ModelError::MissingBaseSubscription {
+                            addon: offer.id.clone(),
+                            prerequisites: offer.prerequisite_offers.join(", "),
+                        });
+                    }
+                }
+            } else {
+                None
+            };
+            checked.push((offer.clone(), quantity, parent, line));
+        }
+
+        let order_id = self.ids.next_uuid();
+        let now = self.now;
+        let mut order_lines = Vec::with_capacity(checked.len());
+        for (offer, quantity, parent, line) in checked {
+            let id = self.ids.next_uuid();
+            let friendly_name = line
+                .friendly_name
+                .clone()
+                .unwrap_or_else(|| offer.name.clone());
+            let partner_id_on_record = line.partner_id_on_record.clone().unwrap_or_default();
+            let sub = Subscription {
+                id,
+                customer,
+                offer_id: offer.id.clone(),
+                sku_id: offer.sku_id,
+                offer_name: offer.name.clone(),
+                friendly_name: friendly_name.clone(),
+                quantity,
+                status: SubscriptionStatus::Active,
+                auto_renew_enabled: offer.can_renew(now),
+                channel: Channel::Csp(partner),
+                creation_date: now,
+                effective_start_date: now,
+                commitment_end_date: now
+                    .checked_add_months(Months::new(self.settings.term_months))
+                    .unwrap_or(now),
+                inactive_since: None,
+                parent_subscription_id: parent,
+                order_id: Some(order_id),
+                partner_id_on_record: partner_id_on_record.clone(),
+                is_trial: false,
+                revision: 1,
+            };
+            order_lines.push(OrderLine {
+                line_item_number: u32::try_from(line.line_item_number).unwrap_or(0),
+                offer_id: offer.id.clone(),
+                quantity,
+                friendly_name,
+                subscription_id: id,
+                partner_id_on_record,
+            });
+            self.insert_subscription(batch, sub, &offer.family);
+        }
+        let line_items = order_lines.len();
+        let order = Order {
+            id: order_id,
+            customer,
+            partner,
+            creation_date: now,
+            line_items: order_lines,
+        };
+        self.customer_mut(customer)?.orders.insert(order_id, order);
+        let subject = Subject {
+            customer: Some(customer),
+            ..Subject::default()
+        };
+        self.log(
+            batch,
+            subject,
+            EventKind::OrderPlaced {
+                order: order_id,
+                line_items,
+            },
+        );
+        Ok(order_id)
+    }
+
+    pub(crate) fn insert_subscription(&mut self, batch: &Batch, sub: Subscription, family: &str) {
+        let subject = Subject {
+            customer: Some(sub.customer),
+            subscription: Some(sub.id),
+            sku: Some(sub.sku_id),
+            ..Subject::default()
+        };
+        let kind = EventKind::SubscriptionCreated {
+            offer_id: sub.offer_id.clone(),
+            family: family.to_string(),
+            quantity: sub.quantity,
+            status: sub.status,
+            channel: sub.channel,
+            commitment_end_date: sub.commitment_end_date,
+        };
+        let (customer, id) = (sub.customer, sub.id);
+        if let Some(c) = self.customers.get_mut(&customer) {
+            c.subscriptions.insert(id, sub);
+        }
+        self.log(batch, subject, kind);
+        self.schedule(customer, id);
+    }
+
+    /// `PATCH /customers/{c}/subscriptions/{s}`: suspend, reactivate, quantity, nickname,
+    /// auto-renew. Every change is checked before any is applied.
+    pub fn update_subscription(
+        &mut self,
+        batch: &Batch,
+        partner: Uuid,
+        customer: Uuid,
+        id: Uuid,
+        if_match: Option<&str>,
+        changes: &SubscriptionChanges,
+    ) -> Result<()> {
+        let c = self.customer_of(partner, customer)?;
+        let sub = match c.subscriptions.get(&id) {
+            Some(s) if s.sold_by(partner) => s,
+            _ => return Err(ModelError::SubscriptionNotFound(id)),
+        };
+        if let Some(tag) = if_match {
+            if tag != "*" && tag != sub.etag() {
+                return Err(ModelError::StaleEtag);
+            }
+        }
+        let offer = self.catalog.offer(&sub.offer_id);
+        let family = offer.map(|o| o.family.clone()).unwrap_or_default();
+        let status = match changes.status {
+            None => None,
+            Some(WireStatus::Known(s)) if s == sub.status => None,
+            Some(WireStatus::Known(to)) => Some(to),
+            Some(WireStatus::Unreachable) => {
+                return Err(ModelError::StatusChangeNotAllowed {
+                    id,
+                    from: sub.status.as_str(),
+                    to: "that status",
+                });
+            }
+        };
+        let quantity = changes.quantity.filter(|q| *q != i64::from(sub.quantity));
+        let name = changes
+            .friendly_name
+            .clone()
+            .filter(|n| *n != sub.friendly_name);
+        let renew = changes
+            .auto_renew_enabled
+            .filter(|r| *r != sub.auto_renew_enabled);
+        if status.is_none() && quantity.is_none() && name.is_none() && renew.is_none() {
+            return Ok(());
+        }
+        if sub.status == SubscriptionStatus::Deleted {
+            return Err(ModelError::SubscriptionDeleted(id));
+        }
+        if let Some(to) = status {
+            match (sub.status, to) {
+                (SubscriptionStatus::Active, SubscriptionStatus::Suspended) => {}
+                (SubscriptionStatus::Suspended, SubscriptionStatus::Active) => {
+                    // Legacy subscriptions reactivate only within their term.
+                    if self.now >= sub.commitment_end_date {
+                        return Err(ModelError::StatusChangeNotAllowed {
+                            id,
+                            from: "suspended",
+                            to: "active (term has ended)",
+                        });
+                    }
+                    if let Some(parent) = sub.parent_subscription_id {
+                        let parent_active = c
+                            .subscriptions
+                            .get(&parent)
+                            .is_some_and(|p| p.status == SubscriptionStatus::Active);
+                        if !parent_active {
+                            return Err(ModelError::ParentNotActive(parent));
+                        }
+                    }
+                }
+                (from, to) => {
+                    return Err(ModelError::StatusChangeNotAllowed {
+                        id,
+                        from: from.as_str(),
+                        to: to.as_str(),
+                    });
+                }
+            }
+        }
+        // A suspended subscription accepts only a status change (800091), whatever else the
+        // body says; reactivation in the same request makes the others legal.
+        let active_after = status.map_or(sub.status, |s| s) == SubscriptionStatus::Active;
+        if (quantity.is_some() || renew.is_some()) && !active_after {
+            return Err(ModelError::SubscriptionSuspended(id));
+        }
+        let quantity = match quantity {
+            None => None,
+            Some(q) => {
+                let (min, max) =
+                    offer.map_or((1, 10_000), |o| (o.minimum_quantity, o.maximum_quantity));
+                match u32::try_from(q).ok().filter(|q| (min..=max).contains(q)) {
+                    Some(q) => Some(q),
+                    None => {
+                        return Err(ModelError::QuantityOutOfRange {
+                            offer: sub.offer_id.clone(),
+                            quantity: q,
+                            min,
+                            max,
+                        });
+                    }
+                }
+            }
+        };
+        if renew == Some(true) && !offer.is_some_and(|o| o.can_renew(self.now)) {
+            return Err(ModelError::AutoRenewNotAllowed(id));
+        }
+
+        let now = self.now;
+        let subject = Subject {
+            customer: Some(customer),
+            subscription: Some(id),
+            sku: Some(sub.sku_id),
+            ..Subject::default()
+        };
+        let from_quantity = sub.quantity;
+        let Some(sub) = self
+            .customers
+            .get_mut(&customer)
+            .and_then(|c| c.subscriptions.get_mut(&id))
+        else {
+            return Err(ModelError::SubscriptionNotFound(id));
+        };
+        sub.revision += 1;
+        let mut events = Vec::new();
+        if let Some(to) = status {
+            sub.status = to;
+            if to == SubscriptionStatus::Suspended {
+                sub.inactive_since = Some(now);
+                events.push(EventKind::SubscriptionSuspended {
+                    family: family.clone(),
+                });
+            } else {
+                sub.inactive_since = None;
+                events.push(EventKind::SubscriptionReactivated {
+                    family: family.clone(),
+                });
+            }
+        }
+        if let Some(q) = quantity {
+            sub.quantity = q;
+            events.push(EventKind::QuantityChanged {
+                family: family.clone(),
+                from: from_quantity,
+                to: q,
+            });
+        }
+        if let Some(n) = name {
+            sub.friendly_name = n.clone();
+            events.push(EventKind::FriendlyNameChanged { name: n });
+        }
+        if let Some(r) = renew {
+            sub.auto_renew_enabled = r;
+            events.push(EventKind::AutoRenewChanged { enabled: r });
+        }
+        for kind in events {
+            self.log(batch, subject, kind);
+        }
+        self.schedule(customer, id);
+        Ok(())
+    }
+}

@@ -1,0 +1,321 @@
+//! Partners, customers (tenants), the reseller relationship between them, users and bearer
+//! tokens: who may see and change what.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    Actor, Batch, Cause, EventKind, ModelError, Order, Result, Subject, Subscription, World,
+};
+
+/// An indirect provider (or direct-bill partner) that transacts in CSP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Partner {
+    /// The partner's own Azure AD tenant id.
+    pub id: Uuid,
+    pub name: String,
+    pub mpn_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenMode {
+    /// Client credentials only: refused on the app+user-only routes.
+    #[serde(rename = "app")]
+    App,
+    #[serde(rename = "app+user")]
+    AppUser,
+}
+
+impl TokenMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenMode::App => "app",
+            TokenMode::AppUser => "app+user",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    pub partner: Uuid,
+    pub mode: TokenMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UserState {
+    Active,
+    /// Soft-deleted (Partner Center calls it "inactive"); licenses were released.
+    Inactive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub user_principal_name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub usage_location: String,
+    pub state: UserState,
+    /// Assigned SKU ids (whether each is *effective* depends on the SKU's seats).
+    pub licenses: Vec<Uuid>,
+}
+
+impl User {
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+
+    pub fn holds(&self, sku: Uuid) -> bool {
+        self.licenses.contains(&sku)
+    }
+}
+
+/// A pending acceptance of a partner's invitation (scenario-driven prospects).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingAcceptance {
+    pub partner: Uuid,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    /// The customer's Azure AD tenant id.
+    pub id: Uuid,
+    pub commerce_id: Uuid,
+    pub company_name: String,
+    pub domain: String,
+    pub country: String,
+    /// Partners this customer has accepted as reseller (indirect provider).
+    pub resellers: Vec<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepts: Option<PendingAcceptance>,
+    /// Every subscription the tenant holds, whatever channel sold it.
+    pub subscriptions: BTreeMap<Uuid, Subscription>,
+    pub orders: BTreeMap<Uuid, Order>,
+    pub users: BTreeMap<Uuid, User>,
+    /// Users in the order they were created: the order `GET .../users` pages through.
+    pub user_order: Vec<Uuid>,
+    /// Consumed units per SKU (active users holding it); derived, rebuilt on restore.
+    #[serde(skip)]
+    pub(crate) consumed: BTreeMap<Uuid, u32>,
+}
+
+impl Customer {
+    pub fn is_customer_of(&self, partner: Uuid) -> bool {
+        self.resellers.contains(&partner)
+    }
+
+    pub fn users_in_order(&self) -> impl Iterator<Item = &User> {
+        self.user_order.iter().filter_map(|id| self.users.get(id))
+    }
+
+    pub fn consumed_units(&self, sku: Uuid) -> u32 {
+        self.consumed.get(&sku).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn recount_consumed(&mut self) {
+        let mut consumed = BTreeMap::new();
+        for u in self.users.values().filter(|u| u.state == UserState::Active) {
+            for sku in &u.licenses {
+                *consumed.entry(*sku).or_insert(0) += 1;
+            }
+        }
+        self.consumed = consumed;
+    }
+
+    /// Subscriptions in a stable order: by creation, then id.
+    pub fn subscriptions_in_order(&self) -> Vec<&Subscription> {
+        let mut subs: Vec<&Subscription> = self.subscriptions.values().collect();
+        subs.sort_by_key(|s| (s.creation_date, s.id));
+        subs
+    }
+}
+
+impl World {
+    pub fn add_partner(&mut self, batch: &Batch, partner: Partner) {
+        let kind = EventKind::PartnerAdded {
+            name: partner.name.clone(),
+            mpn_id: partner.mpn_id.clone(),
+        };
+        self.partners.push(partner);
+        self.log(batch, Subject::default(), kind);
+    }
+
+    /// Mint a bearer token for a partner (default: the first one).
+    pub fn issue_token(&mut self, partner: Option<Uuid>, mode: TokenMode) -> Result<String> {
+        let partner = match partner {
+            Some(p) if self.partner(p).is_some() => p,
+            Some(p) => return Err(ModelError::PartnerNotFound(p)),
+            None => self.default_partner()?,
+        };
+        let token = self.ids.next_token();
+        self.tokens.insert(token.clone(), Token { partner, mode });
+        let batch = self.open_batch(
+            Cause::Admin {
+                operation: "issueToken".into(),
+            },
+            Actor::Admin,
+        );
+        self.log(
+            &batch,
+            Subject::default(),
+            EventKind::TokenIssued {
+                partner,
+                mode: mode.as_str().into(),
+            },
+        );
+        Ok(token)
+    }
+
+    pub(crate) fn insert_customer(&mut self, batch: &Batch, customer: Customer) {
+        let id = customer.id;
+        let kind = EventKind::CustomerAdded {
+            company_name: customer.company_name.clone(),
+        };
+        let resellers = customer.resellers.clone();
+        self.customer_order.push(id);
+        self.customers.insert(id, customer);
+        let subject = Subject {
+            customer: Some(id),
+            ..Subject::default()
+        };
+        self.log(batch, subject, kind);
+        for partner in resellers {
+            self.log(
+                batch,
+                subject,
+                EventKind::RelationshipEstablished { partner },
+            );
+        }
+        self.schedule_acceptance(id);
+    }
+
+    /// Customers of this partner in paging order: the page starting at `offset`, and the total.
+    pub fn customers_page(
+        &self,
+        partner: Uuid,
+        offset: usize,
+        size: usize,
+    ) -> (Vec<&Customer>, usize) {
+        let mine = self.all_customers().filter(|c| c.is_customer_of(partner));
+        let mut total = 0;
+        let mut page = Vec::new();
+        for (i, c) in mine.enumerate() {
+            total += 1;
+            if i >= offset && page.len() < size {
+                page.push(c);
+            }
+        }
+        (page, total)
+    }
+
+    /// The partner's invitation link for prospects (there is no API to accept it: the
+    /// customer's global admin does, which the mock models with an admin call).
+    pub fn relationship_request_url(&self, partner: Uuid) -> String {
+        format!(
+            "https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId={partner}&msppId=0&DAP=false#/BillingAccounts/partner-invitation"
+        )
+    }
+
+    /// A customer accepts a partner's invitation and becomes its customer.
+    pub fn accept_relationship(
+        &mut self,
+        batch: &Batch,
+        customer: Uuid,
+        partner: Uuid,
+    ) -> Result<()> {
+        if self.partner(partner).is_none() {
+            return Err(ModelError::PartnerNotFound(partner));
+        }
+        let c = self.customer_mut(customer)?;
+        if c.is_customer_of(partner) {
+            return Err(ModelError::AlreadyCustomer(customer));
+        }
+        c.resellers.push(partner);
+        if c.accepts.as_ref().is_some_and(|a| a.partner == partner) {
+            c.accepts = None;
+        }
+        let subject = Subject {
+            customer: Some(customer),
+            ..Subject::default()
+        };
+        self.log(
+            batch,
+            subject,
+            EventKind::RelationshipEstablished { partner },
+        );
+        Ok(())
+    }
+
+    pub fn user_of(&self, partner: Uuid, customer: Uuid, user: Uuid) -> Result<&User> {
+        self.customer_of(partner, customer)?
+            .users
+            .get(&user)
+            .ok_or(ModelError::UserNotFound(user))
+    }
+
+    pub(crate) fn insert_user(&mut self, batch: &Batch, customer: Uuid, user: User) -> Result<()> {
+        let c = self.customer_mut(customer)?;
+        let id = user.id;
+        let upn = user.user_principal_name.clone();
+        let licenses = user.licenses.clone();
+        c.user_order.push(id);
+        c.users.insert(
+            id,
+            User {
+                licenses: Vec::new(),
+                ..user
+            },
+        );
+        let subject = Subject {
+            customer: Some(customer),
+            user: Some(id),
+            ..Subject::default()
+        };
+        self.log(
+            batch,
+            subject,
+            EventKind::UserAdded {
+                user_principal_name: upn,
+            },
+        );
+        for sku in licenses {
+            self.grant(batch, customer, id, sku);
+        }
+        Ok(())
+    }
+
+    /// Soft-delete a user (Partner Center's `DELETE .../users/{id}`): licenses are released.
+    pub fn delete_user(
+        &mut self,
+        batch: &Batch,
+        partner: Uuid,
+        customer: Uuid,
+        user: Uuid,
+    ) -> Result<()> {
+        let held = self.user_of(partner, customer, user)?.licenses.clone();
+        for sku in held {
+            self.revoke(batch, customer, user, sku);
+        }
+        let c = self.customer_mut(customer)?;
+        if let Some(u) = c.users.get_mut(&user) {
+            u.state = UserState::Inactive;
+        }
+        let subject = Subject {
+            customer: Some(customer),
+            user: Some(user),
+            ..Subject::default()
+        };
+        self.log(batch, subject, EventKind::UserDeleted);
+        Ok(())
+    }
+}
