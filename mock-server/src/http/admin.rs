@@ -3,7 +3,7 @@
 //! No authentication: it is a local development tool and must only listen on loopback.
 
 use axum::Json;
-use axum::body::Bytes;
+
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::PcError;
-use super::extract::{PcJson, PcQuery, guid, parse_body};
+use super::extract::{PcJson, PcQuery, RawBody, guid, parse_body};
 use super::wire::date;
 use crate::model::{Actor, Cause, TokenMode, World};
 use crate::{Mock, builtin, invariants};
@@ -64,7 +64,7 @@ pub fn load_scenario(spec: &Value, seed: Option<u64>) -> Result<World, PcError> 
 }
 
 /// POST /admin/scenario: `{"name": "article", "seed": 7}` or a whole scenario document.
-pub async fn scenario(State(m): State<Mock>, body: Bytes) -> Reply {
+pub async fn scenario(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
     let spec: Value = serde_json::from_slice(&body)
         .map_err(|e| PcError::invalid_input(format!("The scenario is not valid JSON: {e}")))?;
     let seed = match spec.get("seed") {
@@ -104,7 +104,7 @@ pub async fn get_state(State(m): State<Mock>) -> Reply {
 }
 
 /// PUT /admin/state: restore a snapshot taken with GET (byte-for-byte round trip).
-pub async fn put_state(State(m): State<Mock>, body: Bytes) -> Reply {
+pub async fn put_state(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
     let mut w: World = serde_json::from_slice(&body)
         .map_err(|e| PcError::invalid_input(format!("The state snapshot is not valid: {e}")))?;
     w.rebuild_indexes();
@@ -122,7 +122,7 @@ pub struct TokenBody {
     mode: Option<String>,
 }
 
-pub async fn tokens(State(m): State<Mock>, body: Bytes) -> Reply {
+pub async fn tokens(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
     let req: TokenBody = if body.iter().all(u8::is_ascii_whitespace) {
         TokenBody::default()
     } else {
@@ -239,7 +239,7 @@ pub struct AcceptBody {
 pub async fn accept_relationship(
     State(m): State<Mock>,
     Path(cid): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     let req: AcceptBody = if body.iter().all(u8::is_ascii_whitespace) {

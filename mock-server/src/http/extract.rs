@@ -220,3 +220,21 @@ pub fn guid(what: &str, s: &str) -> Result<Uuid, PcError> {
     Uuid::try_parse(s.trim())
         .map_err(|_| PcError::invalid_input(format!("The {what} {s:?} is not a valid GUID.")))
 }
+
+/// The raw body bytes, with a size-limit or read failure rendered as a Partner Center error.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = PcError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, PcError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| {
+                PcError::invalid_input(format!(
+                    "The request body could not be read: {}",
+                    e.body_text()
+                ))
+            })
+    }
+}

@@ -28,9 +28,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::Mock;
 use error::PcError;
 
-/// Request bodies above this are refused with a 400 (a migration's largest body, an order or
-/// a license update, is a few kilobytes; scenarios and state snapshots are bigger).
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Partner Center request bodies above this are refused with a 400 (a migration's largest
+/// body, an order or a license update, is a few kilobytes).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Admin bodies (scenarios, state snapshots of large tenants) may be much bigger.
+pub const MAX_ADMIN_BODY: usize = 1024 * 1024 * 1024;
 
 /// The whole service: Partner Center plus the admin API, sharing one [`Mock`].
 pub fn app(mock: Mock) -> Router {
@@ -65,7 +68,8 @@ pub fn app(mock: Mock) -> Router {
         .route("/clock/advance", post(admin::advance))
         .route("/events", get(admin::events))
         .route("/invariants", get(admin::invariants))
-        .route("/customers/{customer_id}/accept-relationship", post(admin::accept_relationship));
+        .route("/customers/{customer_id}/accept-relationship", post(admin::accept_relationship))
+        .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY));
 
     Router::new()
         .nest("/v1", v1)
@@ -76,7 +80,6 @@ pub fn app(mock: Mock) -> Router {
             mock.clone(),
             extract::request_ids,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
 }

@@ -76,7 +76,7 @@ fn encode_token(kind: &str, offset: usize) -> String {
 }
 
 fn decode_token(token: &str, kind: &str) -> Option<usize> {
-    if token.len() % 2 != 0 || !token.is_ascii() {
+    if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..token.len())

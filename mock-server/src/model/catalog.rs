@@ -119,9 +119,22 @@ impl Catalog {
         let ax_retired = Utc.with_ymd_and_hms(2016, 11, 1, 0, 0, 0).single();
         let legacy_renewals_end = Utc.with_ymd_and_hms(2017, 7, 1, 0, 0, 0).single();
         let e4_retired = Utc.with_ymd_and_hms(2017, 7, 1, 0, 0, 0).single();
+        // key, name, family, sku part number, min, max, add-on, prerequisites, successors, retired, category
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            u32,
+            u32,
+            bool,
+            &'a [&'a str],
+            &'a [&'a str],
+            bool,
+            &'a str,
+        );
         #[rustfmt::skip]
-        let rows: &[(&str, &str, &str, &str, u32, u32, bool, &[&str], &[&str], bool, &str)] = &[
-            // key, name, family, sku part number, min, max, add-on, prerequisites, successors, retired, category
+        let rows: &[Row] = &[
             ("ax-enterprise", "Microsoft Dynamics AX Enterprise", "dynamics", "DYN_AX_ENTERPRISE", 20, 10000, false, &[], &["d365-unified-operations", "d365-plan"], true, "Dynamics AX"),
             ("ax-task", "Microsoft Dynamics AX Task", "dynamics", "DYN_AX_TASK", 1, 10000, false, &[], &["d365-activity"], true, "Dynamics AX"),
             ("ax-self-serve", "Microsoft Dynamics AX Self Serve", "dynamics", "DYN_AX_SELF_SERVE", 1, 10000, false, &[], &["d365-team-members"], true, "Dynamics AX"),

@@ -16,7 +16,11 @@ use super::subscriptions::{Channel, SubscriptionStatus};
 
 /// Who caused a batch of events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 pub enum Cause {
     /// A Partner Center request (`operation` is the route's name, `requestId` its MS-RequestId).
     Request {
@@ -67,7 +71,11 @@ impl fmt::Display for Actor {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 pub enum EventKind {
     ScenarioLoaded {
         name: String,

@@ -207,10 +207,8 @@ impl World {
             return;
         }
         u.licenses.retain(|s| *s != sku);
-        if u.state == UserState::Active {
-            if let Some(n) = c.consumed.get_mut(&sku) {
-                *n = n.saturating_sub(1);
-            }
+        if let (UserState::Active, Some(n)) = (u.state, c.consumed.get_mut(&sku)) {
+            *n = n.saturating_sub(1);
         }
         let subject = Subject {
             customer: Some(customer),

@@ -183,16 +183,21 @@ impl World {
         self.customers.get(&id)
     }
 
+    /// Start a batch. Its number is only taken by its first event, so a refused request
+    /// leaves the counter (and so the whole state) untouched.
     pub fn open_batch(&mut self, cause: Cause, actor: Actor) -> Batch {
-        let id = self.next_batch;
-        self.next_batch += 1;
-        Batch { id, cause, actor }
+        Batch {
+            id: self.next_batch,
+            cause,
+            actor,
+        }
     }
 
     /// Append one event. Called only from inside a mutation, after its checks passed, so a
     /// refused request leaves no trace in the log.
     pub(crate) fn log(&mut self, batch: &Batch, subject: Subject, kind: EventKind) {
         let seq = self.events.last().map_or(1, |e| e.seq + 1);
+        self.next_batch = self.next_batch.max(batch.id + 1);
         self.events.push(Event {
             seq,
             at: self.now,

@@ -400,10 +400,8 @@ impl World {
             Some(s) if s.sold_by(partner) => s,
             _ => return Err(ModelError::SubscriptionNotFound(id)),
         };
-        if let Some(tag) = if_match {
-            if tag != "*" && tag != sub.etag() {
-                return Err(ModelError::StaleEtag);
-            }
+        if if_match.is_some_and(|tag| tag != "*" && tag != sub.etag()) {
+            return Err(ModelError::StaleEtag);
         }
         let offer = self.catalog.offer(&sub.offer_id);
         let family = offer.map(|o| o.family.clone()).unwrap_or_default();

@@ -1,1 +1,29 @@
-fn main() {}
+//! The workspace's one integration-test binary. Every test drives the mock through its HTTP
+//! layer in-process (tower `oneshot`, no sockets) unless its module says otherwise.
+//!
+//! Table of contents:
+//! - `tidy`: architecture rules enforced as tests (pure model, `//!` headers).
+//! - `shapes`: insta snapshots of every route's success shape for the article scenario.
+//! - `auth`: tokens, modes, other partners' customers, request-id echo.
+//! - `paging`: customers and users, continuation tokens, past the end.
+//! - `orders`: order creation rules.
+//! - `subscriptions`: PATCH rules (suspend, reactivate, quantity, ETag, channels).
+//! - `licenses`: license updates, atomicity, out-of-licenses, the effective rule.
+//! - `lifecycle`: the virtual clock: expiry, renewal, de-provisioning, prospects.
+//! - `bad_inputs`: a table of malformed requests: 400 with the error body, nothing changed.
+//! - `admin`: scenarios, snapshots, determinism, events, tokens, relationships.
+//! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
+//! - `socket`: one test over a real loopback socket.
+
+mod admin;
+mod auth;
+mod bad_inputs;
+mod licenses;
+mod lifecycle;
+mod orders;
+mod paging;
+mod shapes;
+mod socket;
+mod subscriptions;
+mod tidy;
+mod walkthrough;
