@@ -55,8 +55,6 @@ pub struct Settings {
     pub deprovision_days: i64,
     /// Length of a subscription term (and of each renewal), in months.
     pub term_months: u32,
-    /// Trial subscriptions run this many days.
-    pub trial_days: i64,
 }
 
 impl Default for Settings {
@@ -64,7 +62,6 @@ impl Default for Settings {
         Settings {
             deprovision_days: 120,
             term_months: 12,
-            trial_days: 30,
         }
     }
 }
