@@ -218,3 +218,82 @@ impl Harness {
         self.patch(&path, &sub.to_string(), &[]).await
     }
 }
+
+/// Engine clients against a harness's mock, over either transport.
+pub mod engine {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use skuswap_migrator::client::{Http, InProcess, RestClient, RetryPolicy};
+
+    use super::Harness;
+
+    pub type InProcessClient = RestClient<InProcess<axum::Router>>;
+
+    /// A retry policy for tests: quick, and seeded.
+    pub fn quick_policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay: std::time::Duration::from_millis(5),
+            max_delay: std::time::Duration::from_millis(20),
+            call_timeout: std::time::Duration::from_secs(10),
+            seed: 7,
+        }
+    }
+
+    pub fn in_process(h: &Harness) -> InProcessClient {
+        RestClient::new(
+            InProcess::new(h.app.clone()),
+            h.token.clone(),
+            quick_policy(),
+        )
+    }
+
+    /// The harness's app on a loopback socket; dropped, the server stops.
+    pub struct Served {
+        pub base_url: String,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Served {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    pub async fn serve(h: &Harness) -> Result<Served, Box<dyn std::error::Error>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = h.app.clone();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Served {
+            base_url: format!("http://{addr}"),
+            task,
+        })
+    }
+
+    pub fn http(
+        h: &Harness,
+        served: &Served,
+    ) -> Result<RestClient<Http>, Box<dyn std::error::Error>> {
+        Ok(RestClient::new(
+            Http::new(&served.base_url)?,
+            h.token.clone(),
+            quick_policy(),
+        ))
+    }
+
+    /// A fresh journal path in the temp directory (removed if it exists).
+    pub fn journal_path(name: &str) -> PathBuf {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let p =
+            std::env::temp_dir().join(format!("skuswap-test-{}-{n}-{name}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+        }
+        p
+    }
+}

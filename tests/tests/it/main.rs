@@ -12,12 +12,14 @@
 //! - `lifecycle`: the virtual clock: expiry, renewal, de-provisioning, prospects.
 //! - `bad_inputs`: a table of malformed requests: 400 with the error body, nothing changed.
 //! - `admin`: scenarios, snapshots, determinism, events, tokens, relationships.
+//! - `engine`: the migration engine against the mock, over both transports; crash and resume.
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
 //! - `socket`: one test over a real loopback socket.
 
 mod admin;
 mod auth;
 mod bad_inputs;
+mod engine;
 mod licenses;
 mod lifecycle;
 mod orders;

@@ -1,0 +1,385 @@
+//! Apply: carry a plan out. The only module with effects on Partner Center.
+//!
+//! Customers run concurrently (bounded); within a customer the steps run strictly in order,
+//! and a customer stops at its first failure, so an old subscription is never suspended
+//! before every one of its users moved. Each step is journaled before the call (with the
+//! `MS-RequestId` it uses, derived from the plan and the step, so a resumed run reuses it)
+//! and after. Steps read the server before acting: a purchase is recognised by its tag
+//! instead of being bought twice, a swap or a suspension already made is not repeated.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::client::rest::derived_guid;
+use crate::client::{ClientError, NewLine, PartnerCenter};
+use crate::journal::{Journal, JournalError, StepState};
+use crate::plan::{CustomerPlan, Plan, Step, digest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The token was refused: nothing more can succeed, so the whole run stops.
+    #[error(transparent)]
+    Unauthorized(ClientError),
+}
+
+/// Told as work progresses (a progress bar, log lines, or nothing).
+pub trait Progress: Send + Sync {
+    fn step(&self, _customer: &str, _step: &Step) {}
+    fn customer_finished(&self, _outcome: &CustomerOutcome) {}
+}
+
+pub struct Quiet;
+impl Progress for Quiet {}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub concurrency: usize,
+    /// Set (e.g. by Ctrl-C) to stop cleanly after the steps in flight.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            concurrency: 8,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerOutcome {
+    pub customer_id: String,
+    pub name: String,
+    pub steps: usize,
+    pub steps_done: usize,
+    pub complete: bool,
+    /// Why it stopped short, if it did.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyOutcome {
+    pub customers: Vec<CustomerOutcome>,
+    pub stopped: bool,
+}
+
+impl ApplyOutcome {
+    pub fn complete(&self) -> bool {
+        !self.stopped && self.customers.iter().all(|c| c.complete)
+    }
+}
+
+enum StepError {
+    /// Refused by the service: recorded as failed.
+    Failed(String),
+    /// No clear answer: left as intended, so a resumed run reads before repeating.
+    Unknown(String),
+    Unauthorized(ClientError),
+    Journal(JournalError),
+}
+
+impl From<ClientError> for StepError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::OutcomeUnknown { .. } => StepError::Unknown(e.to_string()),
+            ClientError::Unauthorized { .. } => StepError::Unauthorized(e),
+            other => StepError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<JournalError> for StepError {
+    fn from(e: JournalError) -> Self {
+        StepError::Journal(e)
+    }
+}
+
+/// The `MS-RequestId` of a step: the same on every run of the same plan.
+pub fn step_request_id(plan_id: &str, customer: &str, index: usize, purpose: &str) -> String {
+    let a = u64::from_str_radix(&digest(plan_id), 16).unwrap_or(0);
+    let b = u64::from_str_radix(&digest(&format!("{purpose}|{customer}|{index}")), 16).unwrap_or(0);
+    derived_guid(a, b)
+}
+
+/// Apply the plan (or resume it: steps the journal records as done are skipped).
+pub async fn apply<P: PartnerCenter + 'static>(
+    pc: Arc<P>,
+    plan: Arc<Plan>,
+    journal: Arc<Journal>,
+    options: &ApplyOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<ApplyOutcome, ApplyError> {
+    journal.begin(&plan)?;
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for index in 0..plan.customers.len() {
+        let (pc, plan, journal, permits, stop, progress) = (
+            pc.clone(),
+            plan.clone(),
+            journal.clone(),
+            permits.clone(),
+            options.stop.clone(),
+            progress.clone(),
+        );
+        tasks.spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return (
+                    index,
+                    Err(StepError::Failed("the run was cancelled".into())),
+                );
+            };
+            let c = &plan.customers[index];
+            let result =
+                run_customer(pc.as_ref(), &plan.id, c, &journal, &stop, progress.as_ref()).await;
+            (index, result)
+        });
+    }
+    let mut outcomes: BTreeMap<usize, CustomerOutcome> = BTreeMap::new();
+    let mut fatal = None;
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((index, result)) = joined else {
+            continue;
+        };
+        let c = &plan.customers[index];
+        let done = journal_done(&journal, c)?;
+        let error = match result {
+            Ok(()) => None,
+            Err(StepError::Failed(e)) | Err(StepError::Unknown(e)) => Some(e),
+            Err(StepError::Journal(e)) => return Err(ApplyError::Journal(e)),
+            Err(StepError::Unauthorized(e)) => {
+                options.stop.store(true, Ordering::SeqCst);
+                let text = e.to_string();
+                fatal.get_or_insert(e);
+                Some(text)
+            }
+        };
+        let outcome = CustomerOutcome {
+            customer_id: c.customer_id.clone(),
+            name: c.name.clone(),
+            steps: c.steps.len(),
+            steps_done: done,
+            complete: done == c.steps.len() && error.is_none(),
+            error,
+        };
+        progress.customer_finished(&outcome);
+        outcomes.insert(index, outcome);
+    }
+    if let Some(e) = fatal {
+        return Err(ApplyError::Unauthorized(e));
+    }
+    Ok(ApplyOutcome {
+        customers: outcomes.into_values().collect(),
+        stopped: options.stop.load(Ordering::SeqCst),
+    })
+}
+
+fn journal_done(journal: &Journal, c: &CustomerPlan) -> Result<usize, JournalError> {
+    let mut done = 0;
+    for i in 0..c.steps.len() {
+        if journal
+            .step(&c.customer_id, i)?
+            .is_some_and(|r| r.state == StepState::Done)
+        {
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
+async fn run_customer<P: PartnerCenter>(
+    pc: &P,
+    plan_id: &str,
+    c: &CustomerPlan,
+    journal: &Journal,
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> Result<(), StepError> {
+    let cid = c.customer_id.as_str();
+    // Successor SKU ids by product name, read once the purchases are made.
+    let mut skus: Option<BTreeMap<String, String>> = None;
+    for (i, step) in c.steps.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            return Err(StepError::Unknown("stopped before finishing".into()));
+        }
+        let record = journal.step(cid, i)?;
+        if record.as_ref().is_some_and(|r| r.state == StepState::Done) {
+            continue;
+        }
+        let resuming = record.is_some();
+        let request_id = step_request_id(plan_id, cid, i, "apply");
+        journal.intend(cid, i, step.kind(), &request_id)?;
+        progress.step(cid, step);
+        let result = match step {
+            Step::Buy {
+                offer_id,
+                quantity,
+                tag,
+                ..
+            } => {
+                skus = None;
+                buy(pc, cid, offer_id, *quantity, tag, &request_id).await
+            }
+            Step::Swap {
+                user_id,
+                assign,
+                remove,
+                ..
+            } => {
+                if skus.is_none() {
+                    let list = pc.subscribed_skus(cid).await?;
+                    skus = Some(
+                        list.into_iter()
+                            .map(|s| (s.product_sku.name.to_lowercase(), s.product_sku.id))
+                            .collect(),
+                    );
+                }
+                let map = skus.as_ref().map_or_else(BTreeMap::new, Clone::clone);
+                swap(
+                    pc,
+                    cid,
+                    user_id,
+                    assign,
+                    remove,
+                    &map,
+                    resuming,
+                    &request_id,
+                )
+                .await
+            }
+            Step::Suspend {
+                subscription_id, ..
+            } => suspend(pc, cid, subscription_id, &request_id).await,
+        };
+        match result {
+            Ok(outcome) => journal.finish(cid, i, StepState::Done, &outcome)?,
+            Err(StepError::Failed(e)) => {
+                journal.finish(cid, i, StepState::Failed, &e)?;
+                return Err(StepError::Failed(e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn buy<P: PartnerCenter>(
+    pc: &P,
+    cid: &str,
+    offer_id: &str,
+    quantity: u32,
+    tag: &str,
+    request_id: &str,
+) -> Result<String, StepError> {
+    // Read before buying: a purchase whose answer was lost carries our tag.
+    let mine = |subs: &[crate::client::Subscription]| {
+        subs.iter()
+            .find(|s| s.friendly_name == tag && s.offer_id.eq_ignore_ascii_case(offer_id))
+            .map(|s| s.id.clone())
+    };
+    if let Some(id) = mine(&pc.subscriptions(cid).await?) {
+        return Ok(format!("subscription {id} (found, not bought again)"));
+    }
+    let line = NewLine {
+        line_item_number: 0,
+        offer_id: offer_id.to_string(),
+        quantity,
+        friendly_name: tag.to_string(),
+    };
+    let order = pc.create_order(cid, &[line], request_id).await?;
+    match order
+        .line_items
+        .first()
+        .and_then(|l| l.subscription_id.clone())
+    {
+        Some(id) => Ok(format!("subscription {id}")),
+        // Provisioning still pending: the subscription will carry our tag when it appears.
+        None => match mine(&pc.subscriptions(cid).await?) {
+            Some(id) => Ok(format!("subscription {id}")),
+            None => Err(StepError::Unknown(format!(
+                "order {} is still provisioning",
+                order.id
+            ))),
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn swap<P: PartnerCenter>(
+    pc: &P,
+    cid: &str,
+    user: &str,
+    assign: &[String],
+    remove: &[String],
+    skus: &BTreeMap<String, String>,
+    resuming: bool,
+    request_id: &str,
+) -> Result<String, StepError> {
+    let mut assign_ids = Vec::with_capacity(assign.len());
+    for name in assign {
+        match skus.get(&name.to_lowercase()) {
+            Some(id) => assign_ids.push(id.clone()),
+            None => {
+                return Err(StepError::Failed(format!(
+                    "successor SKU {name:?} is not in the tenant's subscribed SKUs"
+                )));
+            }
+        }
+    }
+    if resuming {
+        let held: Vec<String> = pc
+            .user_licenses(cid, user)
+            .await?
+            .into_iter()
+            .map(|l| l.product_sku.id)
+            .collect();
+        if assign_ids.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r)) {
+            return Ok("already swapped".to_string());
+        }
+    }
+    pc.update_licenses(cid, user, &assign_ids, remove, request_id)
+        .await?;
+    Ok(format!(
+        "assigned {}, removed {}",
+        assign_ids.join(","),
+        remove.join(",")
+    ))
+}
+
+async fn suspend<P: PartnerCenter>(
+    pc: &P,
+    cid: &str,
+    sid: &str,
+    request_id: &str,
+) -> Result<String, StepError> {
+    for _ in 0..2 {
+        let current = pc.subscription(cid, sid).await?;
+        match current.subscription.status.as_str() {
+            "suspended" | "deleted" => {
+                return Ok(format!("already {}", current.subscription.status));
+            }
+            _ => {}
+        }
+        match pc
+            .set_subscription_status(cid, &current, "suspended", request_id)
+            .await
+        {
+            Ok(s) => return Ok(format!("status {}", s.status)),
+            // A stale ETag (someone else changed it, or our own lost PATCH did): read again.
+            Err(e) if e.code() == Some("2055") => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StepError::Failed(format!(
+        "subscription {sid} kept changing under us (stale ETag twice)"
+    )))
+}

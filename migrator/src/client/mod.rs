@@ -1,0 +1,73 @@
+//! What the engine sees of Partner Center: the [`PartnerCenter`] trait, and the one REST
+//! client that implements it over either transport.
+//!
+//! Mutating calls take the caller's `request_id` (`MS-RequestId`): the engine derives it from
+//! the migration and the step, so a retry after a timeout, or a resumed run after a crash,
+//! repeats the same id, as Partner Center asks.
+
+pub mod rest;
+pub mod transport;
+pub mod wire;
+
+use std::future::Future;
+
+pub use rest::{ClientError, RestClient, RetryPolicy};
+pub use transport::{Http, InProcess, Transport};
+pub use wire::*;
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+pub trait PartnerCenter: Send + Sync {
+    /// Every customer of the partner (all pages).
+    fn customers(&self) -> impl Future<Output = Result<Vec<Customer>>> + Send;
+    /// One customer; `Ok(None)` when it is not (yet) the partner's customer.
+    fn customer(&self, customer: &str) -> impl Future<Output = Result<Option<Customer>>> + Send;
+    fn subscriptions(
+        &self,
+        customer: &str,
+    ) -> impl Future<Output = Result<Vec<Subscription>>> + Send;
+    fn subscription(
+        &self,
+        customer: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<FetchedSubscription>> + Send;
+    /// PATCH the full resource with `status` changed, honouring its ETag.
+    fn set_subscription_status(
+        &self,
+        customer: &str,
+        current: &FetchedSubscription,
+        status: &str,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Subscription>> + Send;
+    fn create_order(
+        &self,
+        customer: &str,
+        lines: &[NewLine],
+        request_id: &str,
+    ) -> impl Future<Output = Result<Order>> + Send;
+    fn subscribed_skus(
+        &self,
+        customer: &str,
+    ) -> impl Future<Output = Result<Vec<SubscribedSku>>> + Send;
+    /// Every user of the customer (all pages).
+    fn users(&self, customer: &str) -> impl Future<Output = Result<Vec<User>>> + Send;
+    fn user_licenses(
+        &self,
+        customer: &str,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<License>>> + Send;
+    /// Assign and remove in one call.
+    fn update_licenses(
+        &self,
+        customer: &str,
+        user: &str,
+        assign: &[String],
+        remove: &[String],
+        request_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn offers(&self, country: &str) -> impl Future<Output = Result<Vec<Offer>>> + Send;
+    /// The invitation link a prospect must accept.
+    fn relationship_request_url(&self) -> impl Future<Output = Result<String>> + Send;
+    /// How many requests this client has sent (retries included).
+    fn requests_sent(&self) -> u64;
+}

@@ -1,0 +1,504 @@
+//! The one REST client: Partner Center's paths, headers and paging over any [`Transport`],
+//! with retries that honour `Retry-After` on 429, capped exponential backoff with seeded
+//! jitter on 5xx and timeouts, and a per-call timeout. A mutating call that never got a clear
+//! answer is [`ClientError::OutcomeUnknown`], never "failed": it may have been applied.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::transport::{Incoming, Outgoing, Transport};
+use super::wire::*;
+use super::{PartnerCenter, Result};
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    #[error(
+        "{operation}: Partner Center answered HTTP {status}, code {code}: {description} (MS-RequestId {request_id})"
+    )]
+    Api {
+        operation: String,
+        status: u16,
+        code: String,
+        description: String,
+        request_id: String,
+    },
+    #[error(
+        "{operation}: the token was refused (HTTP 401, code {code}): get a fresh token (--token-file or PARTNER_CENTER_TOKEN)"
+    )]
+    Unauthorized { operation: String, code: String },
+    #[error(
+        "{operation}: outcome unknown after {attempts} attempts ({detail}); it may have been applied (MS-RequestId {request_id})"
+    )]
+    OutcomeUnknown {
+        operation: String,
+        attempts: u32,
+        detail: String,
+        request_id: String,
+    },
+    #[error("{operation}: unexpected answer: {detail}")]
+    Decode { operation: String, detail: String },
+}
+
+impl ClientError {
+    /// Partner Center's error code, when the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } | ClientError::Unauthorized { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            ClientError::Unauthorized { .. } => Some(401),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Longest wait for one answer; past it the outcome is unknown.
+    pub call_timeout: Duration,
+    /// Seed of the jitter (and of generated request ids).
+    pub seed: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+            call_timeout: Duration::from_secs(30),
+            seed: 0,
+        }
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A GUID-shaped id derived from two numbers (deterministic request/correlation ids).
+pub fn derived_guid(a: u64, b: u64) -> String {
+    let hi = splitmix64(a ^ splitmix64(b));
+    let lo = splitmix64(hi ^ b.rotate_left(17));
+    let bytes = (u128::from(hi) << 64 | u128::from(lo)).to_be_bytes();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+pub struct RestClient<T> {
+    transport: T,
+    token: String,
+    policy: RetryPolicy,
+    jitter: Mutex<u64>,
+    /// Logical operations started (numbers the generated request ids).
+    operations: AtomicU64,
+    /// HTTP requests sent, retries included.
+    sent: AtomicU64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Collection<T> {
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
+    #[serde(default)]
+    continuation_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ErrorBody {
+    code: Value,
+    description: String,
+    message: String,
+}
+
+/// What one call asks for.
+struct Call<'a> {
+    operation: &'a str,
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    request_id: Option<&'a str>,
+    extra: Vec<(String, String)>,
+}
+
+impl<'a> Call<'a> {
+    fn get(operation: &'a str, path: String) -> Self {
+        Call {
+            operation,
+            method: Method::GET,
+            path,
+            body: None,
+            request_id: None,
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl<T: Transport> RestClient<T> {
+    pub fn new(transport: T, token: impl Into<String>, policy: RetryPolicy) -> Self {
+        let seed = policy.seed;
+        RestClient {
+            transport,
+            token: token.into(),
+            policy,
+            jitter: Mutex::new(seed),
+            operations: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+        }
+    }
+
+    fn next_jitter(&self) -> f64 {
+        let mut state = self.jitter.lock().unwrap_or_else(|p| p.into_inner());
+        *state = splitmix64(*state);
+        (*state >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .policy
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16));
+        let capped = exp.min(self.policy.max_delay);
+        capped.mul_f64(0.5 + 0.5 * self.next_jitter())
+    }
+
+    async fn call(&self, call: Call<'_>) -> Result<Incoming> {
+        let n = self.operations.fetch_add(1, Ordering::Relaxed);
+        let request_id = call
+            .request_id
+            .map(str::to_string)
+            .unwrap_or_else(|| derived_guid(self.policy.seed, n.wrapping_mul(2)));
+        let mut last = String::new();
+        for attempt in 0..self.policy.max_attempts {
+            let k = self.sent.fetch_add(1, Ordering::Relaxed);
+            let mut headers = vec![
+                (
+                    "Authorization".to_string(),
+                    format!("Bearer {}", self.token),
+                ),
+                ("Accept".to_string(), "application/json".to_string()),
+                ("MS-RequestId".to_string(), request_id.clone()),
+                (
+                    "MS-CorrelationId".to_string(),
+                    derived_guid(self.policy.seed ^ 0xC0, k),
+                ),
+            ];
+            headers.extend(call.extra.iter().cloned());
+            let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
+            if body.is_some() {
+                headers.push(("Content-Type".to_string(), "application/json".to_string()));
+            }
+            let req = Outgoing {
+                method: call.method.clone(),
+                path: call.path.clone(),
+                headers,
+                body,
+            };
+            let wait = match tokio::time::timeout(
+                self.policy.call_timeout,
+                self.transport.send(req),
+            )
+            .await
+            {
+                Err(_) => {
+                    last = format!("no answer within {:?}", self.policy.call_timeout);
+                    self.backoff(attempt)
+                }
+                Ok(Err(e)) => {
+                    last = e.to_string();
+                    self.backoff(attempt)
+                }
+                Ok(Ok(resp)) if (200..300).contains(&resp.status) => return Ok(resp),
+                Ok(Ok(resp)) if resp.status == 429 => {
+                    last = "throttled (429)".to_string();
+                    retry_after(&resp).unwrap_or_else(|| self.backoff(attempt))
+                }
+                Ok(Ok(resp)) if resp.status >= 500 => {
+                    last = format!("HTTP {}", resp.status);
+                    self.backoff(attempt)
+                }
+                Ok(Ok(resp)) => return Err(api_error(call.operation, &resp, &request_id)),
+            };
+            if attempt + 1 < self.policy.max_attempts {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Err(ClientError::OutcomeUnknown {
+            operation: call.operation.to_string(),
+            attempts: self.policy.max_attempts,
+            detail: last,
+            request_id,
+        })
+    }
+
+    async fn json<R: DeserializeOwned>(&self, call: Call<'_>) -> Result<R> {
+        let operation = call.operation.to_string();
+        let resp = self.call(call).await?;
+        decode(&operation, &resp.body)
+    }
+
+    /// Every page of a seek-paged collection.
+    async fn all_pages<R: DeserializeOwned>(&self, operation: &str, path: &str) -> Result<Vec<R>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut call = Call::get(operation, format!("{path}?size=500"));
+            if let Some(t) = &token {
+                call.path = format!("{path}?size=500&seekOperation=Next");
+                call.extra
+                    .push(("MS-ContinuationToken".to_string(), t.clone()));
+            }
+            let page: Collection<R> = match self.json(call).await {
+                Ok(p) => p,
+                // Past the last page Partner Center may answer 400 / 2000: the end.
+                Err(e) if token.is_some() && e.code() == Some("2000") => break,
+                Err(e) => return Err(e),
+            };
+            out.extend(page.items);
+            match page.continuation_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn retry_after(resp: &Incoming) -> Option<Duration> {
+    let v = resp.headers.get("retry-after")?.to_str().ok()?;
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // An HTTP date: how long from the answer's own Date header (never the local clock).
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let now = resp
+        .headers
+        .get("date")
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())?;
+    (at - now).to_std().ok()
+}
+
+fn decode<R: DeserializeOwned>(operation: &str, body: &[u8]) -> Result<R> {
+    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+        operation: operation.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+fn api_error(operation: &str, resp: &Incoming, request_id: &str) -> ClientError {
+    let body: ErrorBody = serde_json::from_slice(&resp.body).unwrap_or_default();
+    let code = match &body.code {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => String::new(),
+    };
+    let description = if body.description.is_empty() {
+        body.message
+    } else {
+        body.description
+    };
+    if resp.status == 401 {
+        return ClientError::Unauthorized {
+            operation: operation.to_string(),
+            code,
+        };
+    }
+    ClientError::Api {
+        operation: operation.to_string(),
+        status: resp.status,
+        code,
+        description,
+        request_id: request_id.to_string(),
+    }
+}
+
+impl<T: Transport> PartnerCenter for RestClient<T> {
+    async fn customers(&self) -> Result<Vec<Customer>> {
+        self.all_pages("list customers", "/v1/customers").await
+    }
+
+    async fn customer(&self, customer: &str) -> Result<Option<Customer>> {
+        match self
+            .json(Call::get(
+                "get customer",
+                format!("/v1/customers/{customer}"),
+            ))
+            .await
+        {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn subscriptions(&self, customer: &str) -> Result<Vec<Subscription>> {
+        let c: Collection<Subscription> = self
+            .json(Call::get(
+                "list subscriptions",
+                format!("/v1/customers/{customer}/subscriptions"),
+            ))
+            .await?;
+        Ok(c.items)
+    }
+
+    async fn subscription(&self, customer: &str, id: &str) -> Result<FetchedSubscription> {
+        let raw: Value = self
+            .json(Call::get(
+                "get subscription",
+                format!("/v1/customers/{customer}/subscriptions/{id}"),
+            ))
+            .await?;
+        let subscription =
+            serde_json::from_value(raw.clone()).map_err(|e| ClientError::Decode {
+                operation: "get subscription".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(FetchedSubscription { subscription, raw })
+    }
+
+    async fn set_subscription_status(
+        &self,
+        customer: &str,
+        current: &FetchedSubscription,
+        status: &str,
+        request_id: &str,
+    ) -> Result<Subscription> {
+        let mut body = current.raw.clone();
+        body["status"] = Value::String(status.to_string());
+        let mut extra = Vec::new();
+        if let Some(etag) = &current.subscription.attributes.etag {
+            extra.push(("If-Match".to_string(), etag.clone()));
+        }
+        self.json(Call {
+            operation: "update subscription",
+            method: Method::PATCH,
+            path: format!(
+                "/v1/customers/{customer}/subscriptions/{}",
+                current.subscription.id
+            ),
+            body: Some(body),
+            request_id: Some(request_id),
+            extra,
+        })
+        .await
+    }
+
+    async fn create_order(
+        &self,
+        customer: &str,
+        lines: &[NewLine],
+        request_id: &str,
+    ) -> Result<Order> {
+        self.json(Call {
+            operation: "create order",
+            method: Method::POST,
+            path: format!("/v1/customers/{customer}/orders"),
+            body: Some(json!({ "lineItems": lines })),
+            request_id: Some(request_id),
+            extra: Vec::new(),
+        })
+        .await
+    }
+
+    async fn subscribed_skus(&self, customer: &str) -> Result<Vec<SubscribedSku>> {
+        let c: Collection<SubscribedSku> = self
+            .json(Call::get(
+                "list subscribed SKUs",
+                format!("/v1/customers/{customer}/subscribedskus"),
+            ))
+            .await?;
+        Ok(c.items)
+    }
+
+    async fn users(&self, customer: &str) -> Result<Vec<User>> {
+        self.all_pages("list users", &format!("/v1/customers/{customer}/users"))
+            .await
+    }
+
+    async fn user_licenses(&self, customer: &str, user: &str) -> Result<Vec<License>> {
+        let c: Collection<License> = self
+            .json(Call::get(
+                "get user licenses",
+                format!("/v1/customers/{customer}/users/{user}/licenses"),
+            ))
+            .await?;
+        Ok(c.items)
+    }
+
+    async fn update_licenses(
+        &self,
+        customer: &str,
+        user: &str,
+        assign: &[String],
+        remove: &[String],
+        request_id: &str,
+    ) -> Result<()> {
+        let assign: Vec<Value> = assign
+            .iter()
+            .map(|s| json!({ "skuId": s, "excludedPlans": null }))
+            .collect();
+        let body = json!({ "licensesToAssign": assign, "licensesToRemove": remove });
+        self.call(Call {
+            operation: "update licenses",
+            method: Method::POST,
+            path: format!("/v1/customers/{customer}/users/{user}/licenseupdates"),
+            body: Some(body),
+            request_id: Some(request_id),
+            extra: Vec::new(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn offers(&self, country: &str) -> Result<Vec<Offer>> {
+        let c: Collection<Offer> = self
+            .json(Call::get(
+                "list offers",
+                format!("/v1/offers?country={country}"),
+            ))
+            .await?;
+        Ok(c.items)
+    }
+
+    async fn relationship_request_url(&self) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Url {
+            url: String,
+        }
+        let u: Url = self
+            .json(Call::get(
+                "relationship request",
+                "/v1/customers/relationshiprequests".to_string(),
+            ))
+            .await?;
+        Ok(u.url)
+    }
+
+    fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+}

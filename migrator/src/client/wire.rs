@@ -1,0 +1,134 @@
+//! The Partner Center resources the engine reads, as it reads them: lenient (unknown fields
+//! ignored, absent ones defaulted) so the same code works against the mock and the real
+//! service.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CompanyProfile {
+    pub company_name: String,
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Customer {
+    pub id: String,
+    pub company_profile: CompanyProfile,
+    pub relationship_to_partner: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Attributes {
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: String,
+    #[serde(default)]
+    pub offer_id: String,
+    #[serde(default)]
+    pub offer_name: String,
+    #[serde(default)]
+    pub friendly_name: String,
+    #[serde(default)]
+    pub quantity: u32,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub auto_renew_enabled: bool,
+    #[serde(default)]
+    pub commitment_end_date: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub parent_subscription_id: Option<String>,
+    #[serde(default)]
+    pub attributes: Attributes,
+}
+
+/// A subscription as fetched, kept whole: PATCH sends the full resource back with one change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchedSubscription {
+    pub subscription: Subscription,
+    pub raw: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProductSku {
+    pub id: String,
+    pub name: String,
+    pub sku_part_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscribedSku {
+    pub product_sku: ProductSku,
+    pub active_units: i64,
+    pub consumed_units: i64,
+    pub available_units: i64,
+    pub suspended_units: i64,
+    pub warning_units: i64,
+    pub total_units: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct User {
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct License {
+    pub product_sku: ProductSku,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Offer {
+    pub id: String,
+    pub name: String,
+    pub minimum_quantity: u32,
+    pub maximum_quantity: u32,
+    pub is_available_for_purchase: bool,
+    pub is_add_on: bool,
+    pub upgrade_target_offers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrderLine {
+    pub line_item_number: u32,
+    pub offer_id: String,
+    pub quantity: u32,
+    pub friendly_name: String,
+    pub subscription_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Order {
+    pub id: String,
+    pub status: String,
+    pub line_items: Vec<OrderLine>,
+}
+
+/// One line of an order to place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewLine {
+    pub line_item_number: u32,
+    pub offer_id: String,
+    pub quantity: u32,
+    pub friendly_name: String,
+}

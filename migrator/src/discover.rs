@@ -1,0 +1,116 @@
+//! Discover: read everything a plan needs from Partner Center: the catalog, every customer
+//! (paged), their subscriptions and subscribed SKUs, and, for customers that hold a retired
+//! SKU, every user and their licenses. Prospects named in the mapping are looked up too.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{ClientError, Offer, PartnerCenter, SubscribedSku, Subscription};
+use crate::mapping::Mapping;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserLicenses {
+    pub id: String,
+    pub user_principal_name: String,
+    /// SKU ids the user holds.
+    pub skus: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerState {
+    pub id: String,
+    pub name: String,
+    /// This partner's subscriptions (other channels' are not visible).
+    pub subscriptions: Vec<Subscription>,
+    /// Tenant-wide seats, every channel.
+    pub skus: Vec<SubscribedSku>,
+    /// Users and licenses; read only for customers holding a retired SKU.
+    pub users: Vec<UserLicenses>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub offers: Vec<Offer>,
+    pub customers: Vec<CustomerState>,
+    /// Tenant ids from the mapping that are not (yet) this partner's customers.
+    pub prospects: Vec<String>,
+    pub invitation_url: String,
+}
+
+impl Snapshot {
+    /// Is this SKU (by product name) one the mapping retires?
+    pub fn is_retired_sku(&self, mapping: &Mapping, sku: &SubscribedSku) -> bool {
+        mapping
+            .row_for(&sku.product_sku.id, &sku.product_sku.name)
+            .is_some()
+    }
+}
+
+/// Read the snapshot. `progress` is told each customer as it is read.
+pub async fn discover<P: PartnerCenter>(
+    pc: &P,
+    mapping: &Mapping,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Snapshot, ClientError> {
+    let offers = pc.offers(&mapping.country).await?;
+    let customers = pc.customers().await?;
+    let mut states = Vec::with_capacity(customers.len());
+    let total = customers.len();
+    for (i, c) in customers.into_iter().enumerate() {
+        let subscriptions = pc.subscriptions(&c.id).await?;
+        let skus = pc.subscribed_skus(&c.id).await?;
+        let retired_seats = skus.iter().any(|s| {
+            mapping
+                .row_for(&s.product_sku.id, &s.product_sku.name)
+                .is_some()
+                && (s.consumed_units > 0
+                    || s.active_units > 0
+                    || s.suspended_units > 0
+                    || s.warning_units > 0)
+        });
+        let retired_subscription = subscriptions
+            .iter()
+            .any(|s| mapping.row_for(&s.offer_id, &s.offer_name).is_some());
+        let mut users = Vec::new();
+        if retired_seats || retired_subscription {
+            for u in pc.users(&c.id).await? {
+                if !u.state.is_empty() && u.state != "active" {
+                    continue;
+                }
+                let licenses = pc.user_licenses(&c.id, &u.id).await?;
+                users.push(UserLicenses {
+                    id: u.id,
+                    user_principal_name: u.user_principal_name,
+                    skus: licenses.into_iter().map(|l| l.product_sku.id).collect(),
+                });
+            }
+        }
+        states.push(CustomerState {
+            id: c.id,
+            name: c.company_profile.company_name,
+            subscriptions,
+            skus,
+            users,
+        });
+        progress(i + 1, total);
+    }
+    let mut prospects = Vec::new();
+    for p in &mapping.prospects {
+        if !states.iter().any(|c| c.id.eq_ignore_ascii_case(p)) && pc.customer(p).await?.is_none() {
+            prospects.push(p.clone());
+        }
+    }
+    let invitation_url = if prospects.is_empty() {
+        String::new()
+    } else {
+        pc.relationship_request_url().await?
+    };
+    Ok(Snapshot {
+        offers,
+        customers: states,
+        prospects,
+        invitation_url,
+    })
+}

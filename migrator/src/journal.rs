@@ -1,0 +1,230 @@
+//! The durable journal (SQLite): the plan being applied, and for every step its intent
+//! (written before the call, with the `MS-RequestId` it will use) and its outcome (written
+//! after). A step left "intended" is one whose outcome is unknown: on resume the engine reads
+//! the server before repeating it. One journal holds one migration.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::plan::Plan;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "journal {path} belongs to another migration (plan {journal_plan}, this plan is {plan}): finish it, or pass --journal with a new file"
+    )]
+    OtherMigration {
+        path: String,
+        journal_plan: String,
+        plan: String,
+    },
+    #[error("journal {path}: its stored plan is unreadable: {detail}")]
+    Corrupt { path: String, detail: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    /// About to be sent (or sent, answer unknown).
+    Intended,
+    Done,
+    Failed,
+}
+
+impl StepState {
+    fn as_str(self) -> &'static str {
+        match self {
+            StepState::Intended => "intended",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> StepState {
+        match s {
+            "done" => StepState::Done,
+            "failed" => StepState::Failed,
+            _ => StepState::Intended,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRecord {
+    pub customer: String,
+    pub index: usize,
+    pub kind: String,
+    pub request_id: String,
+    pub state: StepState,
+    /// What happened: the subscription bought, or the error.
+    pub outcome: String,
+    pub attempts: u32,
+}
+
+pub struct Journal {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Journal {
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let shown = path.display().to_string();
+        let err = |source| JournalError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        // WAL + NORMAL: each step's record survives a process crash without an fsync per row.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=NORMAL;
+             CREATE TABLE IF NOT EXISTS migration (plan_id TEXT PRIMARY KEY, plan TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS step (
+                 customer TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL,
+                 request_id TEXT NOT NULL, state TEXT NOT NULL, outcome TEXT NOT NULL DEFAULT '',
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 PRIMARY KEY (customer, idx));",
+        )
+        .map_err(err)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Sqlite {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Record the plan, or check that the journal already holds this same plan.
+    pub fn begin(&self, plan: &Plan) -> Result<(), JournalError> {
+        let existing = self.plan()?;
+        match existing {
+            Some(p) if p.id != plan.id => Err(JournalError::OtherMigration {
+                path: self.path.display().to_string(),
+                journal_plan: p.id,
+                plan: plan.id.clone(),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                let text = serde_json::to_string(plan).map_err(|e| JournalError::Corrupt {
+                    path: self.path.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+                self.lock()
+                    .execute(
+                        "INSERT INTO migration (plan_id, plan) VALUES (?1, ?2)",
+                        params![plan.id, text],
+                    )
+                    .map_err(|e| self.err(e))?;
+                Ok(())
+            }
+        }
+    }
+
+    pub fn plan(&self) -> Result<Option<Plan>, JournalError> {
+        let text: Option<String> = self
+            .lock()
+            .query_row("SELECT plan FROM migration LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| JournalError::Corrupt {
+                path: self.path.display().to_string(),
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    pub fn step(&self, customer: &str, index: usize) -> Result<Option<StepRecord>, JournalError> {
+        let idx = i64::try_from(index).unwrap_or(i64::MAX);
+        self.lock()
+            .query_row(
+                "SELECT customer, idx, kind, request_id, state, outcome, attempts FROM step WHERE customer = ?1 AND idx = ?2",
+                params![customer, idx],
+                row_to_record,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Written before the call.
+    pub fn intend(
+        &self,
+        customer: &str,
+        index: usize,
+        kind: &str,
+        request_id: &str,
+    ) -> Result<(), JournalError> {
+        let idx = i64::try_from(index).unwrap_or(i64::MAX);
+        self.lock()
+            .execute(
+                "INSERT INTO step (customer, idx, kind, request_id, state, attempts) VALUES (?1, ?2, ?3, ?4, 'intended', 1)
+                 ON CONFLICT (customer, idx) DO UPDATE SET state = 'intended', attempts = attempts + 1",
+                params![customer, idx, kind, request_id],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Written after the call.
+    pub fn finish(
+        &self,
+        customer: &str,
+        index: usize,
+        state: StepState,
+        outcome: &str,
+    ) -> Result<(), JournalError> {
+        let idx = i64::try_from(index).unwrap_or(i64::MAX);
+        self.lock()
+            .execute(
+                "UPDATE step SET state = ?3, outcome = ?4 WHERE customer = ?1 AND idx = ?2",
+                params![customer, idx, state.as_str(), outcome],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every recorded step, in customer and step order.
+    pub fn records(&self) -> Result<Vec<StepRecord>, JournalError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT customer, idx, kind, request_id, state, outcome, attempts FROM step ORDER BY customer, idx")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], row_to_record).map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+}
+
+fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<StepRecord> {
+    let idx: i64 = r.get(1)?;
+    let state: String = r.get(4)?;
+    let attempts: i64 = r.get(6)?;
+    Ok(StepRecord {
+        customer: r.get(0)?,
+        index: usize::try_from(idx).unwrap_or(0),
+        kind: r.get(2)?,
+        request_id: r.get(3)?,
+        state: StepState::parse(&state),
+        outcome: r.get(5)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+    })
+}

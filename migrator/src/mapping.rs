@@ -1,0 +1,197 @@
+//! The mapping from retired offers to their successors is data: the built-in default is the
+//! source article's two tables (plus Office 365 E4 to E3), and a TOML file can replace it for
+//! any product that moves to a new SKU. Offers are named by name or by id; names are resolved
+//! against the live catalog when planning.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Row {
+    /// The retired offer (name or id).
+    pub from: String,
+    /// Its successors, in order of preference (name or id); the policy takes the first.
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    #[serde(default)]
+    pub rows: Vec<Row>,
+    /// Per customer (tenant id): retired offer -> the successor to use instead of the first.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, BTreeMap<String, String>>,
+    /// Tenant ids of customers that are not the partner's customers yet: the plan tells
+    /// them to accept the invitation; once they do, a new plan migrates them.
+    #[serde(default)]
+    pub prospects: Vec<String>,
+    /// The market whose catalog names are resolved against.
+    #[serde(default = "default_country")]
+    pub country: String,
+}
+
+fn default_country() -> String {
+    "US".to_string()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    #[error("cannot read mapping file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("mapping file {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Mapping {
+    /// The article's tables: Dynamics AX and Dynamics CRM Online to Dynamics 365, and E4 to E3.
+    pub fn builtin() -> Self {
+        let row = |from: &str, to: &[&str]| Row {
+            from: from.to_string(),
+            to: to.iter().map(|s| s.to_string()).collect(),
+        };
+        Mapping {
+            rows: vec![
+                row(
+                    "Microsoft Dynamics AX Enterprise",
+                    &[
+                        "Dynamics 365 for Unified Operations plan",
+                        "Dynamics 365 Plan",
+                    ],
+                ),
+                row("Microsoft Dynamics AX Task", &["Dynamics 365 for Activity"]),
+                row(
+                    "Microsoft Dynamics AX Self Serve",
+                    &["Dynamics 365 for Team Members"],
+                ),
+                row(
+                    "Microsoft Dynamics AX Device",
+                    &["Dynamics 365 for Operations Device"],
+                ),
+                row(
+                    "Microsoft Dynamics CRM Online Enterprise",
+                    &["Dynamics 365 Enterprise Customer Engagement plan"],
+                ),
+                row(
+                    "Microsoft Dynamics CRM Online Professional",
+                    &[
+                        "Dynamics 365 Enterprise Customer Engagement plan",
+                        "Dynamics 365 for Sales",
+                        "Dynamics 365 for Customer Service",
+                    ],
+                ),
+                row(
+                    "Microsoft Dynamics CRM Online Basic",
+                    &[
+                        "Dynamics 365 for Team Members",
+                        "Dynamics 365 for Sales",
+                        "Dynamics 365 for Customer Service",
+                        "Dynamics 365 Enterprise Customer Engagement plan",
+                    ],
+                ),
+                row(
+                    "Microsoft Dynamics CRM Online Essential",
+                    &["Dynamics 365 for Team Members"],
+                ),
+                row(
+                    "Field Service Add-On for Microsoft Dynamics CRM Online",
+                    &[
+                        "Dynamics 365 Enterprise Customer Engagement plan",
+                        "Dynamics 365 for Field Service",
+                    ],
+                ),
+                row(
+                    "Project Service Automation Add-On for Microsoft Dynamics CRM Online",
+                    &[
+                        "Dynamics 365 Enterprise Customer Engagement plan",
+                        "Dynamics 365 for Project Service Automation",
+                    ],
+                ),
+                row("Office 365 Enterprise E4", &["Office 365 Enterprise E3"]),
+            ],
+            overrides: BTreeMap::new(),
+            prospects: Vec::new(),
+            country: default_country(),
+        }
+    }
+
+    /// Read a TOML mapping file; every error names the file and what is wrong.
+    pub fn from_file(path: &Path) -> Result<Self, MappingError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| MappingError::Invalid {
+            path: shown,
+            message,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let m: Mapping = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (i, r) in m.rows.iter().enumerate() {
+            if r.from.trim().is_empty() {
+                return Err(format!("rows[{i}].from is empty"));
+            }
+            if r.to.is_empty() {
+                return Err(format!(
+                    "rows[{i}] ({}): `to` needs at least one successor",
+                    r.from
+                ));
+            }
+        }
+        if let Some((customer, _)) = m.overrides.iter().find(|(_, o)| o.is_empty()) {
+            return Err(format!("overrides.{customer} is empty"));
+        }
+        Ok(m)
+    }
+
+    /// The row for a retired offer, by name or id (case-insensitive).
+    pub fn row_for(&self, offer_id: &str, offer_name: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| {
+            r.from.eq_ignore_ascii_case(offer_id) || r.from.eq_ignore_ascii_case(offer_name)
+        })
+    }
+
+    /// The successor the policy picks for this customer (override, else the first listed).
+    pub fn successor_for(&self, customer: &str, row: &Row) -> String {
+        self.overrides
+            .get(customer)
+            .and_then(|o| {
+                o.iter()
+                    .find(|(from, _)| from.eq_ignore_ascii_case(&row.from))
+                    .map(|(_, to)| to.clone())
+            })
+            .unwrap_or_else(|| row.to[0].clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mapping_file_is_checked_and_errors_name_the_row() {
+        let ok = Mapping::from_toml(
+            "[[rows]]\nfrom = \"Old\"\nto = [\"New\", \"Other\"]\n[overrides.c1]\nOld = \"Other\"\n",
+        );
+        let m = ok.unwrap_or_default();
+        assert_eq!(m.successor_for("c1", &m.rows[0]), "Other");
+        assert_eq!(m.successor_for("c2", &m.rows[0]), "New");
+        assert!(
+            Mapping::from_toml("[[rows]]\nfrom = \"Old\"\nto = []\n")
+                .is_err_and(|e| e.contains("rows[0] (Old)"))
+        );
+        assert!(
+            Mapping::from_toml("[[rows]]\nfrom = \"Old\"\nto = [\"New\"]\nextra = 1\n").is_err()
+        );
+        assert!(Mapping::from_toml("rows = 3").is_err());
+    }
+}
