@@ -1,18 +1,20 @@
-//! `skuswap`: the one command-line front door (today: `serve`; the migration commands land
-//! with the engine).
+//! `skuswap`: the one command-line front door: `serve` the mock, and `plan`, `apply`,
+//! `verify`, `status`, `rollback` a migration against it or against Partner Center.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use skuswap_scenarios::migrate::{self, ApplyArgs, EXIT_ERROR, Planning, Target};
 
 #[derive(Parser)]
 #[command(
     name = "skuswap",
     version,
     about = "Move Microsoft partners' customers off retired SKUs without a single user losing a license, and rehearse it offline first.",
-    long_about = None
+    after_help = "Exit codes: 0 done; 1 migration incomplete or verify found problems; 2 bad input, unreachable server or refused token (nothing changed); 130 stopped by Ctrl-C (run again to resume)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,6 +39,77 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Discover customers with retired subscriptions and plan their migration; nothing changes.
+    ///
+    /// Prints what will be bought, how many users move, what will be suspended, what each
+    /// customer must do, and who is at risk of missing their end date; writes the plan file.
+    Plan {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        planning: Planning,
+        /// Where to write the plan (JSON, stable order, diffable).
+        #[arg(long, default_value = "skuswap-plan.json")]
+        out: PathBuf,
+        /// Print the plan as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Carry a migration out: buy, swap every user in one call each, suspend the old subscription.
+    ///
+    /// Without --plan it plans and applies in one go. With --plan it refuses, naming the
+    /// difference, if the server no longer matches the plan. Every step is journaled; stop it
+    /// at any moment (Ctrl-C, crash, lost network) and run the same command to resume without
+    /// buying anything twice.
+    Apply {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        planning: Planning,
+        /// A plan written by `skuswap plan`.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// The journal (SQLite) that makes the run resumable.
+        #[arg(long, default_value = "skuswap-journal.db")]
+        journal: PathBuf,
+        /// Customers migrated at once (steps within a customer always run in order).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// Show what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Re-read the server and prove the end state of a plan.
+    Verify {
+        #[command(flatten)]
+        target: Target,
+        /// The plan to verify (default: the journal's).
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        #[arg(long, default_value = "skuswap-journal.db")]
+        journal: PathBuf,
+    },
+    /// Report a migration's progress from its journal (no network).
+    Status {
+        #[arg(long, default_value = "skuswap-journal.db")]
+        journal: PathBuf,
+        /// table, json or markdown.
+        #[arg(long, default_value = "table", value_parser = ["table", "json", "markdown"])]
+        format: String,
+    },
+    /// Undo one customer's migration inside the de-provisioning window.
+    ///
+    /// Reactivates the old subscriptions and swaps every moved user back in one call each.
+    /// Refused, with nothing changed, once an old subscription has been de-provisioned.
+    Rollback {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = "skuswap-journal.db")]
+        journal: PathBuf,
+        /// The customer's tenant id.
+        #[arg(long)]
+        customer: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -48,15 +121,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("skuswap: error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
         Command::Serve {
             addr,
@@ -69,8 +143,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "skuswap: warning: {addr} is not a loopback address; the /admin API has no authentication"
                 );
             }
-            let runtime =
-                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(skuswap_scenarios::serve::serve(
                 addr,
                 world,
@@ -91,7 +163,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let _ = tokio::signal::ctrl_c().await;
                 },
             ))?;
-            Ok(())
+            Ok(0)
         }
+        Command::Plan {
+            target,
+            planning,
+            out,
+            json,
+        } => runtime.block_on(migrate::cmd_plan(&target, &planning, &out, json)),
+        Command::Apply {
+            target,
+            planning,
+            plan,
+            journal,
+            concurrency,
+            dry_run,
+        } => runtime.block_on(migrate::cmd_apply(
+            &target,
+            &planning,
+            ApplyArgs {
+                plan_file: plan.as_deref(),
+                journal: &journal,
+                concurrency: usize::from(concurrency),
+                dry_run,
+            },
+        )),
+        Command::Verify {
+            target,
+            plan,
+            journal,
+        } => runtime.block_on(migrate::cmd_verify(&target, plan.as_deref(), &journal)),
+        Command::Status { journal, format } => migrate::cmd_status(&journal, &format),
+        Command::Rollback {
+            target,
+            journal,
+            customer,
+        } => runtime.block_on(migrate::cmd_rollback(&target, &journal, &customer)),
     }
 }

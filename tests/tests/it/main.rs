@@ -12,6 +12,7 @@
 //! - `lifecycle`: the virtual clock: expiry, renewal, de-provisioning, prospects.
 //! - `bad_inputs`: a table of malformed requests: 400 with the error body, nothing changed.
 //! - `admin`: scenarios, snapshots, determinism, events, tokens, relationships.
+//! - `cli`: the command-line layer: stale plans, exit codes, user errors.
 //! - `engine`: the migration engine against the mock, over both transports; crash and resume.
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
 //! - `socket`: one test over a real loopback socket.
@@ -19,6 +20,7 @@
 mod admin;
 mod auth;
 mod bad_inputs;
+mod cli;
 mod engine;
 mod licenses;
 mod lifecycle;
