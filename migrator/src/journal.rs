@@ -12,10 +12,10 @@ use crate::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("journal {path}: {source}")]
+    #[error("journal {path}: {reason}")]
     Sqlite {
         path: String,
-        source: rusqlite::Error,
+        reason: rusqlite::Error,
     },
     #[error(
         "journal {path} belongs to another migration (plan {journal_plan}, this plan is {plan}): finish it, or pass --journal with a new file"
@@ -75,9 +75,9 @@ pub struct Journal {
 impl Journal {
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         let shown = path.display().to_string();
-        let err = |source| JournalError::Sqlite {
+        let err = |reason| JournalError::Sqlite {
             path: shown.clone(),
-            source,
+            reason,
         };
         let conn = Connection::open(path).map_err(err)?;
         // WAL + NORMAL: each step's record survives a process crash without an fsync per row.
@@ -102,10 +102,10 @@ impl Journal {
         &self.path
     }
 
-    fn err(&self, source: rusqlite::Error) -> JournalError {
+    fn err(&self, reason: rusqlite::Error) -> JournalError {
         JournalError::Sqlite {
             path: self.path.display().to_string(),
-            source,
+            reason,
         }
     }
 

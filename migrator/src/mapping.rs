@@ -40,10 +40,10 @@ fn default_country() -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MappingError {
-    #[error("cannot read mapping file {path}: {source}")]
+    #[error("cannot read mapping file {path}: {reason}")]
     Read {
         path: String,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("mapping file {path}: {message}")]
     Invalid { path: String, message: String },
@@ -124,9 +124,9 @@ impl Mapping {
     /// Read a TOML mapping file; every error names the file and what is wrong.
     pub fn from_file(path: &Path) -> Result<Self, MappingError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| MappingError::Read {
             path: shown.clone(),
-            source,
+            reason,
         })?;
         Self::from_toml(&text).map_err(|message| MappingError::Invalid {
             path: shown,
