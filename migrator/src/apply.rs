@@ -47,10 +47,7 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions {
-            concurrency: 8,
-            stop: Arc::new(AtomicBool::new(false)),
-        }
+        ApplyOptions { concurrency: 8, stop: Arc::new(AtomicBool::new(false)) }
     }
 }
 
@@ -123,24 +120,22 @@ pub async fn apply<P: PartnerCenter + 'static>(
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for index in 0..plan.customers.len() {
-        let (pc, plan, journal, permits, stop, progress) = (
-            pc.clone(),
-            plan.clone(),
-            journal.clone(),
-            permits.clone(),
-            options.stop.clone(),
-            progress.clone(),
-        );
+        // The permit is taken before the task starts, so customers start strictly in plan
+        // order (earliest deadline first), whatever the runtime's scheduling.
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        if options.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let (pc, plan, journal, stop, progress) =
+            (pc.clone(), plan.clone(), journal.clone(), options.stop.clone(), progress.clone());
         tasks.spawn(async move {
-            let Ok(_permit) = permits.acquire_owned().await else {
-                return (
-                    index,
-                    Err(StepError::Failed("the run was cancelled".into())),
-                );
-            };
+            let _permit = permit;
             let c = &plan.customers[index];
-            let result =
-                run_customer(pc.as_ref(), &plan.id, c, &journal, &stop, progress.as_ref()).await;
+            let result = run_customer(pc.as_ref(), &plan.id, c, &journal, &stop, progress.as_ref()).await;
+            if matches!(result, Err(StepError::Unauthorized(_))) {
+                // Nothing more can succeed with this token.
+                stop.store(true, Ordering::SeqCst);
+            }
             (index, result)
         });
     }
@@ -177,23 +172,27 @@ pub async fn apply<P: PartnerCenter + 'static>(
     if let Some(e) = fatal {
         return Err(ApplyError::Unauthorized(e));
     }
-    Ok(ApplyOutcome {
-        customers: outcomes.into_values().collect(),
-        stopped: options.stop.load(Ordering::SeqCst),
-    })
+    for (index, c) in plan.customers.iter().enumerate() {
+        if !outcomes.contains_key(&index) {
+            let done = journal_done(&journal, c)?;
+            outcomes.insert(
+                index,
+                CustomerOutcome {
+                    customer_id: c.customer_id.clone(),
+                    name: c.name.clone(),
+                    steps: c.steps.len(),
+                    steps_done: done,
+                    complete: done == c.steps.len(),
+                    error: (done < c.steps.len()).then(|| "not started: the run was stopped".to_string()),
+                },
+            );
+        }
+    }
+    Ok(ApplyOutcome { customers: outcomes.into_values().collect(), stopped: options.stop.load(Ordering::SeqCst) })
 }
 
 fn journal_done(journal: &Journal, c: &CustomerPlan) -> Result<usize, JournalError> {
-    let mut done = 0;
-    for i in 0..c.steps.len() {
-        if journal
-            .step(&c.customer_id, i)?
-            .is_some_and(|r| r.state == StepState::Done)
-        {
-            done += 1;
-        }
-    }
-    Ok(done)
+    journal.done_count(&c.customer_id)
 }
 
 async fn run_customer<P: PartnerCenter>(
@@ -220,45 +219,21 @@ async fn run_customer<P: PartnerCenter>(
         journal.intend(cid, i, step.kind(), &request_id)?;
         progress.step(cid, step);
         let result = match step {
-            Step::Buy {
-                offer_id,
-                quantity,
-                tag,
-                ..
-            } => {
+            Step::Buy { offer_id, quantity, tag, .. } => {
                 skus = None;
                 buy(pc, cid, offer_id, *quantity, tag, &request_id).await
             }
-            Step::Swap {
-                user_id,
-                assign,
-                remove,
-                ..
-            } => {
+            Step::Swap { user_id, assign, remove, .. } => {
                 if skus.is_none() {
                     let list = pc.subscribed_skus(cid).await?;
-                    skus = Some(
-                        list.into_iter()
-                            .map(|s| (s.product_sku.name.to_lowercase(), s.product_sku.id))
-                            .collect(),
-                    );
+                    skus =
+                        Some(list.into_iter().map(|s| (s.product_sku.name.to_lowercase(), s.product_sku.id)).collect());
                 }
-                let map = skus.as_ref().map_or_else(BTreeMap::new, Clone::clone);
-                swap(
-                    pc,
-                    cid,
-                    user_id,
-                    assign,
-                    remove,
-                    &map,
-                    resuming,
-                    &request_id,
-                )
-                .await
+                let empty = BTreeMap::new();
+                let map = skus.as_ref().unwrap_or(&empty);
+                swap(pc, cid, user_id, assign, remove, map, resuming, &request_id).await
             }
-            Step::Suspend {
-                subscription_id, ..
-            } => suspend(pc, cid, subscription_id, &request_id).await,
+            Step::Suspend { subscription_id, .. } => suspend(pc, cid, subscription_id, &request_id).await,
         };
         match result {
             Ok(outcome) => journal.finish(cid, i, StepState::Done, &outcome)?,
@@ -282,33 +257,20 @@ async fn buy<P: PartnerCenter>(
 ) -> Result<String, StepError> {
     // Read before buying: a purchase whose answer was lost carries our tag.
     let mine = |subs: &[crate::client::Subscription]| {
-        subs.iter()
-            .find(|s| s.friendly_name == tag && s.offer_id.eq_ignore_ascii_case(offer_id))
-            .map(|s| s.id.clone())
+        subs.iter().find(|s| s.friendly_name == tag && s.offer_id.eq_ignore_ascii_case(offer_id)).map(|s| s.id.clone())
     };
     if let Some(id) = mine(&pc.subscriptions(cid).await?) {
         return Ok(format!("subscription {id} (found, not bought again)"));
     }
-    let line = NewLine {
-        line_item_number: 0,
-        offer_id: offer_id.to_string(),
-        quantity,
-        friendly_name: tag.to_string(),
-    };
+    let line =
+        NewLine { line_item_number: 0, offer_id: offer_id.to_string(), quantity, friendly_name: tag.to_string() };
     let order = pc.create_order(cid, &[line], request_id).await?;
-    match order
-        .line_items
-        .first()
-        .and_then(|l| l.subscription_id.clone())
-    {
+    match order.line_items.first().and_then(|l| l.subscription_id.clone()) {
         Some(id) => Ok(format!("subscription {id}")),
         // Provisioning still pending: the subscription will carry our tag when it appears.
         None => match mine(&pc.subscriptions(cid).await?) {
             Some(id) => Ok(format!("subscription {id}")),
-            None => Err(StepError::Unknown(format!(
-                "order {} is still provisioning",
-                order.id
-            ))),
+            None => Err(StepError::Unknown(format!("order {} is still provisioning", order.id))),
         },
     }
 }
@@ -336,50 +298,29 @@ async fn swap<P: PartnerCenter>(
         }
     }
     if resuming {
-        let held: Vec<String> = pc
-            .user_licenses(cid, user)
-            .await?
-            .into_iter()
-            .map(|l| l.product_sku.id)
-            .collect();
+        let held: Vec<String> = pc.user_licenses(cid, user).await?.into_iter().map(|l| l.product_sku.id).collect();
         if assign_ids.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r)) {
             return Ok("already swapped".to_string());
         }
     }
-    pc.update_licenses(cid, user, &assign_ids, remove, request_id)
-        .await?;
-    Ok(format!(
-        "assigned {}, removed {}",
-        assign_ids.join(","),
-        remove.join(",")
-    ))
+    pc.update_licenses(cid, user, &assign_ids, remove, request_id).await?;
+    Ok(format!("assigned {}, removed {}", assign_ids.join(","), remove.join(",")))
 }
 
-async fn suspend<P: PartnerCenter>(
-    pc: &P,
-    cid: &str,
-    sid: &str,
-    request_id: &str,
-) -> Result<String, StepError> {
+async fn suspend<P: PartnerCenter>(pc: &P, cid: &str, sid: &str, request_id: &str) -> Result<String, StepError> {
     for _ in 0..2 {
         let current = pc.subscription(cid, sid).await?;
-        match current.subscription.status.as_str() {
-            "suspended" | "deleted" => {
-                return Ok(format!("already {}", current.subscription.status));
-            }
-            _ => {}
+        // Suspended already (by us, or a lost answer), or past suspending: an expired or
+        // de-provisioned subscription bills nothing and goes away by itself.
+        if matches!(current.subscription.status.as_str(), "suspended" | "deleted" | "expired") {
+            return Ok(format!("already {}", current.subscription.status));
         }
-        match pc
-            .set_subscription_status(cid, &current, "suspended", request_id)
-            .await
-        {
+        match pc.set_subscription_status(cid, &current, "suspended", request_id).await {
             Ok(s) => return Ok(format!("status {}", s.status)),
             // A stale ETag (someone else changed it, or our own lost PATCH did): read again.
             Err(e) if e.code() == Some("2055") => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(StepError::Failed(format!(
-        "subscription {sid} kept changing under us (stale ETag twice)"
-    )))
+    Err(StepError::Failed(format!("subscription {sid} kept changing under us (stale ETag twice)")))
 }

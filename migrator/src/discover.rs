@@ -42,9 +42,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Is this SKU (by product name) one the mapping retires?
     pub fn is_retired_sku(&self, mapping: &Mapping, sku: &SubscribedSku) -> bool {
-        mapping
-            .row_for(&sku.product_sku.id, &sku.product_sku.name)
-            .is_some()
+        mapping.row_for(&sku.product_sku.id, &sku.product_sku.name).is_some()
     }
 }
 
@@ -52,27 +50,34 @@ impl Snapshot {
 pub async fn discover<P: PartnerCenter>(
     pc: &P,
     mapping: &Mapping,
+    progress: impl FnMut(usize, usize),
+) -> Result<Snapshot, ClientError> {
+    discover_only(pc, mapping, None, progress).await
+}
+
+/// Like [`discover`], but reads the details of only the customers in `only` (e.g. prospects
+/// that just accepted), when given.
+pub async fn discover_only<P: PartnerCenter>(
+    pc: &P,
+    mapping: &Mapping,
+    only: Option<&[String]>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Snapshot, ClientError> {
     let offers = pc.offers(&mapping.country).await?;
-    let customers = pc.customers().await?;
+    let mut customers = pc.customers().await?;
+    if let Some(only) = only {
+        customers.retain(|c| only.iter().any(|o| o.eq_ignore_ascii_case(&c.id)));
+    }
     let mut states = Vec::with_capacity(customers.len());
     let total = customers.len();
     for (i, c) in customers.into_iter().enumerate() {
         let subscriptions = pc.subscriptions(&c.id).await?;
         let skus = pc.subscribed_skus(&c.id).await?;
         let retired_seats = skus.iter().any(|s| {
-            mapping
-                .row_for(&s.product_sku.id, &s.product_sku.name)
-                .is_some()
-                && (s.consumed_units > 0
-                    || s.active_units > 0
-                    || s.suspended_units > 0
-                    || s.warning_units > 0)
+            mapping.row_for(&s.product_sku.id, &s.product_sku.name).is_some()
+                && (s.consumed_units > 0 || s.active_units > 0 || s.suspended_units > 0 || s.warning_units > 0)
         });
-        let retired_subscription = subscriptions
-            .iter()
-            .any(|s| mapping.row_for(&s.offer_id, &s.offer_name).is_some());
+        let retired_subscription = subscriptions.iter().any(|s| mapping.row_for(&s.offer_id, &s.offer_name).is_some());
         let mut users = Vec::new();
         if retired_seats || retired_subscription {
             for u in pc.users(&c.id).await? {
@@ -87,13 +92,7 @@ pub async fn discover<P: PartnerCenter>(
                 });
             }
         }
-        states.push(CustomerState {
-            id: c.id,
-            name: c.company_profile.company_name,
-            subscriptions,
-            skus,
-            users,
-        });
+        states.push(CustomerState { id: c.id, name: c.company_profile.company_name, subscriptions, skus, users });
         progress(i + 1, total);
     }
     let mut prospects = Vec::new();
@@ -102,15 +101,6 @@ pub async fn discover<P: PartnerCenter>(
             prospects.push(p.clone());
         }
     }
-    let invitation_url = if prospects.is_empty() {
-        String::new()
-    } else {
-        pc.relationship_request_url().await?
-    };
-    Ok(Snapshot {
-        offers,
-        customers: states,
-        prospects,
-        invitation_url,
-    })
+    let invitation_url = if prospects.is_empty() { String::new() } else { pc.relationship_request_url().await? };
+    Ok(Snapshot { offers, customers: states, prospects, invitation_url })
 }

@@ -13,18 +13,11 @@ use crate::plan::Plan;
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal {path}: {reason}")]
-    Sqlite {
-        path: String,
-        reason: rusqlite::Error,
-    },
+    Sqlite { path: String, reason: rusqlite::Error },
     #[error(
         "journal {path} belongs to another migration (plan {journal_plan}, this plan is {plan}): finish it, or pass --journal with a new file"
     )]
-    OtherMigration {
-        path: String,
-        journal_plan: String,
-        plan: String,
-    },
+    OtherMigration { path: String, journal_plan: String, plan: String },
     #[error("journal {path}: its stored plan is unreadable: {detail}")]
     Corrupt { path: String, detail: String },
 }
@@ -75,10 +68,7 @@ pub struct Journal {
 impl Journal {
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         let shown = path.display().to_string();
-        let err = |reason| JournalError::Sqlite {
-            path: shown.clone(),
-            reason,
-        };
+        let err = |reason| JournalError::Sqlite { path: shown.clone(), reason };
         let conn = Connection::open(path).map_err(err)?;
         // WAL + NORMAL: each step's record survives a process crash without an fsync per row.
         conn.execute_batch(
@@ -92,10 +82,7 @@ impl Journal {
                  PRIMARY KEY (customer, idx));",
         )
         .map_err(err)?;
-        Ok(Journal {
-            path: path.to_path_buf(),
-            conn: Mutex::new(conn),
-        })
+        Ok(Journal { path: path.to_path_buf(), conn: Mutex::new(conn) })
     }
 
     pub fn path(&self) -> &Path {
@@ -103,10 +90,7 @@ impl Journal {
     }
 
     fn err(&self, reason: rusqlite::Error) -> JournalError {
-        JournalError::Sqlite {
-            path: self.path.display().to_string(),
-            reason,
-        }
+        JournalError::Sqlite { path: self.path.display().to_string(), reason }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -129,10 +113,7 @@ impl Journal {
                     detail: e.to_string(),
                 })?;
                 self.lock()
-                    .execute(
-                        "INSERT INTO migration (plan_id, plan) VALUES (?1, ?2)",
-                        params![plan.id, text],
-                    )
+                    .execute("INSERT INTO migration (plan_id, plan) VALUES (?1, ?2)", params![plan.id, text])
                     .map_err(|e| self.err(e))?;
                 Ok(())
             }
@@ -146,68 +127,65 @@ impl Journal {
             .optional()
             .map_err(|e| self.err(e))?;
         text.map(|t| {
-            serde_json::from_str(&t).map_err(|e| JournalError::Corrupt {
-                path: self.path.display().to_string(),
-                detail: e.to_string(),
-            })
+            serde_json::from_str(&t)
+                .map_err(|e| JournalError::Corrupt { path: self.path.display().to_string(), detail: e.to_string() })
         })
         .transpose()
     }
 
     pub fn step(&self, customer: &str, index: usize) -> Result<Option<StepRecord>, JournalError> {
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
-        self.lock()
-            .query_row(
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
                 "SELECT customer, idx, kind, request_id, state, outcome, attempts FROM step WHERE customer = ?1 AND idx = ?2",
-                params![customer, idx],
-                row_to_record,
             )
-            .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        stmt.query_row(params![customer, idx], row_to_record).optional().map_err(|e| self.err(e))
     }
 
     /// Written before the call.
-    pub fn intend(
-        &self,
-        customer: &str,
-        index: usize,
-        kind: &str,
-        request_id: &str,
-    ) -> Result<(), JournalError> {
+    pub fn intend(&self, customer: &str, index: usize, kind: &str, request_id: &str) -> Result<(), JournalError> {
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
-        self.lock()
-            .execute(
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
                 "INSERT INTO step (customer, idx, kind, request_id, state, attempts) VALUES (?1, ?2, ?3, ?4, 'intended', 1)
                  ON CONFLICT (customer, idx) DO UPDATE SET state = 'intended', attempts = attempts + 1",
-                params![customer, idx, kind, request_id],
             )
             .map_err(|e| self.err(e))?;
+        stmt.execute(params![customer, idx, kind, request_id]).map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// Written after the call.
-    pub fn finish(
-        &self,
-        customer: &str,
-        index: usize,
-        state: StepState,
-        outcome: &str,
-    ) -> Result<(), JournalError> {
+    pub fn finish(&self, customer: &str, index: usize, state: StepState, outcome: &str) -> Result<(), JournalError> {
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
-        self.lock()
-            .execute(
-                "UPDATE step SET state = ?3, outcome = ?4 WHERE customer = ?1 AND idx = ?2",
-                params![customer, idx, state.as_str(), outcome],
-            )
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("UPDATE step SET state = ?3, outcome = ?4 WHERE customer = ?1 AND idx = ?2")
             .map_err(|e| self.err(e))?;
+        stmt.execute(params![customer, idx, state.as_str(), outcome]).map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// How many of a customer's steps are done.
+    pub fn done_count(&self, customer: &str) -> Result<usize, JournalError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT COUNT(*) FROM step WHERE customer = ?1 AND state = 'done'")
+            .map_err(|e| self.err(e))?;
+        let n: i64 = stmt.query_row(params![customer], |r| r.get(0)).map_err(|e| self.err(e))?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Every recorded step, in customer and step order.
     pub fn records(&self) -> Result<Vec<StepRecord>, JournalError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT customer, idx, kind, request_id, state, outcome, attempts FROM step ORDER BY customer, idx")
+            .prepare(
+                "SELECT customer, idx, kind, request_id, state, outcome, attempts FROM step ORDER BY customer, idx",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], row_to_record).map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))

@@ -41,10 +41,7 @@ fn default_country() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum MappingError {
     #[error("cannot read mapping file {path}: {reason}")]
-    Read {
-        path: String,
-        reason: std::io::Error,
-    },
+    Read { path: String, reason: std::io::Error },
     #[error("mapping file {path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -52,32 +49,18 @@ pub enum MappingError {
 impl Mapping {
     /// The article's tables: Dynamics AX and Dynamics CRM Online to Dynamics 365, and E4 to E3.
     pub fn builtin() -> Self {
-        let row = |from: &str, to: &[&str]| Row {
-            from: from.to_string(),
-            to: to.iter().map(|s| s.to_string()).collect(),
-        };
+        let row =
+            |from: &str, to: &[&str]| Row { from: from.to_string(), to: to.iter().map(|s| s.to_string()).collect() };
         Mapping {
             rows: vec![
                 row(
                     "Microsoft Dynamics AX Enterprise",
-                    &[
-                        "Dynamics 365 for Unified Operations plan",
-                        "Dynamics 365 Plan",
-                    ],
+                    &["Dynamics 365 for Unified Operations plan", "Dynamics 365 Plan"],
                 ),
                 row("Microsoft Dynamics AX Task", &["Dynamics 365 for Activity"]),
-                row(
-                    "Microsoft Dynamics AX Self Serve",
-                    &["Dynamics 365 for Team Members"],
-                ),
-                row(
-                    "Microsoft Dynamics AX Device",
-                    &["Dynamics 365 for Operations Device"],
-                ),
-                row(
-                    "Microsoft Dynamics CRM Online Enterprise",
-                    &["Dynamics 365 Enterprise Customer Engagement plan"],
-                ),
+                row("Microsoft Dynamics AX Self Serve", &["Dynamics 365 for Team Members"]),
+                row("Microsoft Dynamics AX Device", &["Dynamics 365 for Operations Device"]),
+                row("Microsoft Dynamics CRM Online Enterprise", &["Dynamics 365 Enterprise Customer Engagement plan"]),
                 row(
                     "Microsoft Dynamics CRM Online Professional",
                     &[
@@ -95,16 +78,10 @@ impl Mapping {
                         "Dynamics 365 Enterprise Customer Engagement plan",
                     ],
                 ),
-                row(
-                    "Microsoft Dynamics CRM Online Essential",
-                    &["Dynamics 365 for Team Members"],
-                ),
+                row("Microsoft Dynamics CRM Online Essential", &["Dynamics 365 for Team Members"]),
                 row(
                     "Field Service Add-On for Microsoft Dynamics CRM Online",
-                    &[
-                        "Dynamics 365 Enterprise Customer Engagement plan",
-                        "Dynamics 365 for Field Service",
-                    ],
+                    &["Dynamics 365 Enterprise Customer Engagement plan", "Dynamics 365 for Field Service"],
                 ),
                 row(
                     "Project Service Automation Add-On for Microsoft Dynamics CRM Online",
@@ -124,14 +101,9 @@ impl Mapping {
     /// Read a TOML mapping file; every error names the file and what is wrong.
     pub fn from_file(path: &Path) -> Result<Self, MappingError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|reason| MappingError::Read {
-            path: shown.clone(),
-            reason,
-        })?;
-        Self::from_toml(&text).map_err(|message| MappingError::Invalid {
-            path: shown,
-            message,
-        })
+        let text =
+            std::fs::read_to_string(path).map_err(|reason| MappingError::Read { path: shown.clone(), reason })?;
+        Self::from_toml(&text).map_err(|message| MappingError::Invalid { path: shown, message })
     }
 
     pub fn from_toml(text: &str) -> Result<Self, String> {
@@ -141,10 +113,7 @@ impl Mapping {
                 return Err(format!("rows[{i}].from is empty"));
             }
             if r.to.is_empty() {
-                return Err(format!(
-                    "rows[{i}] ({}): `to` needs at least one successor",
-                    r.from
-                ));
+                return Err(format!("rows[{i}] ({}): `to` needs at least one successor", r.from));
             }
         }
         if let Some((customer, _)) = m.overrides.iter().find(|(_, o)| o.is_empty()) {
@@ -155,20 +124,14 @@ impl Mapping {
 
     /// The row for a retired offer, by name or id (case-insensitive).
     pub fn row_for(&self, offer_id: &str, offer_name: &str) -> Option<&Row> {
-        self.rows.iter().find(|r| {
-            r.from.eq_ignore_ascii_case(offer_id) || r.from.eq_ignore_ascii_case(offer_name)
-        })
+        self.rows.iter().find(|r| r.from.eq_ignore_ascii_case(offer_id) || r.from.eq_ignore_ascii_case(offer_name))
     }
 
     /// The successor the policy picks for this customer (override, else the first listed).
     pub fn successor_for(&self, customer: &str, row: &Row) -> String {
         self.overrides
             .get(customer)
-            .and_then(|o| {
-                o.iter()
-                    .find(|(from, _)| from.eq_ignore_ascii_case(&row.from))
-                    .map(|(_, to)| to.clone())
-            })
+            .and_then(|o| o.iter().find(|(from, _)| from.eq_ignore_ascii_case(&row.from)).map(|(_, to)| to.clone()))
             .unwrap_or_else(|| row.to[0].clone())
     }
 }
@@ -185,13 +148,8 @@ mod tests {
         let m = ok.unwrap_or_default();
         assert_eq!(m.successor_for("c1", &m.rows[0]), "Other");
         assert_eq!(m.successor_for("c2", &m.rows[0]), "New");
-        assert!(
-            Mapping::from_toml("[[rows]]\nfrom = \"Old\"\nto = []\n")
-                .is_err_and(|e| e.contains("rows[0] (Old)"))
-        );
-        assert!(
-            Mapping::from_toml("[[rows]]\nfrom = \"Old\"\nto = [\"New\"]\nextra = 1\n").is_err()
-        );
+        assert!(Mapping::from_toml("[[rows]]\nfrom = \"Old\"\nto = []\n").is_err_and(|e| e.contains("rows[0] (Old)")));
+        assert!(Mapping::from_toml("[[rows]]\nfrom = \"Old\"\nto = [\"New\"]\nextra = 1\n").is_err());
         assert!(Mapping::from_toml("rows = 3").is_err());
     }
 }

@@ -15,33 +15,16 @@ use crate::discover::{CustomerState, Snapshot};
 use crate::mapping::Mapping;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "kind"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum Step {
     /// Buy `quantity` seats of the successor offer. `tag` is the friendly name the purchase
     /// carries, by which a resumed run recognises it instead of buying again.
-    Buy {
-        offer_id: String,
-        offer_name: String,
-        quantity: u32,
-        tag: String,
-    },
+    Buy { offer_id: String, offer_name: String, quantity: u32, tag: String },
     /// One call per user: assign every successor SKU (by product name) and remove the retired
     /// SKUs (by id) together.
-    Swap {
-        user_id: String,
-        user_principal_name: String,
-        assign: Vec<String>,
-        remove: Vec<String>,
-    },
+    Swap { user_id: String, user_principal_name: String, assign: Vec<String>, remove: Vec<String> },
     /// Suspend a retired subscription this partner sold (after every swap).
-    Suspend {
-        subscription_id: String,
-        offer_name: String,
-    },
+    Suspend { subscription_id: String, offer_name: String },
 }
 
 impl Step {
@@ -64,11 +47,7 @@ impl Step {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "kind"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum CustomerAction {
     /// Seats of a retired SKU come from a subscription this partner did not sell (Open,
     /// direct, another CSP partner): the customer must cancel it through that channel.
@@ -127,11 +106,7 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error("mapping row {row:?}: successor {name:?} is not in the catalog (market {country})")]
-    UnknownSuccessor {
-        row: String,
-        name: String,
-        country: String,
-    },
+    UnknownSuccessor { row: String, name: String, country: String },
     #[error("mapping row {row:?}: successor {name:?} is no longer available for purchase")]
     SuccessorNotPurchasable { row: String, name: String },
     #[error("the request rate must be at least 1 per minute")]
@@ -142,11 +117,7 @@ fn find_offer<'a>(offers: &'a [Offer], name_or_id: &str) -> Option<&'a Offer> {
     offers
         .iter()
         .find(|o| o.id.eq_ignore_ascii_case(name_or_id))
-        .or_else(|| {
-            offers
-                .iter()
-                .find(|o| o.name.eq_ignore_ascii_case(name_or_id))
-        })
+        .or_else(|| offers.iter().find(|o| o.name.eq_ignore_ascii_case(name_or_id)))
 }
 
 fn is_active(status: &str) -> bool {
@@ -182,9 +153,7 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
             estimated_completion: policy.now,
             at_risk: false,
             steps: Vec::new(),
-            actions: vec![CustomerAction::AcceptInvitation {
-                url: snapshot.invitation_url.clone(),
-            }],
+            actions: vec![CustomerAction::AcceptInvitation { url: snapshot.invitation_url.clone() }],
             warnings: Vec::new(),
         });
     }
@@ -201,8 +170,7 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
     for c in &mut customers {
         spent += c.steps.iter().map(|s| u64::from(s.requests())).sum::<u64>();
         let millis = spent.saturating_mul(60_000) / u64::from(policy.requests_per_minute);
-        c.estimated_completion =
-            policy.now + Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX / 2));
+        c.estimated_completion = policy.now + Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX / 2));
         c.at_risk = c.deadline.is_some_and(|d| d <= c.estimated_completion);
     }
     let body = serde_json::to_string(&customers).unwrap_or_default();
@@ -215,11 +183,7 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
     })
 }
 
-fn plan_customer(
-    c: &CustomerState,
-    snapshot: &Snapshot,
-    mapping: &Mapping,
-) -> Result<Option<CustomerPlan>, PlanError> {
+fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> Result<Option<CustomerPlan>, PlanError> {
     // Retired SKUs present in the tenant, each with the successor the policy picks.
     let mut retired: BTreeMap<String, (String, &Offer)> = BTreeMap::new(); // sku id -> (sku name, successor)
     for sku in &c.skus {
@@ -227,48 +191,28 @@ fn plan_customer(
             continue;
         };
         let name = mapping.successor_for(&c.id, row);
-        let offer =
-            find_offer(&snapshot.offers, &name).ok_or_else(|| PlanError::UnknownSuccessor {
-                row: row.from.clone(),
-                name: name.clone(),
-                country: mapping.country.clone(),
-            })?;
+        let offer = find_offer(&snapshot.offers, &name).ok_or_else(|| PlanError::UnknownSuccessor {
+            row: row.from.clone(),
+            name: name.clone(),
+            country: mapping.country.clone(),
+        })?;
         if !offer.is_available_for_purchase {
-            return Err(PlanError::SuccessorNotPurchasable {
-                row: row.from.clone(),
-                name,
-            });
+            return Err(PlanError::SuccessorNotPurchasable { row: row.from.clone(), name });
         }
-        retired.insert(
-            sku.product_sku.id.clone(),
-            (sku.product_sku.name.clone(), offer),
-        );
+        retired.insert(sku.product_sku.id.clone(), (sku.product_sku.name.clone(), offer));
     }
-    let ours: Vec<_> = c
-        .subscriptions
-        .iter()
-        .filter(|s| mapping.row_for(&s.offer_id, &s.offer_name).is_some())
-        .collect();
+    let ours: Vec<_> =
+        c.subscriptions.iter().filter(|s| mapping.row_for(&s.offer_id, &s.offer_name).is_some()).collect();
     if retired.is_empty() && ours.is_empty() {
         return Ok(None);
     }
 
     // Users holding a retired SKU, and what each needs.
-    let sku_name = |id: &str| {
-        c.skus
-            .iter()
-            .find(|s| s.product_sku.id == id)
-            .map(|s| s.product_sku.name.clone())
-    };
+    let sku_name = |id: &str| c.skus.iter().find(|s| s.product_sku.id == id).map(|s| s.product_sku.name.clone());
     let mut swaps = Vec::new();
     let mut needed: BTreeMap<String, u32> = BTreeMap::new(); // successor offer name -> seats
     for u in &c.users {
-        let remove: Vec<String> = u
-            .skus
-            .iter()
-            .filter(|s| retired.contains_key(*s))
-            .cloned()
-            .collect();
+        let remove: Vec<String> = u.skus.iter().filter(|s| retired.contains_key(*s)).cloned().collect();
         if remove.is_empty() {
             continue;
         }
@@ -295,20 +239,27 @@ fn plan_customer(
         let Some(offer) = find_offer(&snapshot.offers, name) else {
             continue;
         };
-        // Reuse free active seats of the successor the tenant already has.
+        // Reuse free active seats of the successor the tenant already has, but never a
+        // trial's: users moved onto a trial lose the license when it ends.
+        let trial_seats: i64 = c
+            .subscriptions
+            .iter()
+            .filter(|s| s.is_trial && is_active(&s.status) && s.offer_name.eq_ignore_ascii_case(name))
+            .map(|s| i64::from(s.quantity))
+            .sum();
         let free = c
             .skus
             .iter()
             .filter(|s| s.product_sku.name.eq_ignore_ascii_case(name))
             .map(|s| (s.active_units - s.consumed_units).max(0))
-            .sum::<i64>();
+            .sum::<i64>()
+            .saturating_sub(trial_seats)
+            .max(0);
         let missing = i64::from(*seats) - free;
         if missing <= 0 {
             continue;
         }
-        let mut quantity = u32::try_from(missing)
-            .unwrap_or(u32::MAX)
-            .max(offer.minimum_quantity.max(1));
+        let mut quantity = u32::try_from(missing).unwrap_or(u32::MAX).max(offer.minimum_quantity.max(1));
         if offer.maximum_quantity > 0 && quantity > offer.maximum_quantity {
             warnings.push(format!(
                 "{name}: {quantity} seats needed but one subscription holds at most {}; buy the rest by hand",
@@ -329,10 +280,7 @@ fn plan_customer(
     let mut to_suspend: Vec<_> = ours.iter().filter(|s| is_active(&s.status)).collect();
     to_suspend.sort_by_key(|s| (s.parent_subscription_id.is_none(), s.id.clone()));
     for s in &to_suspend {
-        steps.push(Step::Suspend {
-            subscription_id: s.id.clone(),
-            offer_name: s.offer_name.clone(),
-        });
+        steps.push(Step::Suspend { subscription_id: s.id.clone(), offer_name: s.offer_name.clone() });
     }
 
     // Seats of retired SKUs beyond what this partner sold come from another channel.
@@ -343,28 +291,18 @@ fn plan_customer(
         };
         let sold: i64 = ours
             .iter()
-            .filter(|s| {
-                s.offer_name.eq_ignore_ascii_case(name)
-                    && (is_active(&s.status) || s.status == "suspended")
-            })
+            .filter(|s| s.offer_name.eq_ignore_ascii_case(name) && (is_active(&s.status) || s.status == "suspended"))
             .map(|s| i64::from(s.quantity))
             .sum();
         let other = sku.active_units + sku.suspended_units + sku.warning_units - sold;
         if other > 0 {
-            actions.push(CustomerAction::CancelOtherChannel {
-                product: name.clone(),
-                seats: other,
-            });
+            actions.push(CustomerAction::CancelOtherChannel { product: name.clone(), seats: other });
         }
     }
     if steps.is_empty() && actions.is_empty() {
         return Ok(None);
     }
-    let deadline = ours
-        .iter()
-        .filter(|s| is_active(&s.status))
-        .filter_map(|s| s.commitment_end_date)
-        .min();
+    let deadline = ours.iter().filter(|s| is_active(&s.status)).filter_map(|s| s.commitment_end_date).min();
     // The purchase tag: stable per customer and offer, short enough for a friendly name.
     for step in &mut steps {
         if let Step::Buy { offer_id, tag, .. } = step {
@@ -397,24 +335,12 @@ impl Plan {
                 .steps
                 .iter()
                 .filter_map(|s| match s {
-                    Step::Buy {
-                        offer_name,
-                        quantity,
-                        ..
-                    } => Some(format!("{offer_name} x{quantity}")),
+                    Step::Buy { offer_name, quantity, .. } => Some(format!("{offer_name} x{quantity}")),
                     _ => None,
                 })
                 .collect();
-            let users = c
-                .steps
-                .iter()
-                .filter(|s| matches!(s, Step::Swap { .. }))
-                .count();
-            let suspends = c
-                .steps
-                .iter()
-                .filter(|s| matches!(s, Step::Suspend { .. }))
-                .count();
+            let users = c.steps.iter().filter(|s| matches!(s, Step::Swap { .. })).count();
+            let suspends = c.steps.iter().filter(|s| matches!(s, Step::Suspend { .. })).count();
             let actions: Vec<String> = c
                 .actions
                 .iter()
@@ -429,32 +355,15 @@ impl Plan {
                 out,
                 "{:<28} {:<11} {:<7} {:<52} {:>5} {:>7}  {}",
                 truncate(&c.name, 28),
-                c.deadline
-                    .map_or("-".to_string(), |d| d.format("%Y-%m-%d").to_string()),
+                c.deadline.map_or("-".to_string(), |d| d.format("%Y-%m-%d").to_string()),
                 if c.at_risk { "AT RISK" } else { "ok" },
-                truncate(
-                    &if buys.is_empty() {
-                        "-".to_string()
-                    } else {
-                        buys.join(", ")
-                    },
-                    52
-                ),
+                truncate(&if buys.is_empty() { "-".to_string() } else { buys.join(", ") }, 52),
                 users,
                 suspends,
-                if actions.is_empty() {
-                    "-".to_string()
-                } else {
-                    actions.join("; ")
-                }
+                if actions.is_empty() { "-".to_string() } else { actions.join("; ") }
             );
         }
-        let requests: u32 = self
-            .customers
-            .iter()
-            .flat_map(|c| &c.steps)
-            .map(Step::requests)
-            .sum();
+        let requests: u32 = self.customers.iter().flat_map(|c| &c.steps).map(Step::requests).sum();
         let _ = writeln!(
             out,
             "{} customer(s), {} step(s), about {} request(s): {} at {} requests/minute. Plan {}.",
@@ -470,11 +379,7 @@ impl Plan {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(n - 1).collect::<String>())
-    }
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
 }
 
 pub fn human_minutes(minutes: f64) -> String {

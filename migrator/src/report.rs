@@ -41,22 +41,15 @@ pub fn report(plan: &Plan, records: &[StepRecord]) -> Report {
         .customers
         .iter()
         .map(|c| {
-            let rec = |i: usize| {
-                records
-                    .iter()
-                    .find(|r| r.customer == c.customer_id && r.index == i)
-            };
+            let rec = |i: usize| records.iter().find(|r| r.customer == c.customer_id && r.index == i);
             let done = |i: usize| rec(i).is_some_and(|r| r.state == StepState::Done);
             let mut seats_bought = Vec::new();
-            let (mut users_planned, mut users_moved, mut suspensions_planned, mut suspended) =
-                (0, 0, 0, 0);
+            let (mut users_planned, mut users_moved, mut suspensions_planned, mut suspended) = (0, 0, 0, 0);
             for (i, step) in c.steps.iter().enumerate() {
                 match step {
-                    Step::Buy {
-                        offer_name,
-                        quantity,
-                        ..
-                    } if done(i) => seats_bought.push(format!("{offer_name} x{quantity}")),
+                    Step::Buy { offer_name, quantity, .. } if done(i) => {
+                        seats_bought.push(format!("{offer_name} x{quantity}"))
+                    }
                     Step::Buy { .. } => {}
                     Step::Swap { .. } => {
                         users_planned += 1;
@@ -73,14 +66,9 @@ pub fn report(plan: &Plan, records: &[StepRecord]) -> Report {
                 .filter(|r| r.state == StepState::Failed)
                 .map(|r| format!("step {} ({}): {}", r.index + 1, r.kind, r.outcome))
                 .collect();
-            let unknown = (0..c.steps.len())
-                .filter_map(rec)
-                .any(|r| r.state == StepState::Intended);
+            let unknown = (0..c.steps.len()).filter_map(rec).any(|r| r.state == StepState::Intended);
             let steps_done = (0..c.steps.len()).filter(|i| done(*i)).count();
-            let invitation_outstanding = c
-                .actions
-                .iter()
-                .any(|a| matches!(a, CustomerAction::AcceptInvitation { .. }));
+            let invitation_outstanding = c.actions.iter().any(|a| matches!(a, CustomerAction::AcceptInvitation { .. }));
             let state = if !errors.is_empty() {
                 "failed"
             } else if c.steps.is_empty() && invitation_outstanding {
@@ -109,17 +97,12 @@ pub fn report(plan: &Plan, records: &[StepRecord]) -> Report {
             }
         })
         .collect();
-    Report {
-        plan_id: plan.id.clone(),
-        customers,
-    }
+    Report { plan_id: plan.id.clone(), customers }
 }
 
 impl Report {
     pub fn all_done(&self) -> bool {
-        self.customers
-            .iter()
-            .all(|c| c.state == "done" || c.state == "waiting for customer")
+        self.customers.iter().all(|c| c.state == "done" || c.state == "waiting for customer")
     }
 
     pub fn table(&self) -> String {
@@ -138,11 +121,7 @@ impl Report {
                 c.deadline.as_deref().unwrap_or("-"),
                 format!("{}/{}", c.users_moved, c.users_planned),
                 format!("{}/{}", c.suspended, c.suspensions_planned),
-                if c.seats_bought.is_empty() {
-                    "-".to_string()
-                } else {
-                    c.seats_bought.join(", ")
-                }
+                if c.seats_bought.is_empty() { "-".to_string() } else { c.seats_bought.join(", ") }
             );
             for a in &c.customer_actions {
                 let _ = writeln!(out, "    customer must: {a}");
@@ -169,29 +148,18 @@ impl Report {
                 c.users_planned,
                 c.suspended,
                 c.suspensions_planned,
-                if c.seats_bought.is_empty() {
-                    "-".to_string()
-                } else {
-                    c.seats_bought.join(", ")
-                }
+                if c.seats_bought.is_empty() { "-".to_string() } else { c.seats_bought.join(", ") }
             );
         }
-        let actions: Vec<_> = self
-            .customers
-            .iter()
-            .flat_map(|c| c.customer_actions.iter().map(move |a| (c, a)))
-            .collect();
+        let actions: Vec<_> =
+            self.customers.iter().flat_map(|c| c.customer_actions.iter().map(move |a| (c, a))).collect();
         if !actions.is_empty() {
             out.push_str("\n## What customers must do\n\n");
             for (c, a) in actions {
                 let _ = writeln!(out, "- **{}**: {a}", c.name);
             }
         }
-        let errors: Vec<_> = self
-            .customers
-            .iter()
-            .flat_map(|c| c.errors.iter().map(move |e| (c, e)))
-            .collect();
+        let errors: Vec<_> = self.customers.iter().flat_map(|c| c.errors.iter().map(move |e| (c, e))).collect();
         if !errors.is_empty() {
             out.push_str("\n## Errors\n\n");
             for (c, e) in errors {

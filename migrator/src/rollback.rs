@@ -24,11 +24,7 @@ pub enum RollbackError {
     #[error(
         "cannot roll back {customer}: {offer} subscription {subscription} has been de-provisioned (status deleted); its seats are gone. Nothing was changed"
     )]
-    Deprovisioned {
-        customer: String,
-        offer: String,
-        subscription: String,
-    },
+    Deprovisioned { customer: String, offer: String, subscription: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,21 +52,14 @@ pub async fn rollback<P: PartnerCenter>(
     let cid = c.customer_id.as_str();
     let mut done = Vec::new();
     for (i, step) in c.steps.iter().enumerate() {
-        if journal
-            .step(cid, i)?
-            .is_some_and(|r| r.state != StepState::Failed)
-        {
+        if journal.step(cid, i)?.is_some_and(|r| r.state != StepState::Failed) {
             done.push((i, step));
         }
     }
     // Check first: every suspended subscription must still be reactivatable.
     let mut to_reactivate = Vec::new();
     for (i, step) in &done {
-        if let Step::Suspend {
-            subscription_id,
-            offer_name,
-        } = step
-        {
+        if let Step::Suspend { subscription_id, offer_name } = step {
             let current = pc.subscription(cid, subscription_id).await?;
             match current.subscription.status.as_str() {
                 "deleted" => {
@@ -86,13 +75,7 @@ pub async fn rollback<P: PartnerCenter>(
         }
     }
     for (i, current) in &to_reactivate {
-        pc.set_subscription_status(
-            cid,
-            current,
-            "active",
-            &step_request_id(&plan.id, cid, *i, "rollback"),
-        )
-        .await?;
+        pc.set_subscription_status(cid, current, "active", &step_request_id(&plan.id, cid, *i, "rollback")).await?;
     }
     let skus: BTreeMap<String, String> = pc
         .subscribed_skus(cid)
@@ -102,48 +85,20 @@ pub async fn rollback<P: PartnerCenter>(
         .collect();
     let mut swapped = 0;
     for (i, step) in &done {
-        let Step::Swap {
-            user_id,
-            assign,
-            remove,
-            ..
-        } = step
-        else {
+        let Step::Swap { user_id, assign, remove, .. } = step else {
             continue;
         };
-        let held: Vec<String> = pc
-            .user_licenses(cid, user_id)
-            .await?
-            .into_iter()
-            .map(|l| l.product_sku.id)
-            .collect();
-        let give_back: Vec<String> = remove
-            .iter()
-            .filter(|r| !held.contains(r))
-            .cloned()
-            .collect();
-        let take: Vec<String> = assign
-            .iter()
-            .filter_map(|n| skus.get(&n.to_lowercase()).cloned())
-            .filter(|id| held.contains(id))
-            .collect();
+        let held: Vec<String> = pc.user_licenses(cid, user_id).await?.into_iter().map(|l| l.product_sku.id).collect();
+        let give_back: Vec<String> = remove.iter().filter(|r| !held.contains(r)).cloned().collect();
+        let take: Vec<String> =
+            assign.iter().filter_map(|n| skus.get(&n.to_lowercase()).cloned()).filter(|id| held.contains(id)).collect();
         if give_back.is_empty() && take.is_empty() {
             continue;
         }
-        pc.update_licenses(
-            cid,
-            user_id,
-            &give_back,
-            &take,
-            &step_request_id(&plan.id, cid, *i, "rollback"),
-        )
-        .await?;
+        pc.update_licenses(cid, user_id, &give_back, &take, &step_request_id(&plan.id, cid, *i, "rollback")).await?;
         swapped += 1;
     }
-    let purchases = done
-        .iter()
-        .filter(|(_, s)| matches!(s, Step::Buy { .. }))
-        .count();
+    let purchases = done.iter().filter(|(_, s)| matches!(s, Step::Buy { .. })).count();
     Ok(RollbackOutcome {
         customer_id: cid.to_string(),
         reactivated: to_reactivate.len(),

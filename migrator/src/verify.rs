@@ -21,26 +21,15 @@ pub async fn verify<P: PartnerCenter>(pc: &P, plan: &Plan) -> Result<Vec<Finding
     let mut findings = Vec::new();
     for c in plan.customers.iter().filter(|c| !c.steps.is_empty()) {
         let mut say = |problem: String| {
-            findings.push(Finding {
-                customer_id: c.customer_id.clone(),
-                customer: c.name.clone(),
-                problem,
-            })
+            findings.push(Finding { customer_id: c.customer_id.clone(), customer: c.name.clone(), problem })
         };
         let skus = pc.subscribed_skus(&c.customer_id).await?;
-        let by_name: BTreeMap<String, &crate::client::SubscribedSku> = skus
-            .iter()
-            .map(|s| (s.product_sku.name.to_lowercase(), s))
-            .collect();
+        let by_name: BTreeMap<String, &crate::client::SubscribedSku> =
+            skus.iter().map(|s| (s.product_sku.name.to_lowercase(), s)).collect();
         let mut successors = BTreeSet::new();
         for step in &c.steps {
             match step {
-                Step::Swap {
-                    user_id,
-                    user_principal_name,
-                    assign,
-                    remove,
-                } => {
+                Step::Swap { user_id, user_principal_name, assign, remove } => {
                     let held: Vec<String> = pc
                         .user_licenses(&c.customer_id, user_id)
                         .await?
@@ -49,42 +38,26 @@ pub async fn verify<P: PartnerCenter>(pc: &P, plan: &Plan) -> Result<Vec<Finding
                         .collect();
                     for name in assign {
                         successors.insert(name.to_lowercase());
-                        let ok = by_name
-                            .get(&name.to_lowercase())
-                            .is_some_and(|s| held.contains(&s.product_sku.id));
+                        let ok = by_name.get(&name.to_lowercase()).is_some_and(|s| held.contains(&s.product_sku.id));
                         if !ok {
                             say(format!("{user_principal_name} does not hold {name}"));
                         }
                     }
                     for id in remove.iter().filter(|r| held.contains(r)) {
-                        say(format!(
-                            "{user_principal_name} still holds retired SKU {id}"
-                        ));
+                        say(format!("{user_principal_name} still holds retired SKU {id}"));
                     }
                 }
-                Step::Suspend {
-                    subscription_id,
-                    offer_name,
-                } => {
-                    let s = pc
-                        .subscription(&c.customer_id, subscription_id)
-                        .await?
-                        .subscription;
-                    if s.status != "suspended" && s.status != "deleted" {
-                        say(format!(
-                            "{offer_name} subscription {subscription_id} is {}, not suspended",
-                            s.status
-                        ));
+                Step::Suspend { subscription_id, offer_name } => {
+                    let s = pc.subscription(&c.customer_id, subscription_id).await?.subscription;
+                    if !matches!(s.status.as_str(), "suspended" | "deleted" | "expired") {
+                        say(format!("{offer_name} subscription {subscription_id} is {}, not suspended", s.status));
                     }
                 }
                 Step::Buy { .. } => {}
             }
         }
         for name in successors {
-            if let Some(s) = by_name
-                .get(&name)
-                .filter(|s| s.consumed_units > s.active_units)
-            {
+            if let Some(s) = by_name.get(&name).filter(|s| s.consumed_units > s.active_units) {
                 say(format!(
                     "{}: {} users hold it but only {} seats are active",
                     s.product_sku.name, s.consumed_units, s.active_units

@@ -5,10 +5,7 @@
 use crate::model::Scenario;
 
 /// `(name, JSON source)`.
-const NAMED: &[(&str, &str)] = &[(
-    "article",
-    include_str!("../../scenarios/named/article.json"),
-)];
+const NAMED: &[(&str, &str)] = &[("article", include_str!("../../scenarios/named/article.json"))];
 
 pub fn names() -> Vec<&'static str> {
     NAMED.iter().map(|(n, _)| *n).collect()
@@ -21,8 +18,5 @@ pub fn parse(json: &str) -> Result<Scenario, String> {
 
 /// A built-in scenario by name.
 pub fn scenario(name: &str) -> Option<Result<Scenario, String>> {
-    NAMED
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, json)| parse(json))
+    NAMED.iter().find(|(n, _)| *n == name).map(|(_, json)| parse(json))
 }

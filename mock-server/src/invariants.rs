@@ -73,6 +73,9 @@ struct Fold {
     /// Families in which each user held an effective license at the last boundary.
     licensed: HashMap<Uuid, BTreeSet<String>>,
     over: BTreeSet<(Uuid, Uuid)>,
+    /// Whether each pool's licenses were effective at the last boundary: only a flip needs
+    /// every holder re-examined (a plain swap touches just its own user).
+    effective: HashMap<(Uuid, Uuid), bool>,
 }
 
 fn pool_counts(status: SubscriptionStatus, quantity: u32) -> (u32, u32) {
@@ -106,11 +109,7 @@ impl Fold {
         }
         skus.iter()
             .filter(|sku| {
-                let p = self
-                    .pools
-                    .get(&(*customer, **sku))
-                    .copied()
-                    .unwrap_or_default();
+                let p = self.pools.get(&(*customer, **sku)).copied().unwrap_or_default();
                 is_effective(p.active, p.consumed)
             })
             .filter_map(|sku| self.family.get(sku).cloned())
@@ -118,10 +117,28 @@ impl Fold {
     }
 }
 
+/// How many users held an effective license in each family, after a batch that changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesPoint {
+    pub at: DateTime<Utc>,
+    pub licensed: BTreeMap<String, u64>,
+}
+
 /// Judge a whole log.
 pub fn check(events: &[Event]) -> Verdict {
+    fold(events, false).0
+}
+
+/// Judge a whole log, and chart licensed users per family over virtual time (same fold).
+pub fn check_with_series(events: &[Event]) -> (Verdict, Vec<SeriesPoint>) {
+    fold(events, true)
+}
+
+fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
     let mut f = Fold::default();
     let mut violations = Vec::new();
+    let mut series: Vec<SeriesPoint> = Vec::new();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut i = 0;
     while i < events.len() {
         let batch = events[i].batch;
@@ -137,13 +154,16 @@ pub fn check(events: &[Event]) -> Verdict {
             apply(&mut f, e, &mut touched_users, &mut touched_pools);
         }
         for (pool, seq) in &touched_pools {
-            if let Some(holders) = f.holders.get(pool) {
-                for u in holders {
-                    let s = touched_users.entry(*u).or_insert(*seq);
-                    *s = (*s).max(*seq);
+            let p = f.pools.get(pool).copied().unwrap_or_default();
+            let effective = is_effective(p.active, p.consumed);
+            if f.effective.insert(*pool, effective) != Some(effective) {
+                if let Some(holders) = f.holders.get(pool) {
+                    for u in holders {
+                        let s = touched_users.entry(*u).or_insert(*seq);
+                        *s = (*s).max(*seq);
+                    }
                 }
             }
-            let p = f.pools.get(pool).copied().unwrap_or_default();
             let total = p.active.saturating_add(p.warning);
             if p.consumed > total {
                 if f.over.insert(*pool) {
@@ -168,9 +188,20 @@ pub fn check(events: &[Event]) -> Verdict {
                 f.over.remove(pool);
             }
         }
+        let mut changed = false;
         for (user, seq) in touched_users {
             let now = f.effective_families(user);
             let before = f.licensed.get(&user).cloned().unwrap_or_default();
+            if want_series && before != now {
+                changed = true;
+                for family in before.difference(&now) {
+                    let c = counts.entry(family.clone()).or_insert(0);
+                    *c = c.saturating_sub(1);
+                }
+                for family in now.difference(&before) {
+                    *counts.entry(family.clone()).or_insert(0) += 1;
+                }
+            }
             if !f.deleted_users.contains(&user) {
                 for family in before.difference(&now) {
                     let e = find(group, seq);
@@ -194,33 +225,26 @@ pub fn check(events: &[Event]) -> Verdict {
             }
             f.licensed.insert(user, now);
         }
+        if changed {
+            let at = group[group.len() - 1].at;
+            match series.last_mut() {
+                Some(p) if p.at == at => p.licensed = counts.clone(),
+                _ => series.push(SeriesPoint { at, licensed: counts.clone() }),
+            }
+        }
         i = end;
     }
-    Verdict {
-        ok: violations.is_empty(),
-        violations,
-    }
+    let verdict = Verdict { ok: violations.is_empty(), violations };
+    (verdict, series)
 }
 
 fn find(group: &[Event], seq: u64) -> &Event {
-    group
-        .iter()
-        .find(|e| e.seq == seq)
-        .unwrap_or(&group[group.len() - 1])
+    group.iter().find(|e| e.seq == seq).unwrap_or(&group[group.len() - 1])
 }
 
-fn apply(
-    f: &mut Fold,
-    e: &Event,
-    users: &mut BTreeMap<Uuid, u64>,
-    pools: &mut BTreeMap<(Uuid, Uuid), u64>,
-) {
+fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut BTreeMap<(Uuid, Uuid), u64>) {
     let (Some(customer), sku) = (e.customer, e.sku) else {
-        if matches!(
-            e.kind,
-            EventKind::StateRestored | EventKind::ScenarioLoaded { .. }
-        ) && e.seq > 1
-        {
+        if matches!(e.kind, EventKind::StateRestored | EventKind::ScenarioLoaded { .. }) && e.seq > 1 {
             // A log that restarts mid-way is judged from its restart.
             *f = Fold::default();
         }
@@ -231,24 +255,12 @@ fn apply(
         f.pools.entry((customer, sku)).or_default();
     };
     match &e.kind {
-        EventKind::SubscriptionCreated {
-            family,
-            quantity,
-            status,
-            ..
-        } => {
+        EventKind::SubscriptionCreated { family, quantity, status, .. } => {
             let (Some(sub), Some(sku)) = (e.subscription, sku) else {
                 return;
             };
             f.family.insert(sku, family.clone());
-            f.subs.insert(
-                sub,
-                Sub {
-                    pool: (customer, sku),
-                    quantity: 0,
-                    status: SubscriptionStatus::Deleted,
-                },
-            );
+            f.subs.insert(sub, Sub { pool: (customer, sku), quantity: 0, status: SubscriptionStatus::Deleted });
             f.set_sub(sub, *quantity, *status);
             touch_pool(f, sku);
         }
@@ -295,15 +307,8 @@ fn apply(
             };
             f.family.insert(sku, family.clone());
             let assigned = matches!(e.kind, EventKind::LicenseAssigned { .. });
-            let entry = f
-                .user_skus
-                .entry(user)
-                .or_insert_with(|| (customer, BTreeSet::new()));
-            let changed = if assigned {
-                entry.1.insert(sku)
-            } else {
-                entry.1.remove(&sku)
-            };
+            let entry = f.user_skus.entry(user).or_insert_with(|| (customer, BTreeSet::new()));
+            let changed = if assigned { entry.1.insert(sku) } else { entry.1.remove(&sku) };
             if changed && !f.deleted_users.contains(&user) {
                 let pool = f.pools.entry((customer, sku)).or_default();
                 let holders = f.holders.entry((customer, sku)).or_default();

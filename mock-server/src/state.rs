@@ -7,7 +7,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::model::World;
+use crate::model::{Scenario, World};
+
+/// Resolves scenario names the mock does not know itself (e.g. generated ones), so
+/// `POST /admin/scenario {"name": ...}` accepts whatever the hosting binary offers.
+pub type ScenarioResolver = Arc<dyn Fn(&str, Option<u64>) -> Option<Result<Scenario, String>> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Mock {
@@ -18,25 +22,29 @@ struct Shared {
     world: Mutex<World>,
     /// Counts requests that came without `MS-RequestId`, to mint deterministic ones.
     requests: AtomicU64,
+    resolver: Option<ScenarioResolver>,
 }
 
 impl Mock {
     pub fn new(world: World) -> Self {
+        Mock { inner: Arc::new(Shared { world: Mutex::new(world), requests: AtomicU64::new(0), resolver: None }) }
+    }
+
+    /// A mock that also knows the scenario names `resolver` knows.
+    pub fn with_resolver(world: World, resolver: ScenarioResolver) -> Self {
         Mock {
-            inner: Arc::new(Shared {
-                world: Mutex::new(world),
-                requests: AtomicU64::new(0),
-            }),
+            inner: Arc::new(Shared { world: Mutex::new(world), requests: AtomicU64::new(0), resolver: Some(resolver) }),
         }
+    }
+
+    pub fn resolve_scenario(&self, name: &str, seed: Option<u64>) -> Option<Result<Scenario, String>> {
+        self.inner.resolver.as_ref().and_then(|r| r(name, seed))
     }
 
     fn lock(&self) -> MutexGuard<'_, World> {
         // A panic inside the model is caught by the HTTP layer; the world it left is still the
         // best account we have, so keep serving it rather than poisoning every later request.
-        self.inner
-            .world
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Run `f` with the world locked. The closure cannot await, so the lock is never held

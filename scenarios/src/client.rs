@@ -51,14 +51,7 @@ impl PartnerCenter for AnyClient {
     async fn user_licenses(&self, customer: &str, user: &str) -> Result<Vec<License>> {
         delegate!(self, c => c.user_licenses(customer, user))
     }
-    async fn update_licenses(
-        &self,
-        customer: &str,
-        user: &str,
-        a: &[String],
-        r: &[String],
-        rid: &str,
-    ) -> Result<()> {
+    async fn update_licenses(&self, customer: &str, user: &str, a: &[String], r: &[String], rid: &str) -> Result<()> {
         delegate!(self, c => c.update_licenses(customer, user, a, r, rid))
     }
     async fn offers(&self, country: &str) -> Result<Vec<Offer>> {

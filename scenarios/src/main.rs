@@ -97,6 +97,41 @@ enum Command {
         #[arg(long, default_value = "table", value_parser = ["table", "json", "markdown"])]
         format: String,
     },
+    /// Rehearse a whole migration on an in-process mock, on virtual time, and write a report.
+    ///
+    /// Fills the mock with the scenario's tenants, runs discover, plan and apply (the virtual
+    /// clock moves with the requests at --rate), runs the clock past every end date and the
+    /// de-provisioning window, and judges the mock's audit log. Writes a self-contained HTML
+    /// report. Exit 0 when every invariant held (losses on customers the plan flagged at risk,
+    /// or that never accepted the invitation, are expected and reported), 1 otherwise.
+    Rehearse {
+        /// A named scenario (`skuswap scenarios list`) or a scenario .json file.
+        #[arg(default_value = "article")]
+        scenario: String,
+        /// Seed for the generated tenants and ids (default: the scenario's own).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// For generated scenarios: how many customers.
+        #[arg(long)]
+        customers: Option<usize>,
+        /// Rehearse tenants shaped like your own book of business (CSV, names invented).
+        #[arg(long, value_name = "FILE")]
+        from_csv: Option<PathBuf>,
+        /// Where to write the HTML report.
+        #[arg(long, default_value = "skuswap-report.html")]
+        report: PathBuf,
+        /// Print a JSON summary instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Requests per minute against Partner Center (its documented limit is 500).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+        rate: u32,
+        /// Mapping file (TOML) replacing the built-in table.
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+    },
+    /// List the named scenarios.
+    Scenarios,
     /// Undo one customer's migration inside the de-provisioning window.
     ///
     /// Reactivates the old subscriptions and swaps every moved user back in one call each.
@@ -115,9 +150,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {
@@ -132,16 +165,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve {
-            addr,
-            scenario,
-            seed,
-        } => {
+        Command::Serve { addr, scenario, seed } => {
             let world = skuswap_scenarios::serve::world_for(&scenario, seed)?;
             if !addr.ip().is_loopback() {
-                eprintln!(
-                    "skuswap: warning: {addr} is not a loopback address; the /admin API has no authentication"
-                );
+                eprintln!("skuswap: warning: {addr} is not a loopback address; the /admin API has no authentication");
             }
             runtime.block_on(skuswap_scenarios::serve::serve(
                 addr,
@@ -152,10 +179,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     println!("  token:    {}", s.token);
                     println!();
                     println!("Try:");
-                    println!(
-                        "  curl -s -H 'Authorization: Bearer {}' {}/v1/customers",
-                        s.token, s.url
-                    );
+                    println!("  curl -s -H 'Authorization: Bearer {}' {}/v1/customers", s.token, s.url);
                     println!("  curl -s {}/admin/invariants", s.url);
                     println!("Stop with Ctrl-C.");
                 },
@@ -165,39 +189,46 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ))?;
             Ok(0)
         }
-        Command::Plan {
-            target,
-            planning,
-            out,
-            json,
-        } => runtime.block_on(migrate::cmd_plan(&target, &planning, &out, json)),
-        Command::Apply {
-            target,
-            planning,
-            plan,
-            journal,
-            concurrency,
-            dry_run,
-        } => runtime.block_on(migrate::cmd_apply(
-            &target,
-            &planning,
-            ApplyArgs {
-                plan_file: plan.as_deref(),
-                journal: &journal,
-                concurrency: usize::from(concurrency),
-                dry_run,
-            },
-        )),
-        Command::Verify {
-            target,
-            plan,
-            journal,
-        } => runtime.block_on(migrate::cmd_verify(&target, plan.as_deref(), &journal)),
+        Command::Plan { target, planning, out, json } => {
+            runtime.block_on(migrate::cmd_plan(&target, &planning, &out, json))
+        }
+        Command::Apply { target, planning, plan, journal, concurrency, dry_run } => {
+            runtime.block_on(migrate::cmd_apply(
+                &target,
+                &planning,
+                ApplyArgs {
+                    plan_file: plan.as_deref(),
+                    journal: &journal,
+                    concurrency: usize::from(concurrency),
+                    dry_run,
+                },
+            ))
+        }
+        Command::Verify { target, plan, journal } => {
+            runtime.block_on(migrate::cmd_verify(&target, plan.as_deref(), &journal))
+        }
         Command::Status { journal, format } => migrate::cmd_status(&journal, &format),
-        Command::Rollback {
-            target,
-            journal,
-            customer,
-        } => runtime.block_on(migrate::cmd_rollback(&target, &journal, &customer)),
+        Command::Rehearse { scenario, seed, customers, from_csv, report, json, rate, mapping } => {
+            let args = skuswap_scenarios::cli::RehearseArgs {
+                scenario: &scenario,
+                seed,
+                customers,
+                from_csv: from_csv.as_deref(),
+                report: &report,
+                json,
+                rate,
+                mapping: mapping.as_deref(),
+            };
+            runtime.block_on(skuswap_scenarios::cli::rehearse(args))
+        }
+        Command::Scenarios => {
+            for (name, description) in skuswap_scenarios::named::list() {
+                println!("{name:<16} {description}");
+            }
+            Ok(0)
+        }
+        Command::Rollback { target, journal, customer } => {
+            runtime.block_on(migrate::cmd_rollback(&target, &journal, &customer))
+        }
     }
 }

@@ -34,11 +34,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 #[derive(clap::Args, Debug, Clone)]
 pub struct Target {
     /// Partner Center base URL: `skuswap serve`'s, or https://api.partnercenter.microsoft.com.
-    #[arg(
-        long,
-        env = "PARTNER_CENTER_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, env = "PARTNER_CENTER_URL", default_value = "http://127.0.0.1:8080")]
     pub base_url: String,
     /// A file holding the bearer token (otherwise PARTNER_CENTER_TOKEN).
     #[arg(long, value_name = "FILE")]
@@ -74,32 +70,21 @@ pub struct Connected {
 }
 
 pub async fn connect(t: &Target) -> anyhow::Result<Connected> {
-    let policy = RetryPolicy {
-        seed: t.seed,
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy { seed: t.seed, ..RetryPolicy::default() };
     if let Some(spec) = &t.mock {
         let mut world = crate::serve::world_for(spec, Some(t.seed).filter(|s| *s != 0))?;
-        let token = world
-            .issue_token(None, mock_server::model::TokenMode::AppUser)
-            .map_err(|e| anyhow!("{e}"))?;
+        let token = world.issue_token(None, mock_server::model::TokenMode::AppUser).map_err(|e| anyhow!("{e}"))?;
         let now = world.now();
         let app = mock_server::app(mock_server::Mock::new(world));
         let pc = RestClient::new(InProcess::new(app), token, policy);
-        return Ok(Connected {
-            pc: Arc::new(AnyClient::InProcess(pc)),
-            mock_now: Some(now),
-        });
+        return Ok(Connected { pc: Arc::new(AnyClient::InProcess(pc)), mock_now: Some(now) });
     }
     let token = match &t.token_file {
         Some(f) => std::fs::read_to_string(f)
             .with_context(|| format!("cannot read the token file {}", f.display()))?
             .trim()
             .to_string(),
-        None => std::env::var("PARTNER_CENTER_TOKEN")
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+        None => std::env::var("PARTNER_CENTER_TOKEN").unwrap_or_default().trim().to_string(),
     };
     if token.is_empty() {
         bail!(
@@ -108,17 +93,12 @@ pub async fn connect(t: &Target) -> anyhow::Result<Connected> {
     }
     let http = Http::new(&t.base_url).map_err(|e| anyhow!("{e}"))?;
     let mock_now = mock_clock(&t.base_url).await;
-    Ok(Connected {
-        pc: Arc::new(AnyClient::Http(RestClient::new(http, token, policy))),
-        mock_now,
-    })
+    Ok(Connected { pc: Arc::new(AnyClient::Http(RestClient::new(http, token, policy))), mock_now })
 }
 
 /// A loopback target may be `skuswap serve`: ask its virtual clock (never the real service).
 async fn mock_clock(base_url: &str) -> Option<DateTime<Utc>> {
-    let loopback = ["http://127.", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|p| base_url.starts_with(p));
+    let loopback = ["http://127.", "http://localhost", "http://[::1]"].iter().any(|p| base_url.starts_with(p));
     if !loopback {
         return None;
     }
@@ -127,10 +107,7 @@ async fn mock_clock(base_url: &str) -> Option<DateTime<Utc>> {
         now: DateTime<Utc>,
     }
     let url = format!("{}/admin/clock", base_url.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(2))
-        .build()
-        .ok()?;
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(2)).build().ok()?;
     let resp = client.get(url).send().await.ok()?;
     resp.json::<Clock>().await.ok().map(|c| c.now)
 }
@@ -160,18 +137,14 @@ async fn discover_and_plan(c: &Connected, p: &Planning) -> anyhow::Result<Plan> 
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let policy = Policy {
-        now: planning_now(p, c),
-        requests_per_minute: p.rate,
-    };
+    let policy = Policy { now: planning_now(p, c), requests_per_minute: p.rate };
     Ok(plan(&snapshot, &mapping, &policy)?)
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
     let b = ProgressBar::new(len);
-    let style =
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     b.set_style(style);
     b.set_prefix(what.to_string());
     b
@@ -181,17 +154,12 @@ pub async fn cmd_plan(t: &Target, p: &Planning, out: &Path, json: bool) -> anyho
     let c = connect(t).await?;
     let plan = discover_and_plan(&c, p).await?;
     let text = serde_json::to_string_pretty(&plan)?;
-    std::fs::write(out, format!("{text}\n"))
-        .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+    std::fs::write(out, format!("{text}\n")).with_context(|| format!("cannot write the plan to {}", out.display()))?;
     if json {
         println!("{text}");
     } else {
         print!("{}", plan.table());
-        eprintln!(
-            "plan written to {} ({} requests made)",
-            out.display(),
-            c.pc.requests_sent()
-        );
+        eprintln!("plan written to {} ({} requests made)", out.display(), c.pc.requests_sent());
     }
     Ok(EXIT_OK)
 }
@@ -199,36 +167,14 @@ pub async fn cmd_plan(t: &Target, p: &Planning, out: &Path, json: bool) -> anyho
 /// Name the first difference between a saved plan and the server as it is now.
 pub fn first_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
     for s in &saved.customers {
-        let Some(f) = fresh
-            .customers
-            .iter()
-            .find(|f| f.customer_id == s.customer_id)
-        else {
-            return Some(format!(
-                "customer {} ({}) no longer needs migrating",
-                s.name, s.customer_id
-            ));
+        let Some(f) = fresh.customers.iter().find(|f| f.customer_id == s.customer_id) else {
+            return Some(format!("customer {} ({}) no longer needs migrating", s.name, s.customer_id));
         };
         if s.steps.len() != f.steps.len() {
-            return Some(format!(
-                "customer {}: {} steps planned, {} needed now",
-                s.name,
-                s.steps.len(),
-                f.steps.len()
-            ));
+            return Some(format!("customer {}: {} steps planned, {} needed now", s.name, s.steps.len(), f.steps.len()));
         }
-        if let Some((i, (a, b))) = s
-            .steps
-            .iter()
-            .zip(&f.steps)
-            .enumerate()
-            .find(|(_, (a, b))| a != b)
-        {
-            return Some(format!(
-                "customer {}: step {} was {a:?}, is now {b:?}",
-                s.name,
-                i + 1
-            ));
+        if let Some((i, (a, b))) = s.steps.iter().zip(&f.steps).enumerate().find(|(_, (a, b))| a != b) {
+            return Some(format!("customer {}: step {} was {a:?}, is now {b:?}", s.name, i + 1));
         }
         if s.actions != f.actions {
             return Some(format!("customer {}: customer actions changed", s.name));
@@ -237,18 +183,8 @@ pub fn first_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
     fresh
         .customers
         .iter()
-        .find(|f| {
-            !saved
-                .customers
-                .iter()
-                .any(|s| s.customer_id == f.customer_id)
-        })
-        .map(|f| {
-            format!(
-                "customer {} ({}) is new since the plan was made",
-                f.name, f.customer_id
-            )
-        })
+        .find(|f| !saved.customers.iter().any(|s| s.customer_id == f.customer_id))
+        .map(|f| format!("customer {} ({}) is new since the plan was made", f.name, f.customer_id))
 }
 
 struct Bars {
@@ -266,10 +202,7 @@ impl Progress for Bars {
     fn customer_finished(&self, o: &CustomerOutcome) {
         let line = match &o.error {
             None => format!("{}: done ({} steps)", o.name, o.steps),
-            Some(e) => format!(
-                "{}: stopped after {}/{} steps: {e}",
-                o.name, o.steps_done, o.steps
-            ),
+            Some(e) => format!("{}: stopped after {}/{} steps: {e}", o.name, o.steps_done, o.steps),
         };
         match &self.bar {
             Some(b) => b.println(line),
@@ -289,8 +222,8 @@ pub async fn cmd_apply(t: &Target, p: &Planning, a: ApplyArgs<'_>) -> anyhow::Re
     let c = connect(t).await?;
     let saved = match a.plan_file {
         Some(f) => {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read the plan file {}", f.display()))?;
+            let text =
+                std::fs::read_to_string(f).with_context(|| format!("cannot read the plan file {}", f.display()))?;
             Some(
                 serde_json::from_str::<Plan>(&text)
                     .with_context(|| format!("{} is not a skuswap plan", f.display()))?,
@@ -307,28 +240,15 @@ pub async fn cmd_apply(t: &Target, p: &Planning, a: ApplyArgs<'_>) -> anyhow::Re
             s.id
         ),
         (Some(j), _) => {
-            eprintln!(
-                "resuming plan {} from journal {}",
-                j.id,
-                a.journal.display()
-            );
+            eprintln!("resuming plan {} from journal {}", j.id, a.journal.display());
             j
         }
         (None, Some(s)) => {
-            let fresh = discover_and_plan(
-                &c,
-                &Planning {
-                    now: Some(s.planned_at),
-                    ..p.clone()
-                },
-            )
-            .await?;
+            let fresh = discover_and_plan(&c, &Planning { now: Some(s.planned_at), ..p.clone() }).await?;
             if let Some(diff) = first_difference(&s, &fresh) {
                 bail!(
                     "the plan file {} no longer matches the server: {diff}. Nothing was changed; run `skuswap plan` again",
-                    a.plan_file
-                        .map(|f| f.display().to_string())
-                        .unwrap_or_default()
+                    a.plan_file.map(|f| f.display().to_string()).unwrap_or_default()
                 );
             }
             s
@@ -350,33 +270,17 @@ pub async fn cmd_apply(t: &Target, p: &Planning, a: ApplyArgs<'_>) -> anyhow::Re
     });
     let total: usize = plan.customers.iter().map(|c| c.steps.len()).sum();
     let tty = std::io::stdout().is_terminal();
-    let progress = Arc::new(Bars {
-        bar: tty.then(|| bar(total as u64, "applying")),
-    });
-    let options = ApplyOptions {
-        concurrency: a.concurrency,
-        stop,
-    };
+    let progress = Arc::new(Bars { bar: tty.then(|| bar(total as u64, "applying")) });
+    let options = ApplyOptions { concurrency: a.concurrency, stop };
     let plan = Arc::new(plan);
     let journal = Arc::new(journal);
-    let outcome = apply(
-        c.pc.clone(),
-        plan.clone(),
-        journal.clone(),
-        &options,
-        progress.clone(),
-    )
-    .await?;
+    let outcome = apply(c.pc.clone(), plan.clone(), journal.clone(), &options, progress.clone()).await?;
     if let Some(b) = &progress.bar {
         b.finish_and_clear();
     }
     let rep = report(&plan, &journal.records()?);
     print!("{}", rep.table());
-    eprintln!(
-        "{} requests made; journal {}",
-        c.pc.requests_sent(),
-        a.journal.display()
-    );
+    eprintln!("{} requests made; journal {}", c.pc.requests_sent(), a.journal.display());
     Ok(if outcome.stopped {
         EXIT_INTERRUPTED
     } else if outcome.complete() {
@@ -388,27 +292,16 @@ pub async fn cmd_apply(t: &Target, p: &Planning, a: ApplyArgs<'_>) -> anyhow::Re
 
 fn plan_from(plan_file: Option<&Path>, journal: &Path) -> anyhow::Result<Plan> {
     if let Some(f) = plan_file {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read the plan file {}", f.display()))?;
-        return serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a skuswap plan", f.display()));
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read the plan file {}", f.display()))?;
+        return serde_json::from_str(&text).with_context(|| format!("{} is not a skuswap plan", f.display()));
     }
     if !journal.exists() {
-        bail!(
-            "no plan: pass --plan FILE, or --journal of a migration (no {} here)",
-            journal.display()
-        );
+        bail!("no plan: pass --plan FILE, or --journal of a migration (no {} here)", journal.display());
     }
-    Journal::open(journal)?
-        .plan()?
-        .ok_or_else(|| anyhow!("journal {} holds no migration yet", journal.display()))
+    Journal::open(journal)?.plan()?.ok_or_else(|| anyhow!("journal {} holds no migration yet", journal.display()))
 }
 
-pub async fn cmd_verify(
-    t: &Target,
-    plan_file: Option<&Path>,
-    journal: &Path,
-) -> anyhow::Result<u8> {
+pub async fn cmd_verify(t: &Target, plan_file: Option<&Path>, journal: &Path) -> anyhow::Result<u8> {
     let plan = plan_from(plan_file, journal)?;
     let c = connect(t).await?;
     let findings = verify(c.pc.as_ref(), &plan).await?;
@@ -427,26 +320,17 @@ pub async fn cmd_verify(
 
 pub fn cmd_status(journal: &Path, format: &str) -> anyhow::Result<u8> {
     if !journal.exists() {
-        bail!(
-            "no journal at {}: nothing has been applied yet (or pass --journal)",
-            journal.display()
-        );
+        bail!("no journal at {}: nothing has been applied yet (or pass --journal)", journal.display());
     }
     let j = Journal::open(journal)?;
-    let plan = j
-        .plan()?
-        .ok_or_else(|| anyhow!("journal {} holds no migration yet", journal.display()))?;
+    let plan = j.plan()?.ok_or_else(|| anyhow!("journal {} holds no migration yet", journal.display()))?;
     let rep = report(&plan, &j.records()?);
     match format {
         "json" => println!("{}", serde_json::to_string_pretty(&rep)?),
         "markdown" => print!("{}", rep.markdown()),
         _ => print!("{}", rep.table()),
     }
-    Ok(if rep.all_done() {
-        EXIT_OK
-    } else {
-        EXIT_INCOMPLETE
-    })
+    Ok(if rep.all_done() { EXIT_OK } else { EXIT_INCOMPLETE })
 }
 
 pub async fn cmd_rollback(t: &Target, journal: &Path, customer: &str) -> anyhow::Result<u8> {

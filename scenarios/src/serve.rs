@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 
 use mock_server::Mock;
 use mock_server::model::{TokenMode, World};
@@ -18,28 +17,22 @@ pub enum ServeError {
     Io(std::io::Error),
 }
 
-/// Build the world for `--scenario NAME|FILE` and `--seed`.
+/// Build the world for `--scenario NAME|FILE`, `--seed` and `--customers`.
 pub fn world_for(spec: &str, seed: Option<u64>) -> Result<World, ServeError> {
-    let path = Path::new(spec);
-    let scenario = if path.is_file() || spec.ends_with(".json") {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ServeError::Scenario(format!("cannot read scenario file {spec}: {e}")))?;
-        mock_server::builtin::parse(&text)
-            .map_err(|e| ServeError::Scenario(format!("{spec}: {e}")))?
-    } else {
-        match mock_server::builtin::scenario(spec) {
-            Some(s) => {
-                s.map_err(|e| ServeError::Scenario(format!("built-in scenario {spec}: {e}")))?
-            }
-            None => {
-                return Err(ServeError::Scenario(format!(
-                    "unknown scenario {spec:?}: give a built-in name ({}) or a path to a scenario .json file",
-                    mock_server::builtin::names().join(", ")
-                )));
-            }
-        }
-    };
+    world_with(spec, seed, None)
+}
+
+pub fn world_with(spec: &str, seed: Option<u64>, customers: Option<usize>) -> Result<World, ServeError> {
+    let scenario = crate::named::resolve(spec, seed, customers).map_err(ServeError::Scenario)?;
     World::from_scenario(&scenario, seed).map_err(|e| ServeError::Scenario(format!("{spec}: {e}")))
+}
+
+/// The mock, knowing every named scenario for `POST /admin/scenario`.
+pub fn mock(world: World) -> Mock {
+    let resolver: mock_server::state::ScenarioResolver = std::sync::Arc::new(|name: &str, seed: Option<u64>| {
+        crate::named::names().contains(&name).then(|| crate::named::resolve(name, seed, None))
+    });
+    Mock::with_resolver(world, resolver)
 }
 
 /// What a started server tells its user.
@@ -57,12 +50,8 @@ pub async fn serve(
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let token = world
-        .issue_token(None, TokenMode::AppUser)
-        .map_err(|e| ServeError::Scenario(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| ServeError::Bind(addr, e))?;
+    let token = world.issue_token(None, TokenMode::AppUser).map_err(|e| ServeError::Scenario(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind(addr, e))?;
     let local = listener.local_addr().map_err(ServeError::Io)?;
     let started = Started {
         url: format!("http://{local}"),
@@ -70,10 +59,7 @@ pub async fn serve(
         scenario: world.scenario.clone(),
         now: world.now().to_rfc3339(),
     };
-    let app = mock_server::app(Mock::new(world));
+    let app = mock_server::app(mock(world));
     on_start(&started);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Io)
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io)
 }

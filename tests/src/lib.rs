@@ -74,17 +74,9 @@ impl Harness {
 
     /// Send a request; `body` of `None` sends none. Adds the harness token unless the path
     /// starts with `/admin` or `headers` already has `authorization`.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&str>,
-        headers: &[(&str, &str)],
-    ) -> Reply {
+    pub async fn send(&self, method: Method, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
-        let has_auth = headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+        let has_auth = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
         if !has_auth && !path.starts_with("/admin") {
             req = req.header("authorization", format!("Bearer {}", self.token));
         }
@@ -110,12 +102,7 @@ impl Harness {
         };
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Reply { status, headers, body, text }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -137,15 +124,11 @@ impl Harness {
             None => format!(r#"{{"mode":"{mode}"}}"#),
         };
         let r = self.post("/admin/tokens", &body).await;
-        r.body["accessToken"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        r.body["accessToken"].as_str().unwrap_or_default().to_string()
     }
 
     pub async fn advance_days(&self, days: i64) -> Reply {
-        self.post("/admin/clock/advance", &format!(r#"{{"days":{days}}}"#))
-            .await
+        self.post("/admin/clock/advance", &format!(r#"{{"days":{days}}}"#)).await
     }
 
     pub async fn invariants(&self) -> Value {
@@ -154,22 +137,12 @@ impl Harness {
 
     /// Offer id of a catalog key (`ax-enterprise`).
     pub fn offer_id(&self, key: &str) -> String {
-        self.mock.read(|w| {
-            w.catalog
-                .resolve(key)
-                .map(|o| o.id.clone())
-                .unwrap_or_default()
-        })
+        self.mock.read(|w| w.catalog.resolve(key).map(|o| o.id.clone()).unwrap_or_default())
     }
 
     /// SKU id of a catalog key.
     pub fn sku_id(&self, key: &str) -> String {
-        self.mock.read(|w| {
-            w.catalog
-                .resolve(key)
-                .map(|o| o.sku_id.to_string())
-                .unwrap_or_default()
-        })
+        self.mock.read(|w| w.catalog.resolve(key).map(|o| o.sku_id.to_string()).unwrap_or_default())
     }
 
     /// Ids of the customer's users holding the SKU of `key`.
@@ -178,11 +151,7 @@ impl Harness {
             let sku = w.catalog.resolve(key).map(|o| o.sku_id);
             let c = customer.parse().ok().and_then(|id| w.customer_any(id));
             match (sku, c) {
-                (Some(sku), Some(c)) => c
-                    .users_in_order()
-                    .filter(|u| u.holds(sku))
-                    .map(|u| u.id.to_string())
-                    .collect(),
+                (Some(sku), Some(c)) => c.users_in_order().filter(|u| u.holds(sku)).map(|u| u.id.to_string()).collect(),
                 _ => Vec::new(),
             }
         })
@@ -193,8 +162,7 @@ impl Harness {
             r#"{{"lineItems":[{{"lineItemNumber":0,"offerId":"{}","quantity":{quantity}}}]}}"#,
             self.offer_id(key)
         );
-        self.post(&format!("/v1/customers/{customer}/orders"), &body)
-            .await
+        self.post(&format!("/v1/customers/{customer}/orders"), &body).await
     }
 
     /// One atomic swap of `from` for `to` for one user.
@@ -204,11 +172,7 @@ impl Harness {
             self.sku_id(to),
             self.sku_id(from)
         );
-        self.post(
-            &format!("/v1/customers/{customer}/users/{user}/licenseupdates"),
-            &body,
-        )
-        .await
+        self.post(&format!("/v1/customers/{customer}/users/{user}/licenseupdates"), &body).await
     }
 
     pub async fn set_status(&self, customer: &str, subscription: &str, status: &str) -> Reply {
@@ -242,11 +206,7 @@ pub mod engine {
     }
 
     pub fn in_process(h: &Harness) -> InProcessClient {
-        RestClient::new(
-            InProcess::new(h.app.clone()),
-            h.token.clone(),
-            quick_policy(),
-        )
+        RestClient::new(InProcess::new(h.app.clone()), h.token.clone(), quick_policy())
     }
 
     /// The harness's app on a loopback socket; dropped, the server stops.
@@ -268,29 +228,18 @@ pub mod engine {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Served {
-            base_url: format!("http://{addr}"),
-            task,
-        })
+        Ok(Served { base_url: format!("http://{addr}"), task })
     }
 
-    pub fn http(
-        h: &Harness,
-        served: &Served,
-    ) -> Result<RestClient<Http>, Box<dyn std::error::Error>> {
-        Ok(RestClient::new(
-            Http::new(&served.base_url)?,
-            h.token.clone(),
-            quick_policy(),
-        ))
+    pub fn http(h: &Harness, served: &Served) -> Result<RestClient<Http>, Box<dyn std::error::Error>> {
+        Ok(RestClient::new(Http::new(&served.base_url)?, h.token.clone(), quick_policy()))
     }
 
     /// A fresh journal path in the temp directory (removed if it exists).
     pub fn journal_path(name: &str) -> PathBuf {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let p =
-            std::env::temp_dir().join(format!("skuswap-test-{}-{n}-{name}.db", std::process::id()));
+        let p = std::env::temp_dir().join(format!("skuswap-test-{}-{n}-{name}.db", std::process::id()));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
         }

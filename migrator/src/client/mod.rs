@@ -22,15 +22,8 @@ pub trait PartnerCenter: Send + Sync {
     fn customers(&self) -> impl Future<Output = Result<Vec<Customer>>> + Send;
     /// One customer; `Ok(None)` when it is not (yet) the partner's customer.
     fn customer(&self, customer: &str) -> impl Future<Output = Result<Option<Customer>>> + Send;
-    fn subscriptions(
-        &self,
-        customer: &str,
-    ) -> impl Future<Output = Result<Vec<Subscription>>> + Send;
-    fn subscription(
-        &self,
-        customer: &str,
-        id: &str,
-    ) -> impl Future<Output = Result<FetchedSubscription>> + Send;
+    fn subscriptions(&self, customer: &str) -> impl Future<Output = Result<Vec<Subscription>>> + Send;
+    fn subscription(&self, customer: &str, id: &str) -> impl Future<Output = Result<FetchedSubscription>> + Send;
     /// PATCH the full resource with `status` changed, honouring its ETag.
     fn set_subscription_status(
         &self,
@@ -45,17 +38,10 @@ pub trait PartnerCenter: Send + Sync {
         lines: &[NewLine],
         request_id: &str,
     ) -> impl Future<Output = Result<Order>> + Send;
-    fn subscribed_skus(
-        &self,
-        customer: &str,
-    ) -> impl Future<Output = Result<Vec<SubscribedSku>>> + Send;
+    fn subscribed_skus(&self, customer: &str) -> impl Future<Output = Result<Vec<SubscribedSku>>> + Send;
     /// Every user of the customer (all pages).
     fn users(&self, customer: &str) -> impl Future<Output = Result<Vec<User>>> + Send;
-    fn user_licenses(
-        &self,
-        customer: &str,
-        user: &str,
-    ) -> impl Future<Output = Result<Vec<License>>> + Send;
+    fn user_licenses(&self, customer: &str, user: &str) -> impl Future<Output = Result<Vec<License>>> + Send;
     /// Assign and remove in one call.
     fn update_licenses(
         &self,

@@ -22,13 +22,7 @@ pub enum ClientError {
     #[error(
         "{operation}: Partner Center answered HTTP {status}, code {code}: {description} (MS-RequestId {request_id})"
     )]
-    Api {
-        operation: String,
-        status: u16,
-        code: String,
-        description: String,
-        request_id: String,
-    },
+    Api { operation: String, status: u16, code: String, description: String, request_id: String },
     #[error(
         "{operation}: the token was refused (HTTP 401, code {code}): get a fresh token (--token-file or PARTNER_CENTER_TOKEN)"
     )]
@@ -36,12 +30,7 @@ pub enum ClientError {
     #[error(
         "{operation}: outcome unknown after {attempts} attempts ({detail}); it may have been applied (MS-RequestId {request_id})"
     )]
-    OutcomeUnknown {
-        operation: String,
-        attempts: u32,
-        detail: String,
-        request_id: String,
-    },
+    OutcomeUnknown { operation: String, attempts: u32, detail: String, request_id: String },
     #[error("{operation}: unexpected answer: {detail}")]
     Decode { operation: String, detail: String },
 }
@@ -101,9 +90,7 @@ pub fn derived_guid(a: u64, b: u64) -> String {
     let hi = splitmix64(a ^ splitmix64(b));
     let lo = splitmix64(hi ^ b.rotate_left(17));
     let bytes = (u128::from(hi) << 64 | u128::from(lo)).to_be_bytes();
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
 pub struct RestClient<T> {
@@ -146,14 +133,7 @@ struct Call<'a> {
 
 impl<'a> Call<'a> {
     fn get(operation: &'a str, path: String) -> Self {
-        Call {
-            operation,
-            method: Method::GET,
-            path,
-            body: None,
-            request_id: None,
-            extra: Vec::new(),
-        }
+        Call { operation, method: Method::GET, path, body: None, request_id: None, extra: Vec::new() }
     }
 }
 
@@ -177,52 +157,31 @@ impl<T: Transport> RestClient<T> {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .policy
-            .base_delay
-            .saturating_mul(1u32 << attempt.min(16));
+        let exp = self.policy.base_delay.saturating_mul(1u32 << attempt.min(16));
         let capped = exp.min(self.policy.max_delay);
         capped.mul_f64(0.5 + 0.5 * self.next_jitter())
     }
 
     async fn call(&self, call: Call<'_>) -> Result<Incoming> {
         let n = self.operations.fetch_add(1, Ordering::Relaxed);
-        let request_id = call
-            .request_id
-            .map(str::to_string)
-            .unwrap_or_else(|| derived_guid(self.policy.seed, n.wrapping_mul(2)));
+        let request_id =
+            call.request_id.map(str::to_string).unwrap_or_else(|| derived_guid(self.policy.seed, n.wrapping_mul(2)));
         let mut last = String::new();
         for attempt in 0..self.policy.max_attempts {
             let k = self.sent.fetch_add(1, Ordering::Relaxed);
             let mut headers = vec![
-                (
-                    "Authorization".to_string(),
-                    format!("Bearer {}", self.token),
-                ),
+                ("Authorization".to_string(), format!("Bearer {}", self.token)),
                 ("Accept".to_string(), "application/json".to_string()),
                 ("MS-RequestId".to_string(), request_id.clone()),
-                (
-                    "MS-CorrelationId".to_string(),
-                    derived_guid(self.policy.seed ^ 0xC0, k),
-                ),
+                ("MS-CorrelationId".to_string(), derived_guid(self.policy.seed ^ 0xC0, k)),
             ];
             headers.extend(call.extra.iter().cloned());
             let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
             if body.is_some() {
                 headers.push(("Content-Type".to_string(), "application/json".to_string()));
             }
-            let req = Outgoing {
-                method: call.method.clone(),
-                path: call.path.clone(),
-                headers,
-                body,
-            };
-            let wait = match tokio::time::timeout(
-                self.policy.call_timeout,
-                self.transport.send(req),
-            )
-            .await
-            {
+            let req = Outgoing { method: call.method.clone(), path: call.path.clone(), headers, body };
+            let wait = match tokio::time::timeout(self.policy.call_timeout, self.transport.send(req)).await {
                 Err(_) => {
                     last = format!("no answer within {:?}", self.policy.call_timeout);
                     self.backoff(attempt)
@@ -268,8 +227,7 @@ impl<T: Transport> RestClient<T> {
             let mut call = Call::get(operation, format!("{path}?size=500"));
             if let Some(t) = &token {
                 call.path = format!("{path}?size=500&seekOperation=Next");
-                call.extra
-                    .push(("MS-ContinuationToken".to_string(), t.clone()));
+                call.extra.push(("MS-ContinuationToken".to_string(), t.clone()));
             }
             let page: Collection<R> = match self.json(call).await {
                 Ok(p) => p,
@@ -303,10 +261,8 @@ fn retry_after(resp: &Incoming) -> Option<Duration> {
 }
 
 fn decode<R: DeserializeOwned>(operation: &str, body: &[u8]) -> Result<R> {
-    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
-        operation: operation.to_string(),
-        detail: e.to_string(),
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ClientError::Decode { operation: operation.to_string(), detail: e.to_string() })
 }
 
 fn api_error(operation: &str, resp: &Incoming, request_id: &str) -> ClientError {
@@ -316,16 +272,9 @@ fn api_error(operation: &str, resp: &Incoming, request_id: &str) -> ClientError 
         Value::String(s) => s.clone(),
         _ => String::new(),
     };
-    let description = if body.description.is_empty() {
-        body.message
-    } else {
-        body.description
-    };
+    let description = if body.description.is_empty() { body.message } else { body.description };
     if resp.status == 401 {
-        return ClientError::Unauthorized {
-            operation: operation.to_string(),
-            code,
-        };
+        return ClientError::Unauthorized { operation: operation.to_string(), code };
     }
     ClientError::Api {
         operation: operation.to_string(),
@@ -342,13 +291,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
     }
 
     async fn customer(&self, customer: &str) -> Result<Option<Customer>> {
-        match self
-            .json(Call::get(
-                "get customer",
-                format!("/v1/customers/{customer}"),
-            ))
-            .await
-        {
+        match self.json(Call::get("get customer", format!("/v1/customers/{customer}"))).await {
             Ok(c) => Ok(Some(c)),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
@@ -356,27 +299,16 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
     }
 
     async fn subscriptions(&self, customer: &str) -> Result<Vec<Subscription>> {
-        let c: Collection<Subscription> = self
-            .json(Call::get(
-                "list subscriptions",
-                format!("/v1/customers/{customer}/subscriptions"),
-            ))
-            .await?;
+        let c: Collection<Subscription> =
+            self.json(Call::get("list subscriptions", format!("/v1/customers/{customer}/subscriptions"))).await?;
         Ok(c.items)
     }
 
     async fn subscription(&self, customer: &str, id: &str) -> Result<FetchedSubscription> {
-        let raw: Value = self
-            .json(Call::get(
-                "get subscription",
-                format!("/v1/customers/{customer}/subscriptions/{id}"),
-            ))
-            .await?;
-        let subscription =
-            serde_json::from_value(raw.clone()).map_err(|e| ClientError::Decode {
-                operation: "get subscription".into(),
-                detail: e.to_string(),
-            })?;
+        let raw: Value =
+            self.json(Call::get("get subscription", format!("/v1/customers/{customer}/subscriptions/{id}"))).await?;
+        let subscription = serde_json::from_value(raw.clone())
+            .map_err(|e| ClientError::Decode { operation: "get subscription".into(), detail: e.to_string() })?;
         Ok(FetchedSubscription { subscription, raw })
     }
 
@@ -396,10 +328,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
         self.json(Call {
             operation: "update subscription",
             method: Method::PATCH,
-            path: format!(
-                "/v1/customers/{customer}/subscriptions/{}",
-                current.subscription.id
-            ),
+            path: format!("/v1/customers/{customer}/subscriptions/{}", current.subscription.id),
             body: Some(body),
             request_id: Some(request_id),
             extra,
@@ -407,12 +336,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
         .await
     }
 
-    async fn create_order(
-        &self,
-        customer: &str,
-        lines: &[NewLine],
-        request_id: &str,
-    ) -> Result<Order> {
+    async fn create_order(&self, customer: &str, lines: &[NewLine], request_id: &str) -> Result<Order> {
         self.json(Call {
             operation: "create order",
             method: Method::POST,
@@ -425,26 +349,18 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
     }
 
     async fn subscribed_skus(&self, customer: &str) -> Result<Vec<SubscribedSku>> {
-        let c: Collection<SubscribedSku> = self
-            .json(Call::get(
-                "list subscribed SKUs",
-                format!("/v1/customers/{customer}/subscribedskus"),
-            ))
-            .await?;
+        let c: Collection<SubscribedSku> =
+            self.json(Call::get("list subscribed SKUs", format!("/v1/customers/{customer}/subscribedskus"))).await?;
         Ok(c.items)
     }
 
     async fn users(&self, customer: &str) -> Result<Vec<User>> {
-        self.all_pages("list users", &format!("/v1/customers/{customer}/users"))
-            .await
+        self.all_pages("list users", &format!("/v1/customers/{customer}/users")).await
     }
 
     async fn user_licenses(&self, customer: &str, user: &str) -> Result<Vec<License>> {
         let c: Collection<License> = self
-            .json(Call::get(
-                "get user licenses",
-                format!("/v1/customers/{customer}/users/{user}/licenses"),
-            ))
+            .json(Call::get("get user licenses", format!("/v1/customers/{customer}/users/{user}/licenses")))
             .await?;
         Ok(c.items)
     }
@@ -457,10 +373,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
         remove: &[String],
         request_id: &str,
     ) -> Result<()> {
-        let assign: Vec<Value> = assign
-            .iter()
-            .map(|s| json!({ "skuId": s, "excludedPlans": null }))
-            .collect();
+        let assign: Vec<Value> = assign.iter().map(|s| json!({ "skuId": s, "excludedPlans": null })).collect();
         let body = json!({ "licensesToAssign": assign, "licensesToRemove": remove });
         self.call(Call {
             operation: "update licenses",
@@ -475,12 +388,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
     }
 
     async fn offers(&self, country: &str) -> Result<Vec<Offer>> {
-        let c: Collection<Offer> = self
-            .json(Call::get(
-                "list offers",
-                format!("/v1/offers?country={country}"),
-            ))
-            .await?;
+        let c: Collection<Offer> = self.json(Call::get("list offers", format!("/v1/offers?country={country}"))).await?;
         Ok(c.items)
     }
 
@@ -489,12 +397,8 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
         struct Url {
             url: String,
         }
-        let u: Url = self
-            .json(Call::get(
-                "relationship request",
-                "/v1/customers/relationshiprequests".to_string(),
-            ))
-            .await?;
+        let u: Url =
+            self.json(Call::get("relationship request", "/v1/customers/relationshiprequests".to_string())).await?;
         Ok(u.url)
     }
 

@@ -46,10 +46,7 @@ impl Http {
         let client = reqwest::Client::builder()
             .build()
             .map_err(|e| TransportError(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Http {
-            client,
-            base_url: base_url.trim_end_matches('/').to_string(),
-        })
+        Ok(Http { client, base_url: base_url.trim_end_matches('/').to_string() })
     }
 }
 
@@ -63,21 +60,11 @@ impl Transport for Http {
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
-        let resp = builder
-            .send()
-            .await
-            .map_err(|e| TransportError(format!("{url}: {e}")))?;
+        let resp = builder.send().await.map_err(|e| TransportError(format!("{url}: {e}")))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| TransportError(format!("{url}: reading the answer: {e}")))?;
-        Ok(Incoming {
-            status,
-            headers,
-            body,
-        })
+        let body = resp.bytes().await.map_err(|e| TransportError(format!("{url}: reading the answer: {e}")))?;
+        Ok(Incoming { status, headers, body })
     }
 }
 
@@ -95,11 +82,7 @@ impl<S> InProcess<S> {
 
 impl<S, B> Transport for InProcess<S>
 where
-    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
     S::Future: Send,
     S::Error: std::fmt::Display,
     B: http_body::Body<Data = Bytes> + Send,
@@ -113,12 +96,8 @@ where
         let request = builder
             .body(Full::new(Bytes::from(req.body.unwrap_or_default())))
             .map_err(|e| TransportError(format!("bad request {}: {e}", req.path)))?;
-        let resp = self
-            .service
-            .clone()
-            .oneshot(request)
-            .await
-            .map_err(|e| TransportError(format!("{}: {e}", req.path)))?;
+        let resp =
+            self.service.clone().oneshot(request).await.map_err(|e| TransportError(format!("{}: {e}", req.path)))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp
@@ -127,10 +106,6 @@ where
             .await
             .map_err(|e| TransportError(format!("{}: reading the answer: {e}", req.path)))?
             .to_bytes();
-        Ok(Incoming {
-            status,
-            headers,
-            body,
-        })
+        Ok(Incoming { status, headers, body })
     }
 }

@@ -48,6 +48,8 @@ pub struct Subscription {
     #[serde(default)]
     pub parent_subscription_id: Option<String>,
     #[serde(default)]
+    pub is_trial: bool,
+    #[serde(default)]
     pub attributes: Attributes,
 }
 

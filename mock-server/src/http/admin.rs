@@ -47,15 +47,14 @@ pub async fn reset(State(m): State<Mock>) -> Reply {
     Ok(Json(s).into_response())
 }
 
-/// Build a world from a scenario: a built-in name, or a full scenario document.
-pub fn load_scenario(spec: &Value, seed: Option<u64>) -> Result<World, PcError> {
+/// Build a world from a scenario: a built-in name (or one the hosting binary resolves), or a
+/// full scenario document.
+pub fn load_scenario(m: &Mock, spec: &Value, seed: Option<u64>) -> Result<World, PcError> {
     let scenario = match spec.get("name").and_then(Value::as_str) {
         Some(name) if spec.get("partners").is_none() => builtin::scenario(name)
+            .or_else(|| m.resolve_scenario(name, seed))
             .ok_or_else(|| {
-                PcError::invalid_input(format!(
-                    "Unknown built-in scenario {name:?}; built-in: {}.",
-                    builtin::names().join(", ")
-                ))
+                PcError::invalid_input(format!("Unknown scenario {name:?}; built-in: {}.", builtin::names().join(", ")))
             })?
             .map_err(PcError::invalid_input)?,
         _ => builtin::parse(&spec.to_string()).map_err(PcError::invalid_input)?,
@@ -69,20 +68,11 @@ pub async fn scenario(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
         .map_err(|e| PcError::invalid_input(format!("The scenario is not valid JSON: {e}")))?;
     let seed = match spec.get("seed") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .ok_or_else(|| PcError::invalid_input("seed must be a whole number >= 0."))?,
-        ),
+        Some(v) => Some(v.as_u64().ok_or_else(|| PcError::invalid_input("seed must be a whole number >= 0."))?),
     };
-    let seed_only = spec
-        .as_object()
-        .is_some_and(|o| o.keys().all(|k| k == "name" || k == "seed"));
-    let doc = if seed_only {
-        json!({ "name": spec.get("name") })
-    } else {
-        spec.clone()
-    };
-    let world = load_scenario(&doc, if seed_only { seed } else { None })?;
+    let seed_only = spec.as_object().is_some_and(|o| o.keys().all(|k| k == "name" || k == "seed"));
+    let doc = if seed_only { json!({ "name": spec.get("name") }) } else { spec.clone() };
+    let world = load_scenario(&m, &doc, if seed_only { seed } else { None })?;
     let s = summary(&world);
     m.replace(world);
     Ok(Json(s).into_response())
@@ -94,11 +84,7 @@ pub async fn scenarios() -> Reply {
 
 pub async fn get_state(State(m): State<Mock>) -> Reply {
     let body = m.read(serde_json::to_vec).map_err(|e| {
-        PcError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            800_003,
-            format!("state could not be serialised: {e}"),
-        )
+        PcError::new(StatusCode::INTERNAL_SERVER_ERROR, 800_003, format!("state could not be serialised: {e}"))
     })?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
@@ -123,24 +109,14 @@ pub struct TokenBody {
 }
 
 pub async fn tokens(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
-    let req: TokenBody = if body.iter().all(u8::is_ascii_whitespace) {
-        TokenBody::default()
-    } else {
-        parse_body(&body)?
-    };
-    let partner = req
-        .partner_id
-        .as_deref()
-        .map(|p| guid("partnerId", p))
-        .transpose()?;
+    let req: TokenBody =
+        if body.iter().all(u8::is_ascii_whitespace) { TokenBody::default() } else { parse_body(&body)? };
+    let partner = req.partner_id.as_deref().map(|p| guid("partnerId", p)).transpose()?;
     let mode = match req.mode.as_deref() {
         None | Some("app+user") => TokenMode::AppUser,
         Some("app") => TokenMode::App,
         Some(other) => {
-            return Err(PcError::unknown_enum(
-                "mode (\"app\" or \"app+user\")",
-                other,
-            ));
+            return Err(PcError::unknown_enum("mode (\"app\" or \"app+user\")", other));
         }
     };
     let (token, partner) = m.with(|w| {
@@ -148,7 +124,11 @@ pub async fn tokens(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
         let p = w.token(&t).map(|t| t.partner);
         Ok::<_, PcError>((t, p))
     })?;
-    Ok((StatusCode::CREATED, Json(json!({ "accessToken": token, "tokenType": "Bearer", "partnerId": partner, "mode": mode.as_str() }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "accessToken": token, "tokenType": "Bearer", "partnerId": partner, "mode": mode.as_str() })),
+    )
+        .into_response())
 }
 
 pub async fn clock(State(m): State<Mock>) -> Reply {
@@ -172,11 +152,7 @@ pub async fn advance(State(m): State<Mock>, PcJson(body): PcJson<AdvanceBody>) -
         n.checked_mul(per)
             .filter(|s| (0..=36_500 * 86_400).contains(s))
             .map(Duration::seconds)
-            .ok_or_else(|| {
-                PcError::invalid_input(
-                    "The clock moves forward only, by at most 100 years at a time.",
-                )
-            })
+            .ok_or_else(|| PcError::invalid_input("The clock moves forward only, by at most 100 years at a time."))
     };
     let advance = m.with(|w| {
         let to = match (body.days, body.hours, body.to) {
@@ -184,36 +160,24 @@ pub async fn advance(State(m): State<Mock>, PcJson(body): PcJson<AdvanceBody>) -
             (None, Some(h), None) => w.now() + step(h, 3_600)?,
             (None, None, Some(t)) => t,
             _ => {
-                return Err(PcError::invalid_input(
-                    "Give exactly one of days, hours or to.",
-                ));
+                return Err(PcError::invalid_input("Give exactly one of days, hours or to."));
             }
         };
         Ok(w.advance_to(to)?)
     })?;
-    Ok(
-        Json(
-            json!({ "from": date(advance.from), "now": date(advance.to), "steps": advance.steps }),
-        )
-        .into_response(),
-    )
+    Ok(Json(json!({ "from": date(advance.from), "now": date(advance.to), "steps": advance.steps })).into_response())
 }
 
 /// GET /admin/events?after=SEQ[&format=text]
 pub async fn events(State(m): State<Mock>, q: PcQuery) -> Reply {
     let after = match q.get("after") {
         None => 0,
-        Some(s) => s.parse::<u64>().map_err(|_| {
-            PcError::invalid_input(format!("after must be a sequence number, not {s:?}."))
-        })?,
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| PcError::invalid_input(format!("after must be a sequence number, not {s:?}.")))?,
     };
     if q.get("format") == Some("text") {
-        let text = m.read(|w| {
-            w.events_after(after)
-                .iter()
-                .map(|e| format!("{e}\n"))
-                .collect::<String>()
-        });
+        let text = m.read(|w| w.events_after(after).iter().map(|e| format!("{e}\n")).collect::<String>());
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
     }
     let events = m
@@ -236,22 +200,11 @@ pub struct AcceptBody {
 }
 
 /// POST /admin/customers/{id}/accept-relationship: the customer's admin accepts the invitation.
-pub async fn accept_relationship(
-    State(m): State<Mock>,
-    Path(cid): Path<String>,
-    RawBody(body): RawBody,
-) -> Reply {
+pub async fn accept_relationship(State(m): State<Mock>, Path(cid): Path<String>, RawBody(body): RawBody) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
-    let req: AcceptBody = if body.iter().all(u8::is_ascii_whitespace) {
-        AcceptBody { partner_id: None }
-    } else {
-        parse_body(&body)?
-    };
-    let partner = req
-        .partner_id
-        .as_deref()
-        .map(|p| guid("partnerId", p))
-        .transpose()?;
+    let req: AcceptBody =
+        if body.iter().all(u8::is_ascii_whitespace) { AcceptBody { partner_id: None } } else { parse_body(&body)? };
+    let partner = req.partner_id.as_deref().map(|p| guid("partnerId", p)).transpose()?;
     m.with(|w| {
         let partner = match partner {
             Some(p) => p,
@@ -261,12 +214,7 @@ pub async fn accept_relationship(
                 .map(|p| p.id)
                 .ok_or_else(|| PcError::invalid_input("No partner: load a scenario first."))?,
         };
-        let batch = w.open_batch(
-            Cause::Admin {
-                operation: "acceptRelationship".into(),
-            },
-            Actor::Customer(cid),
-        );
+        let batch = w.open_batch(Cause::Admin { operation: "acceptRelationship".into() }, Actor::Customer(cid));
         w.accept_relationship(&batch, cid, partner)?;
         Ok::<_, PcError>(())
     })?;

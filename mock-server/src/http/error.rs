@@ -30,12 +30,7 @@ impl PcError {
             description.truncate(cut);
             description.push_str("...");
         }
-        PcError {
-            status,
-            code,
-            description,
-            data: Vec::new(),
-        }
+        PcError { status, code, description, data: Vec::new() }
     }
 
     pub fn with_data(mut self, data: Vec<Value>) -> Self {
@@ -50,11 +45,7 @@ impl PcError {
 
     /// 400 / 900126: an enum string Partner Center does not know.
     pub fn unknown_enum(field: &str, value: &str) -> Self {
-        PcError::new(
-            StatusCode::BAD_REQUEST,
-            900_126,
-            format!("Unable to parse the enum value {value:?} for {field}."),
-        )
+        PcError::new(StatusCode::BAD_REQUEST, 900_126, format!("Unable to parse the enum value {value:?} for {field}."))
     }
 
     pub fn missing_token() -> Self {
@@ -66,11 +57,7 @@ impl PcError {
     }
 
     pub fn access_denied() -> Self {
-        PcError::new(
-            StatusCode::UNAUTHORIZED,
-            400,
-            "Access denied: the bearer token is not valid for this service.",
-        )
+        PcError::new(StatusCode::UNAUTHORIZED, 400, "Access denied: the bearer token is not valid for this service.")
     }
 
     pub fn needs_app_user() -> Self {
@@ -99,9 +86,7 @@ impl From<ModelError> for PcError {
             M::OfferNotPurchasable(_) => (StatusCode::FORBIDDEN, 2091),
             M::QuantityOutOfRange { .. } => (StatusCode::BAD_REQUEST, 2002),
             M::LineItemNumbers(_) => (StatusCode::BAD_REQUEST, 800_071),
-            M::MissingBaseSubscription { .. } | M::ParentNotActive(_) => {
-                (StatusCode::CONFLICT, 27_009)
-            }
+            M::MissingBaseSubscription { .. } | M::ParentNotActive(_) => (StatusCode::CONFLICT, 27_009),
             M::StaleEtag => (StatusCode::BAD_REQUEST, 2055),
             M::SubscriptionDeleted(_) => (StatusCode::BAD_REQUEST, 2011),
             M::SubscriptionSuspended(_) => (StatusCode::BAD_REQUEST, 800_091),
@@ -142,10 +127,8 @@ impl IntoResponse for PcError {
         });
         let mut resp = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"PartnerCenterMock\""),
-            );
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"PartnerCenterMock\""));
         }
         resp
     }

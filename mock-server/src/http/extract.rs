@@ -32,10 +32,7 @@ pub struct RequestIds {
 impl RequestIds {
     /// The audit-log cause for a Partner Center operation made by this request.
     pub fn cause(&self, operation: &str) -> Cause {
-        Cause::Request {
-            operation: operation.to_string(),
-            request_id: self.request_id.clone(),
-        }
+        Cause::Request { operation: operation.to_string(), request_id: self.request_id.clone() }
     }
 }
 
@@ -44,31 +41,16 @@ pub async fn request_ids(State(mock): State<Mock>, mut req: Request, next: Next)
     // Computed in a block so no borrow of the (non-Sync) request lives across the await.
     let ids = {
         let header = |name: &HeaderName| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
+            req.headers().get(name).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()).map(str::to_string)
         };
-        let mut mint = || {
-            format!(
-                "00000000-0000-4000-8000-{:012x}",
-                mock.next_request_number()
-            )
-        };
+        let mut mint = || format!("00000000-0000-4000-8000-{:012x}", mock.next_request_number());
         let request_id = header(&MS_REQUEST_ID).unwrap_or_else(&mut mint);
         let correlation_id = header(&MS_CORRELATION_ID).unwrap_or_else(mint);
-        RequestIds {
-            request_id,
-            correlation_id,
-        }
+        RequestIds { request_id, correlation_id }
     };
     req.extensions_mut().insert(ids.clone());
     let mut resp = next.run(req).await;
-    for (name, value) in [
-        (MS_REQUEST_ID, ids.request_id),
-        (MS_CORRELATION_ID, ids.correlation_id),
-    ] {
+    for (name, value) in [(MS_REQUEST_ID, ids.request_id), (MS_CORRELATION_ID, ids.correlation_id)] {
         if let Ok(v) = HeaderValue::from_str(&value) {
             resp.headers_mut().insert(name, v);
         }
@@ -83,10 +65,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
             .extensions
             .get::<RequestIds>()
             .cloned()
-            .unwrap_or(RequestIds {
-                request_id: String::new(),
-                correlation_id: String::new(),
-            }))
+            .unwrap_or(RequestIds { request_id: String::new(), correlation_id: String::new() }))
     }
 }
 
@@ -106,10 +85,7 @@ impl Caller {
 impl FromRequestParts<Mock> for Caller {
     type Rejection = PcError;
     async fn from_request_parts(parts: &mut Parts, mock: &Mock) -> Result<Self, PcError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(PcError::missing_token)?;
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(PcError::missing_token)?;
         let value = value.to_str().map_err(|_| PcError::access_denied())?;
         let token = value
             .strip_prefix("Bearer ")
@@ -119,10 +95,7 @@ impl FromRequestParts<Mock> for Caller {
             .ok_or_else(PcError::missing_token)?;
         let found = mock.read(|w| w.token(token).cloned());
         let t = found.ok_or_else(PcError::access_denied)?;
-        Ok(Caller {
-            partner: t.partner,
-            mode: t.mode,
-        })
+        Ok(Caller { partner: t.partner, mode: t.mode })
     }
 }
 
@@ -157,11 +130,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PcQuery {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PcError> {
         let Query(raw) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map_err(|e| PcError::invalid_input(format!("Malformed query string: {e}")))?;
-        Ok(PcQuery(
-            raw.into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect(),
-        ))
+        Ok(PcQuery(raw.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()))
     }
 }
 
@@ -172,27 +141,21 @@ pub struct PcJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PcJson<T> {
     type Rejection = PcError;
     async fn from_request(req: Request, state: &S) -> Result<Self, PcError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            PcError::invalid_input(format!(
-                "The request body could not be read: {}",
-                e.body_text()
-            ))
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| PcError::invalid_input(format!("The request body could not be read: {}", e.body_text())))?;
         parse_body(&bytes).map(PcJson)
     }
 }
 
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PcError> {
     if bytes.is_empty() {
-        return Err(PcError::invalid_input(
-            "The request body is empty; a JSON object was expected.",
-        ));
+        return Err(PcError::invalid_input("The request body is empty; a JSON object was expected."));
     }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| PcError::invalid_input(format!("The request body is not valid JSON: {e}")))?;
-    serde_json::from_value(camel_case_keys(value)).map_err(|e| {
-        PcError::invalid_input(format!("The request body has an invalid property: {e}"))
-    })
+    serde_json::from_value(camel_case_keys(value))
+        .map_err(|e| PcError::invalid_input(format!("The request body has an invalid property: {e}")))
 }
 
 /// Lower-case the first letter of every object key, recursively.
@@ -217,8 +180,7 @@ pub fn camel_case_keys(v: Value) -> Value {
 
 /// Parse a GUID from a path or body, naming what it was meant to identify.
 pub fn guid(what: &str, s: &str) -> Result<Uuid, PcError> {
-    Uuid::try_parse(s.trim())
-        .map_err(|_| PcError::invalid_input(format!("The {what} {s:?} is not a valid GUID.")))
+    Uuid::try_parse(s.trim()).map_err(|_| PcError::invalid_input(format!("The {what} {s:?} is not a valid GUID.")))
 }
 
 /// The raw body bytes, with a size-limit or read failure rendered as a Partner Center error.
@@ -230,11 +192,6 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
         Bytes::from_request(req, state)
             .await
             .map(RawBody)
-            .map_err(|e| {
-                PcError::invalid_input(format!(
-                    "The request body could not be read: {}",
-                    e.body_text()
-                ))
-            })
+            .map_err(|e| PcError::invalid_input(format!("The request body could not be read: {}", e.body_text())))
     }
 }

@@ -76,34 +76,20 @@ pub fn app(mock: Mock) -> Router {
         .nest("/admin", admin)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            mock.clone(),
-            extract::request_ids,
-        ))
+        .layer(middleware::from_fn_with_state(mock.clone(), extract::request_ids))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
 }
 
 async fn unknown_route() -> PcError {
-    PcError::not_found(
-        "No such resource. Partner Center routes live under /v1, the mock's admin API under /admin.",
-    )
+    PcError::not_found("No such resource. Partner Center routes live under /v1, the mock's admin API under /admin.")
 }
 
 async fn method_not_allowed() -> PcError {
-    PcError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        405,
-        "The method is not allowed on this resource.",
-    )
+    PcError::new(StatusCode::METHOD_NOT_ALLOWED, 405, "The method is not allowed on this resource.")
 }
 
 /// A bug in the mock must still answer in Partner Center's shape.
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
-    PcError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        800_003,
-        "Unexpected service error.",
-    )
-    .into_response()
+    PcError::new(StatusCode::INTERNAL_SERVER_ERROR, 800_003, "Unexpected service error.").into_response()
 }

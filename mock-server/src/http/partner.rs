@@ -10,9 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::PcError;
-use super::extract::{
-    Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid,
-};
+use super::extract::{Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid};
 use super::wire;
 use crate::Mock;
 use crate::model::{OrderLineRequest, SubscriptionChanges, SubscriptionStatus, UserState};
@@ -52,15 +50,9 @@ fn page_start(q: &PcQuery, headers: &HeaderMap, kind: &str) -> Result<(usize, us
             let token = headers
                 .get(MS_CONTINUATION_TOKEN)
                 .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| {
-                    PcError::invalid_input(
-                        "seekOperation=next needs the MS-ContinuationToken header.",
-                    )
-                })?;
+                .ok_or_else(|| PcError::invalid_input("seekOperation=next needs the MS-ContinuationToken header."))?;
             decode_token(token, kind).ok_or_else(|| {
-                PcError::invalid_input(format!(
-                    "The continuation token {token:?} is not valid for this list."
-                ))
+                PcError::invalid_input(format!("The continuation token {token:?} is not valid for this list."))
             })?
         }
         Some(other) => return Err(PcError::unknown_enum("seekOperation", other)),
@@ -69,20 +61,15 @@ fn page_start(q: &PcQuery, headers: &HeaderMap, kind: &str) -> Result<(usize, us
 }
 
 fn encode_token(kind: &str, offset: usize) -> String {
-    format!("{kind}:{offset}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{kind}:{offset}").bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 fn decode_token(token: &str, kind: &str) -> Option<usize> {
     if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok())
-        .collect();
+    let bytes: Option<Vec<u8>> =
+        (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
     let text = String::from_utf8(bytes?).ok()?;
     text.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
 }
@@ -105,57 +92,32 @@ fn next_link(
     kind: &str,
 ) -> Option<(String, String)> {
     let next = offset + page_len;
-    (next < total).then(|| {
-        (
-            format!("{path}?size={size}&seekOperation=Next"),
-            encode_token(kind, next),
-        )
-    })
+    (next < total).then(|| (format!("{path}?size={size}&seekOperation=Next"), encode_token(kind, next)))
 }
 
 // ---- customers -------------------------------------------------------------------------
 
 /// GET /v1/customers: the partner's customers, seek-paged.
-pub async fn list_customers(
-    State(m): State<Mock>,
-    caller: Caller,
-    q: PcQuery,
-    headers: HeaderMap,
-) -> Reply {
+pub async fn list_customers(State(m): State<Mock>, caller: Caller, q: PcQuery, headers: HeaderMap) -> Reply {
     let (offset, size) = page_start(&q, &headers, "customers")?;
     m.read(|w| {
         let (page, total) = w.customers_page(caller.partner, offset, size);
         if offset > 0 && offset >= total {
             return Err(past_end());
         }
-        let items = page
-            .iter()
-            .map(|c| wire::customer_item(c, caller.partner))
-            .collect::<Vec<_>>();
+        let items = page.iter().map(|c| wire::customer_item(c, caller.partner)).collect::<Vec<_>>();
         let next = next_link("/customers", size, offset, items.len(), total, "customers");
-        ok(wire::seek_page(
-            items,
-            format!("/customers?size={size}"),
-            next,
-        ))
+        ok(wire::seek_page(items, format!("/customers?size={size}"), next))
     })
 }
 
 pub async fn get_customer(State(m): State<Mock>, caller: Caller, Path(cid): Path<String>) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
-    m.read(|w| {
-        ok(wire::customer(
-            w.customer_of(caller.partner, cid)?,
-            caller.partner,
-        ))
-    })
+    m.read(|w| ok(wire::customer(w.customer_of(caller.partner, cid)?, caller.partner)))
 }
 
 /// GET /v1/customers/relationshiprequests: the invitation link for prospects.
-pub async fn relationship_request(
-    State(m): State<Mock>,
-    DelegatedCaller(caller): DelegatedCaller,
-) -> Reply {
+pub async fn relationship_request(State(m): State<Mock>, DelegatedCaller(caller): DelegatedCaller) -> Reply {
     let url = m.read(|w| w.relationship_request_url(caller.partner));
     ok(serde_json::json!({ "url": url, "attributes": { "objectType": "RelationshipRequest" } }))
 }
@@ -166,46 +128,25 @@ fn market(q: &PcQuery, headers: &HeaderMap) -> Result<(String, String), PcError>
     let country = q
         .get("country")
         .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()))
-        .ok_or_else(|| {
-            PcError::invalid_input("The country query parameter (two-letter ISO code) is required.")
-        })?
+        .ok_or_else(|| PcError::invalid_input("The country query parameter (two-letter ISO code) is required."))?
         .to_ascii_uppercase();
-    let locale = headers
-        .get("x-locale")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("en-US")
-        .to_string();
+    let locale = headers.get("x-locale").and_then(|v| v.to_str().ok()).unwrap_or("en-US").to_string();
     Ok((country, locale))
 }
 
-pub async fn list_offers(
-    State(m): State<Mock>,
-    _caller: Caller,
-    q: PcQuery,
-    headers: HeaderMap,
-) -> Reply {
+pub async fn list_offers(State(m): State<Mock>, _caller: Caller, q: PcQuery, headers: HeaderMap) -> Reply {
     let (country, locale) = market(&q, &headers)?;
     let number = |name: &str, default: usize| -> Result<usize, PcError> {
         q.get(name).map_or(Ok(default), |s| {
-            s.parse::<usize>().map_err(|_| {
-                PcError::invalid_input(format!("{name} must be a whole number, not {s:?}."))
-            })
+            s.parse::<usize>().map_err(|_| PcError::invalid_input(format!("{name} must be a whole number, not {s:?}.")))
         })
     };
     let offset = number("offset", 0)?;
     let size = number("size", MAX_PAGE)?.min(MAX_PAGE);
     m.read(|w| {
-        let items: Vec<Value> = w
-            .catalog
-            .offers()
-            .skip(offset)
-            .take(size)
-            .map(|o| wire::offer(o, w.now(), &country, &locale))
-            .collect();
-        ok(wire::collection(
-            items,
-            format!("/offers?country={country}"),
-        ))
+        let items: Vec<Value> =
+            w.catalog.offers().skip(offset).take(size).map(|o| wire::offer(o, w.now(), &country, &locale)).collect();
+        ok(wire::collection(items, format!("/offers?country={country}")))
     })
 }
 
@@ -272,20 +213,12 @@ pub async fn create_order(
 pub async fn list_orders(State(m): State<Mock>, caller: Caller, Path(cid): Path<String>) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     m.read(|w| {
-        let items = w
-            .orders_of(caller.partner, cid)?
-            .into_iter()
-            .map(wire::order)
-            .collect();
+        let items = w.orders_of(caller.partner, cid)?.into_iter().map(wire::order).collect();
         ok(wire::collection(items, format!("/customers/{cid}/orders")))
     })
 }
 
-pub async fn get_order(
-    State(m): State<Mock>,
-    caller: Caller,
-    Path((cid, oid)): Path<(String, String)>,
-) -> Reply {
+pub async fn get_order(State(m): State<Mock>, caller: Caller, Path((cid, oid)): Path<(String, String)>) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     let oid = guid("order id", &oid)?;
     m.read(|w| ok(wire::order(w.order_of(caller.partner, cid, oid)?)))
@@ -293,12 +226,7 @@ pub async fn get_order(
 
 // ---- subscriptions ---------------------------------------------------------------------
 
-pub async fn list_subscriptions(
-    State(m): State<Mock>,
-    caller: Caller,
-    Path(cid): Path<String>,
-    q: PcQuery,
-) -> Reply {
+pub async fn list_subscriptions(State(m): State<Mock>, caller: Caller, Path(cid): Path<String>, q: PcQuery) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     let order = q.get("order_id").map(|o| guid("order id", o)).transpose()?;
     let mpn = q.get("mpn_id").map(str::to_string);
@@ -310,10 +238,7 @@ pub async fn list_subscriptions(
             .filter(|s| mpn.as_ref().is_none_or(|p| s.partner_id_on_record == *p))
             .map(wire::subscription)
             .collect();
-        ok(wire::collection(
-            items,
-            format!("/customers/{cid}/subscriptions"),
-        ))
+        ok(wire::collection(items, format!("/customers/{cid}/subscriptions")))
     })
 }
 
@@ -324,13 +249,7 @@ pub async fn get_subscription(
 ) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     let sid = guid("subscription id", &sid)?;
-    m.read(|w| {
-        ok(wire::subscription(w.subscription_of(
-            caller.partner,
-            cid,
-            sid,
-        )?))
-    })
+    m.read(|w| ok(wire::subscription(w.subscription_of(caller.partner, cid, sid)?)))
 }
 
 /// The PATCH body: the full subscription as fetched; only these fields are writable, the
@@ -360,9 +279,7 @@ pub async fn update_subscription(
     let sid = guid("subscription id", &sid)?;
     let status = match body.status.as_deref() {
         None => None,
-        Some(s) => Some(
-            SubscriptionStatus::parse_wire(s).ok_or_else(|| PcError::unknown_enum("status", s))?,
-        ),
+        Some(s) => Some(SubscriptionStatus::parse_wire(s).ok_or_else(|| PcError::unknown_enum("status", s))?),
     };
     let changes = SubscriptionChanges {
         status,
@@ -370,25 +287,11 @@ pub async fn update_subscription(
         friendly_name: body.friendly_name,
         auto_renew_enabled: body.auto_renew_enabled,
     };
-    let if_match = headers
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
     m.with(|w| {
         let batch = w.open_batch(ids.cause("updateSubscription"), caller.actor());
-        w.update_subscription(
-            &batch,
-            caller.partner,
-            cid,
-            sid,
-            if_match.as_deref(),
-            &changes,
-        )?;
-        ok(wire::subscription(w.subscription_of(
-            caller.partner,
-            cid,
-            sid,
-        )?))
+        w.update_subscription(&batch, caller.partner, cid, sid, if_match.as_deref(), &changes)?;
+        ok(wire::subscription(w.subscription_of(caller.partner, cid, sid)?))
     })
 }
 
@@ -406,20 +309,12 @@ pub async fn list_users(
     let (offset, size) = page_start(&q, &headers, &kind)?;
     m.read(|w| {
         let c = w.customer_of(caller.partner, cid)?;
-        let active: Vec<_> = c
-            .users_in_order()
-            .filter(|u| u.state == UserState::Active)
-            .collect();
+        let active: Vec<_> = c.users_in_order().filter(|u| u.state == UserState::Active).collect();
         let total = active.len();
         if offset > 0 && offset >= total {
             return Err(past_end());
         }
-        let items: Vec<Value> = active
-            .iter()
-            .skip(offset)
-            .take(size)
-            .map(|u| wire::user(c, u))
-            .collect();
+        let items: Vec<Value> = active.iter().skip(offset).take(size).map(|u| wire::user(c, u)).collect();
         let path = format!("/customers/{cid}/users");
         let next = next_link(&path, size, offset, items.len(), total, &kind);
         ok(wire::seek_page(items, format!("{path}?size={size}"), next))
@@ -464,15 +359,8 @@ pub async fn user_licenses(
     m.read(|w| {
         let c = w.customer_of(caller.partner, cid)?;
         let u = w.user_of(caller.partner, cid, uid)?;
-        let items = u
-            .licenses
-            .iter()
-            .map(|sku| wire::license(w, c, *sku))
-            .collect();
-        ok(wire::collection(
-            items,
-            format!("/customers/{cid}/users/{uid}/licenses"),
-        ))
+        let items = u.licenses.iter().map(|sku| wire::license(w, c, *sku)).collect();
+        ok(wire::collection(items, format!("/customers/{cid}/users/{uid}/licenses")))
     })
 }
 
@@ -504,15 +392,9 @@ pub async fn update_licenses(
     let cid = guid("customer tenant id", &cid)?;
     let uid = guid("user id", &uid)?;
     let assignments = body.licenses_to_assign.unwrap_or_default();
-    let assign: Vec<Uuid> = assignments
-        .iter()
-        .map(|a| guid("skuId", &a.sku_id))
-        .collect::<Result<_, _>>()?;
+    let assign: Vec<Uuid> = assignments.iter().map(|a| guid("skuId", &a.sku_id)).collect::<Result<_, _>>()?;
     let removals = body.licenses_to_remove.unwrap_or_default();
-    let remove: Vec<Uuid> = removals
-        .iter()
-        .map(|s| guid("skuId", s))
-        .collect::<Result<_, _>>()?;
+    let remove: Vec<Uuid> = removals.iter().map(|s| guid("skuId", s)).collect::<Result<_, _>>()?;
     m.with(|w| {
         let batch = w.open_batch(ids.cause("updateLicenses"), caller.actor());
         w.update_licenses(&batch, caller.partner, cid, uid, &assign, &remove)
@@ -540,14 +422,7 @@ pub async fn subscribed_skus(
 ) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     m.read(|w| {
-        let items = w
-            .subscribed_skus(caller.partner, cid)?
-            .iter()
-            .map(|s| wire::subscribed_sku(w, s))
-            .collect();
-        ok(wire::collection(
-            items,
-            format!("/customers/{cid}/subscribedskus"),
-        ))
+        let items = w.subscribed_skus(caller.partner, cid)?.iter().map(|s| wire::subscribed_sku(w, s)).collect();
+        ok(wire::collection(items, format!("/customers/{cid}/subscribedskus")))
     })
 }

@@ -5,9 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::model::{
-    Customer, Offer, Order, SubscribedSku, Subscription, SubscriptionStatus, User, UserState, World,
-};
+use crate::model::{Customer, Offer, Order, SubscribedSku, Subscription, SubscriptionStatus, User, UserState, World};
 
 pub fn date(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -61,11 +59,7 @@ fn company_profile(c: &Customer) -> Value {
 }
 
 fn relationship(c: &Customer, partner: uuid::Uuid) -> &'static str {
-    if c.is_customer_of(partner) {
-        "reseller"
-    } else {
-        "none"
-    }
+    if c.is_customer_of(partner) { "reseller" } else { "none" }
 }
 
 /// A customer as a list item (only these fields appear in lists).
@@ -176,8 +170,7 @@ pub fn subscription(s: &Subscription) -> Value {
     });
     if let Some(p) = s.parent_subscription_id {
         v["parentSubscriptionId"] = json!(p);
-        v["links"]["parentSubscription"] =
-            link(format!("/customers/{}/subscriptions/{p}", s.customer));
+        v["links"]["parentSubscription"] = link(format!("/customers/{}/subscriptions/{p}", s.customer));
     }
     if let Some(o) = s.order_id {
         v["orderId"] = json!(o);
@@ -261,11 +254,7 @@ fn service_plans(w: &World, sku: uuid::Uuid, status: &str) -> Value {
 }
 
 pub fn license(w: &World, c: &Customer, sku: uuid::Uuid) -> Value {
-    let status = if w.license_is_effective(c, sku) {
-        "Enabled"
-    } else {
-        "Suspended"
-    };
+    let status = if w.license_is_effective(c, sku) { "Enabled" } else { "Suspended" };
     json!({
         "servicePlans": service_plans(w, sku, status),
         "productSku": product_sku(w, sku),

@@ -94,8 +94,7 @@ impl Catalog {
 
     /// By id or by scenario key.
     pub fn resolve(&self, id_or_key: &str) -> Option<&Offer> {
-        self.offer(id_or_key)
-            .or_else(|| self.offers.values().find(|o| o.key == id_or_key))
+        self.offer(id_or_key).or_else(|| self.offers.values().find(|o| o.key == id_or_key))
     }
 
     pub fn by_sku(&self, sku: Uuid) -> Option<&Offer> {
@@ -120,19 +119,8 @@ impl Catalog {
         let legacy_renewals_end = Utc.with_ymd_and_hms(2017, 7, 1, 0, 0, 0).single();
         let e4_retired = Utc.with_ymd_and_hms(2017, 7, 1, 0, 0, 0).single();
         // key, name, family, sku part number, min, max, add-on, prerequisites, successors, retired, category
-        type Row<'a> = (
-            &'a str,
-            &'a str,
-            &'a str,
-            &'a str,
-            u32,
-            u32,
-            bool,
-            &'a [&'a str],
-            &'a [&'a str],
-            bool,
-            &'a str,
-        );
+        type Row<'a> =
+            (&'a str, &'a str, &'a str, &'a str, u32, u32, bool, &'a [&'a str], &'a [&'a str], bool, &'a str);
         #[rustfmt::skip]
         let rows: &[Row] = &[
             ("ax-enterprise", "Microsoft Dynamics AX Enterprise", "dynamics", "DYN_AX_ENTERPRISE", 20, 10000, false, &[], &["d365-unified-operations", "d365-plan"], true, "Dynamics AX"),
@@ -158,39 +146,31 @@ impl Catalog {
             ("o365-e4", "Office 365 Enterprise E4", "office365", "ENTERPRISEWITHSCAL", 1, 10000, false, &[], &["o365-e3"], true, "Office 365"),
             ("o365-e3", "Office 365 Enterprise E3", "office365", "ENTERPRISEPACK", 1, 10000, false, &[], &[], false, "Office 365"),
         ];
-        let id_of = |key: &str| {
-            named(&format!("offer:{key}"))
-                .to_string()
-                .to_ascii_uppercase()
-        };
-        Catalog::new(rows.iter().map(
-            |&(key, name, family, part, min, max, add_on, pre, next, retired, category)| {
-                let (retired_on, renewals_end_on) = match (retired, family) {
-                    (false, _) => (None, None),
-                    (true, "office365") => (e4_retired, e4_retired),
-                    (true, _) => (ax_retired, legacy_renewals_end),
-                };
-                Offer {
-                    key: key.to_string(),
-                    id: id_of(key),
-                    name: name.to_string(),
-                    description: format!(
-                        "{name} (per-user licence, annual commitment, billed monthly)."
-                    ),
-                    family: family.to_string(),
-                    sku_id: named(&format!("sku:{key}")),
-                    sku_part_number: part.to_string(),
-                    minimum_quantity: min,
-                    maximum_quantity: max,
-                    is_add_on: add_on,
-                    prerequisite_offers: pre.iter().map(|k| id_of(k)).collect(),
-                    upgrade_target_offers: next.iter().map(|k| id_of(k)).collect(),
-                    retired_on,
-                    renewals_end_on,
-                    category: category.to_string(),
-                }
-            },
-        ))
+        let id_of = |key: &str| named(&format!("offer:{key}")).to_string().to_ascii_uppercase();
+        Catalog::new(rows.iter().map(|&(key, name, family, part, min, max, add_on, pre, next, retired, category)| {
+            let (retired_on, renewals_end_on) = match (retired, family) {
+                (false, _) => (None, None),
+                (true, "office365") => (e4_retired, e4_retired),
+                (true, _) => (ax_retired, legacy_renewals_end),
+            };
+            Offer {
+                key: key.to_string(),
+                id: id_of(key),
+                name: name.to_string(),
+                description: format!("{name} (per-user licence, annual commitment, billed monthly)."),
+                family: family.to_string(),
+                sku_id: named(&format!("sku:{key}")),
+                sku_part_number: part.to_string(),
+                minimum_quantity: min,
+                maximum_quantity: max,
+                is_add_on: add_on,
+                prerequisite_offers: pre.iter().map(|k| id_of(k)).collect(),
+                upgrade_target_offers: next.iter().map(|k| id_of(k)).collect(),
+                retired_on,
+                renewals_end_on,
+                category: category.to_string(),
+            }
+        }))
     }
 }
 
@@ -209,9 +189,7 @@ mod tests {
                 assert_eq!(target.map(|t| t.family.as_str()), Some(o.family.as_str()));
             }
         }
-        let ax = c
-            .resolve("ax-enterprise")
-            .map(|o| o.upgrade_target_offers.len());
+        let ax = c.resolve("ax-enterprise").map(|o| o.upgrade_target_offers.len());
         assert_eq!(ax, Some(2));
     }
 }

@@ -21,21 +21,13 @@ pub enum ModelError {
     #[error("Offer {0} is no longer available for purchase.")]
     OfferNotPurchasable(String),
     #[error("Quantity {quantity} for offer {offer} is outside the allowed range {min}..={max}.")]
-    QuantityOutOfRange {
-        offer: String,
-        quantity: i64,
-        min: u32,
-        max: u32,
-    },
+    QuantityOutOfRange { offer: String, quantity: i64, min: u32, max: u32 },
     #[error("Line item numbers must run from 0 to {0} without gaps.")]
     LineItemNumbers(usize),
     #[error("An order needs at least one line item.")]
     EmptyOrder,
     #[error("Add-on offer {addon} needs an active subscription to one of: {prerequisites}.")]
-    MissingBaseSubscription {
-        addon: String,
-        prerequisites: String,
-    },
+    MissingBaseSubscription { addon: String, prerequisites: String },
     #[error("The add-on cannot be activated while its parent subscription {0} is not active.")]
     ParentNotActive(Uuid),
     #[error("The ETag provided is no longer valid; read the resource again and retry.")]
@@ -45,11 +37,7 @@ pub enum ModelError {
     #[error("Subscription {0} is suspended; only its status can be changed.")]
     SubscriptionSuspended(Uuid),
     #[error("The status of subscription {id} cannot change from {from} to {to}.")]
-    StatusChangeNotAllowed {
-        id: Uuid,
-        from: &'static str,
-        to: &'static str,
-    },
+    StatusChangeNotAllowed { id: Uuid, from: &'static str, to: &'static str },
     #[error("Subscription {0} is not eligible to be auto-renewed: its offer is retired.")]
     AutoRenewNotAllowed(Uuid),
     #[error("Unknown SKU {0}.")]

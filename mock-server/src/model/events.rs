@@ -16,17 +16,10 @@ use super::subscriptions::{Channel, SubscriptionStatus};
 
 /// Who caused a batch of events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "type"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type")]
 pub enum Cause {
     /// A Partner Center request (`operation` is the route's name, `requestId` its MS-RequestId).
-    Request {
-        operation: String,
-        request_id: String,
-    },
+    Request { operation: String, request_id: String },
     /// A lifecycle deadline processed while the clock advanced.
     ClockStep,
     /// An admin API call (not part of Partner Center).
@@ -38,10 +31,7 @@ pub enum Cause {
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Cause::Request {
-                operation,
-                request_id,
-            } => write!(f, "request {operation} [{request_id}]"),
+            Cause::Request { operation, request_id } => write!(f, "request {operation} [{request_id}]"),
             Cause::ClockStep => f.write_str("clock step"),
             Cause::Admin { operation } => write!(f, "admin {operation}"),
             Cause::Scenario { name } => write!(f, "scenario {name}"),
@@ -71,11 +61,7 @@ impl fmt::Display for Actor {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "type"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type")]
 pub enum EventKind {
     ScenarioLoaded {
         name: String,
@@ -224,34 +210,20 @@ impl fmt::Display for Event {
             self.actor,
             self.kind.name()
         )?;
-        for (label, id) in [
-            ("customer", self.customer),
-            ("user", self.user),
-            ("subscription", self.subscription),
-            ("sku", self.sku),
-        ] {
+        for (label, id) in
+            [("customer", self.customer), ("user", self.user), ("subscription", self.subscription), ("sku", self.sku)]
+        {
             if let Some(id) = id {
                 write!(f, " {label}={}", short(&id))?;
             }
         }
         match &self.kind {
-            EventKind::SubscriptionCreated {
-                quantity,
-                status,
-                channel,
-                ..
-            } => write!(
-                f,
-                " qty={quantity} status={} channel={channel}",
-                status.as_str()
-            )?,
+            EventKind::SubscriptionCreated { quantity, status, channel, .. } => {
+                write!(f, " qty={quantity} status={} channel={channel}", status.as_str())?
+            }
             EventKind::QuantityChanged { from, to, .. } => write!(f, " {from}->{to}")?,
-            EventKind::ClockAdvanced { to, .. } => {
-                write!(f, " to={}", to.to_rfc3339_opts(SecondsFormat::Secs, true))?
-            }
-            EventKind::SubscriptionDeprovisioned { from, .. } => {
-                write!(f, " from={}", from.as_str())?
-            }
+            EventKind::ClockAdvanced { to, .. } => write!(f, " to={}", to.to_rfc3339_opts(SecondsFormat::Secs, true))?,
+            EventKind::SubscriptionDeprovisioned { from, .. } => write!(f, " from={}", from.as_str())?,
             _ => {}
         }
         write!(f, " ({})", self.cause)

@@ -11,9 +11,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{
-    Batch, Customer, EventKind, ModelError, Result, Subject, SubscriptionStatus, UserState, World,
-};
+use super::{Batch, Customer, EventKind, ModelError, Result, Subject, SubscriptionStatus, UserState, World};
 
 /// See the module doc: the single statement of the effective-license rule.
 pub fn is_effective(active_units: u32, consumed_units: u32) -> bool {
@@ -147,10 +145,7 @@ impl World {
             // free seats of a different SKU, so each new SKU needs one free active seat.
             let (active, _, _) = seats(c, *sku);
             if c.consumed_units(*sku) >= active {
-                return Err(ModelError::OutOfLicenses {
-                    customer,
-                    sku: *sku,
-                });
+                return Err(ModelError::OutOfLicenses { customer, sku: *sku });
             }
         }
         for sku in to_assign {
@@ -163,10 +158,7 @@ impl World {
     }
 
     fn family_of(&self, sku: Uuid) -> String {
-        self.catalog
-            .by_sku(sku)
-            .map(|o| o.family.clone())
-            .unwrap_or_default()
+        self.catalog.by_sku(sku).map(|o| o.family.clone()).unwrap_or_default()
     }
 
     /// Record one assignment (checks were done by the caller).
@@ -185,12 +177,7 @@ impl World {
         if u.state == UserState::Active {
             *c.consumed.entry(sku).or_insert(0) += 1;
         }
-        let subject = Subject {
-            customer: Some(customer),
-            user: Some(user),
-            sku: Some(sku),
-            ..Subject::default()
-        };
+        let subject = Subject { customer: Some(customer), user: Some(user), sku: Some(sku), ..Subject::default() };
         self.log(batch, subject, EventKind::LicenseAssigned { family });
     }
 
@@ -210,12 +197,7 @@ impl World {
         if let (UserState::Active, Some(n)) = (u.state, c.consumed.get_mut(&sku)) {
             *n = n.saturating_sub(1);
         }
-        let subject = Subject {
-            customer: Some(customer),
-            user: Some(user),
-            sku: Some(sku),
-            ..Subject::default()
-        };
+        let subject = Subject { customer: Some(customer), user: Some(user), sku: Some(sku), ..Subject::default() };
         self.log(batch, subject, EventKind::LicenseRemoved { family });
     }
 
@@ -223,10 +205,7 @@ impl World {
     /// for `skuswap verify`-style checks on the live state).
     pub fn unlicensed_holders(&self, customer: &Customer) -> Vec<(Uuid, Uuid)> {
         let mut out = Vec::new();
-        for u in customer
-            .users_in_order()
-            .filter(|u| u.state == UserState::Active)
-        {
+        for u in customer.users_in_order().filter(|u| u.state == UserState::Active) {
             for sku in &u.licenses {
                 if !self.license_is_effective(customer, *sku) {
                     out.push((u.id, *sku));

@@ -6,8 +6,7 @@ use chrono::{DateTime, Months, Utc};
 use uuid::Uuid;
 
 use super::{
-    Actor, Batch, Cause, EventKind, ModelError, Result, Subject, SubscriptionStatus, UserState,
-    World, licenses::seats,
+    Actor, Batch, Cause, EventKind, ModelError, Result, Subject, SubscriptionStatus, UserState, World, licenses::seats,
 };
 
 /// What one advance of the clock did.
@@ -34,11 +33,7 @@ impl World {
 
     /// Queue a prospect's acceptance; the nil subscription id marks an acceptance entry.
     pub(crate) fn schedule_acceptance(&mut self, customer: Uuid) {
-        if let Some(a) = self
-            .customers
-            .get(&customer)
-            .and_then(|c| c.accepts.as_ref())
-        {
+        if let Some(a) = self.customers.get(&customer).and_then(|c| c.accepts.as_ref()) {
             self.deadlines.insert((a.at, customer, Uuid::nil()));
         }
     }
@@ -46,10 +41,7 @@ impl World {
     /// Move the clock to `to`, processing every deadline on the way in time order.
     pub fn advance_to(&mut self, to: DateTime<Utc>) -> Result<Advance> {
         if to < self.now {
-            return Err(ModelError::ClockBackwards {
-                now: self.now.to_rfc3339(),
-                to: to.to_rfc3339(),
-            });
+            return Err(ModelError::ClockBackwards { now: self.now.to_rfc3339(), to: to.to_rfc3339() });
         }
         let from = self.now;
         let mut steps = 0;
@@ -67,45 +59,27 @@ impl World {
             steps += usize::from(done);
         }
         self.now = to;
-        let batch = self.open_batch(
-            Cause::Admin {
-                operation: "advanceClock".into(),
-            },
-            Actor::Admin,
-        );
-        self.log(
-            &batch,
-            Subject::default(),
-            EventKind::ClockAdvanced { from, to },
-        );
+        let batch = self.open_batch(Cause::Admin { operation: "advanceClock".into() }, Actor::Admin);
+        self.log(&batch, Subject::default(), EventKind::ClockAdvanced { from, to });
         Ok(Advance { from, to, steps })
     }
 
     fn process_acceptance(&mut self, customer: Uuid, at: DateTime<Utc>) -> bool {
-        let Some(pending) = self
-            .customers
-            .get(&customer)
-            .and_then(|c| c.accepts.clone())
-        else {
+        let Some(pending) = self.customers.get(&customer).and_then(|c| c.accepts.clone()) else {
             return false;
         };
         if pending.at != at {
             return false;
         }
         let batch = self.open_batch(Cause::ClockStep, Actor::Customer(customer));
-        self.accept_relationship(&batch, customer, pending.partner)
-            .is_ok()
+        self.accept_relationship(&batch, customer, pending.partner).is_ok()
     }
 
     /// One deadline for one subscription: renew, expire, or de-provision. Returns whether the
     /// entry was still current.
     fn process_deadline(&mut self, customer: Uuid, id: Uuid, at: DateTime<Utc>) -> bool {
         let days = self.settings.deprovision_days;
-        let Some(sub) = self
-            .customers
-            .get(&customer)
-            .and_then(|c| c.subscriptions.get(&id))
-        else {
+        let Some(sub) = self.customers.get(&customer).and_then(|c| c.subscriptions.get(&id)) else {
             return false;
         };
         if sub.next_deadline(days) != Some(at) {
@@ -117,33 +91,19 @@ impl World {
             && sub.auto_renew_enabled
             && !sub.is_trial
             && offer.as_ref().is_some_and(|o| o.can_renew(at));
-        let subject = Subject {
-            customer: Some(customer),
-            subscription: Some(id),
-            sku: Some(sub.sku_id),
-            ..Subject::default()
-        };
+        let subject =
+            Subject { customer: Some(customer), subscription: Some(id), sku: Some(sub.sku_id), ..Subject::default() };
         let (status, sku) = (sub.status, sub.sku_id);
         let term = Months::new(self.settings.term_months);
         let batch = self.open_batch(Cause::ClockStep, Actor::Service);
-        let Some(sub) = self
-            .customers
-            .get_mut(&customer)
-            .and_then(|c| c.subscriptions.get_mut(&id))
-        else {
+        let Some(sub) = self.customers.get_mut(&customer).and_then(|c| c.subscriptions.get_mut(&id)) else {
             return false;
         };
         sub.revision += 1;
         let kind = match status {
             SubscriptionStatus::Active if renews => {
-                sub.commitment_end_date = sub
-                    .commitment_end_date
-                    .checked_add_months(term)
-                    .unwrap_or(at);
-                EventKind::SubscriptionRenewed {
-                    family,
-                    until: sub.commitment_end_date,
-                }
+                sub.commitment_end_date = sub.commitment_end_date.checked_add_months(term).unwrap_or(at);
+                EventKind::SubscriptionRenewed { family, until: sub.commitment_end_date }
             }
             SubscriptionStatus::Active => {
                 sub.status = SubscriptionStatus::Expired;
@@ -179,11 +139,8 @@ impl World {
             return;
         }
         let excess = (consumed - capacity) as usize;
-        let holders: Vec<Uuid> = c
-            .users_in_order()
-            .filter(|u| u.state == UserState::Active && u.holds(sku))
-            .map(|u| u.id)
-            .collect();
+        let holders: Vec<Uuid> =
+            c.users_in_order().filter(|u| u.state == UserState::Active && u.holds(sku)).map(|u| u.id).collect();
         for user in holders.into_iter().rev().take(excess) {
             self.revoke(batch, customer, user, sku);
         }

@@ -38,8 +38,7 @@ pub use ids::IdSource;
 pub use licenses::{SubscribedSku, is_effective};
 pub use scenario::Scenario;
 pub use subscriptions::{
-    Channel, Order, OrderLine, OrderLineRequest, Subscription, SubscriptionChanges,
-    SubscriptionStatus,
+    Channel, Order, OrderLine, OrderLineRequest, Subscription, SubscriptionChanges, SubscriptionStatus,
 };
 pub use tenants::{Customer, Partner, Token, TokenMode, User, UserState};
 
@@ -59,10 +58,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            deprovision_days: 120,
-            term_months: 12,
-        }
+        Settings { deprovision_days: 120, term_months: 12 }
     }
 }
 
@@ -119,23 +115,15 @@ impl World {
     /// Rebuild what `/admin/state` does not carry (after deserialising a snapshot).
     pub fn rebuild_indexes(&mut self) {
         self.deadlines.clear();
-        let keys: Vec<(Uuid, Uuid)> = self
-            .customers
-            .values()
-            .flat_map(|c| c.subscriptions.keys().map(move |s| (c.id, *s)))
-            .collect();
+        let keys: Vec<(Uuid, Uuid)> =
+            self.customers.values().flat_map(|c| c.subscriptions.keys().map(move |s| (c.id, *s))).collect();
         for (c, s) in keys {
             self.schedule(c, s);
         }
         for c in self.customers.values_mut() {
             c.recount_consumed();
         }
-        let prospects: Vec<Uuid> = self
-            .customers
-            .values()
-            .filter(|c| c.accepts.is_some())
-            .map(|c| c.id)
-            .collect();
+        let prospects: Vec<Uuid> = self.customers.values().filter(|c| c.accepts.is_some()).map(|c| c.id).collect();
         for c in prospects {
             self.schedule_acceptance(c);
         }
@@ -171,9 +159,7 @@ impl World {
     }
 
     pub fn all_customers(&self) -> impl Iterator<Item = &Customer> {
-        self.customer_order
-            .iter()
-            .filter_map(|id| self.customers.get(id))
+        self.customer_order.iter().filter_map(|id| self.customers.get(id))
     }
 
     pub fn customer_any(&self, id: Uuid) -> Option<&Customer> {
@@ -183,11 +169,7 @@ impl World {
     /// Start a batch. Its number is only taken by its first event, so a refused request
     /// leaves the counter (and so the whole state) untouched.
     pub fn open_batch(&mut self, cause: Cause, actor: Actor) -> Batch {
-        Batch {
-            id: self.next_batch,
-            cause,
-            actor,
-        }
+        Batch { id: self.next_batch, cause, actor }
     }
 
     /// Append one event. Called only from inside a mutation, after its checks passed, so a
@@ -219,15 +201,10 @@ impl World {
     }
 
     fn customer_mut(&mut self, id: Uuid) -> Result<&mut Customer> {
-        self.customers
-            .get_mut(&id)
-            .ok_or(ModelError::CustomerNotFound(id))
+        self.customers.get_mut(&id).ok_or(ModelError::CustomerNotFound(id))
     }
 
     fn default_partner(&self) -> Result<Uuid> {
-        self.partners
-            .first()
-            .map(|p| p.id)
-            .ok_or(ModelError::NoPartners)
+        self.partners.first().map(|p| p.id).ok_or(ModelError::NoPartners)
     }
 }

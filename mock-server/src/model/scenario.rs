@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Actor, Catalog, Cause, Channel, Customer, EventKind, ModelError, Offer, Partner, Result,
-    Settings, Subject, Subscription, SubscriptionStatus, User, UserState, World,
-    tenants::PendingAcceptance,
+    Actor, Catalog, Cause, Channel, Customer, EventKind, ModelError, Offer, Partner, Result, Settings, Subject,
+    Subscription, SubscriptionStatus, User, UserState, World, tenants::PendingAcceptance,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,10 +142,7 @@ fn invalid(msg: impl Into<String>) -> ModelError {
 }
 
 fn slug(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase()
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
 }
 
 impl World {
@@ -158,9 +154,7 @@ impl World {
         w.scenario = scenario.name.clone();
         w.settings = scenario.settings.clone();
         if w.settings.deprovision_days < 0 || w.settings.term_months == 0 {
-            return Err(invalid(
-                "settings: deprovisionDays must be >= 0 and termMonths >= 1",
-            ));
+            return Err(invalid("settings: deprovisionDays must be >= 0 and termMonths >= 1"));
         }
         let mut catalog: Catalog = w.catalog.clone();
         for o in &scenario.offers {
@@ -170,57 +164,33 @@ impl World {
         if scenario.partners.is_empty() {
             return Err(invalid("partners: at least one partner is needed"));
         }
-        let batch = w.open_batch(
-            Cause::Scenario {
-                name: scenario.name.clone(),
-            },
-            Actor::Admin,
-        );
-        w.log(
-            &batch,
-            Subject::default(),
-            EventKind::ScenarioLoaded {
-                name: scenario.name.clone(),
-                seed,
-            },
-        );
+        let batch = w.open_batch(Cause::Scenario { name: scenario.name.clone() }, Actor::Admin);
+        w.log(&batch, Subject::default(), EventKind::ScenarioLoaded { name: scenario.name.clone(), seed });
         let mut seen = BTreeSet::new();
         for p in &scenario.partners {
             let id = p.id.unwrap_or_else(|| w.ids.next_uuid());
             if !seen.insert(id) {
                 return Err(invalid(format!("partners: duplicate id {id}")));
             }
-            w.add_partner(
-                &batch,
-                Partner {
-                    id,
-                    name: p.name.clone(),
-                    mpn_id: p.mpn_id.clone(),
-                },
-            );
+            w.add_partner(&batch, Partner { id, name: p.name.clone(), mpn_id: p.mpn_id.clone() });
         }
         let first_partner = w.default_partner()?;
         for (ci, sc) in scenario.customers.iter().enumerate() {
             let at = |field: &str| format!("customers[{ci}] ({}): {field}", sc.company_name);
             let partner = sc.partner.unwrap_or(first_partner);
             if w.partner(partner).is_none() {
-                return Err(invalid(at(&format!(
-                    "partner {partner} is not in partners"
-                ))));
+                return Err(invalid(at(&format!("partner {partner} is not in partners"))));
             }
             let id = sc.id.unwrap_or_else(|| w.ids.next_uuid());
             if !seen.insert(id) {
                 return Err(invalid(at(&format!("duplicate id {id}"))));
             }
             let accepts = match (sc.relationship, sc.accepts_after_days) {
-                (ScenarioRelationship::Prospect, Some(d)) if d >= 0 => Some(PendingAcceptance {
-                    partner,
-                    at: scenario.start + Duration::days(d),
-                }),
+                (ScenarioRelationship::Prospect, Some(d)) if d >= 0 => {
+                    Some(PendingAcceptance { partner, at: scenario.start + Duration::days(d) })
+                }
                 (_, Some(_)) => {
-                    return Err(invalid(at(
-                        "acceptsAfterDays needs relationship \"prospect\" and days >= 0",
-                    )));
+                    return Err(invalid(at("acceptsAfterDays needs relationship \"prospect\" and days >= 0")));
                 }
                 _ => None,
             };
@@ -228,10 +198,7 @@ impl World {
                 id,
                 commerce_id: w.ids.next_uuid(),
                 company_name: sc.company_name.clone(),
-                domain: sc
-                    .domain
-                    .clone()
-                    .unwrap_or_else(|| format!("{}.onmicrosoft.com", slug(&sc.company_name))),
+                domain: sc.domain.clone().unwrap_or_else(|| format!("{}.onmicrosoft.com", slug(&sc.company_name))),
                 country: sc.country.clone(),
                 resellers: match sc.relationship {
                     ScenarioRelationship::Reseller => vec![partner],
@@ -249,10 +216,11 @@ impl World {
 
             for (si, ss) in sc.subscriptions.iter().enumerate() {
                 let at = |field: &str| at(&format!("subscriptions[{si}].{field}"));
-                let offer =
-                    w.catalog.resolve(&ss.offer).cloned().ok_or_else(|| {
-                        invalid(at(&format!("offer: unknown offer {:?}", ss.offer)))
-                    })?;
+                let offer = w
+                    .catalog
+                    .resolve(&ss.offer)
+                    .cloned()
+                    .ok_or_else(|| invalid(at(&format!("offer: unknown offer {:?}", ss.offer))))?;
                 let sid = ss.id.unwrap_or_else(|| w.ids.next_uuid());
                 if !seen.insert(sid) {
                     return Err(invalid(at(&format!("id: duplicate id {sid}"))));
@@ -261,8 +229,7 @@ impl World {
                     return Err(invalid(at("quantity: must be at least 1")));
                 }
                 let status = ss.status.unwrap_or(SubscriptionStatus::Active);
-                if status == SubscriptionStatus::Active && ss.commitment_end_date <= scenario.start
-                {
+                if status == SubscriptionStatus::Active && ss.commitment_end_date <= scenario.start {
                     return Err(invalid(at(
                         "commitmentEndDate: an active subscription must end after `start` (give status \"expired\" for one that already ended)",
                     )));
@@ -271,9 +238,7 @@ impl World {
                     ScenarioChannel::Csp => {
                         let seller = ss.sold_by.unwrap_or(partner);
                         if w.partner(seller).is_none() {
-                            return Err(invalid(at(&format!(
-                                "soldBy: partner {seller} is not in partners"
-                            ))));
+                            return Err(invalid(at(&format!("soldBy: partner {seller} is not in partners"))));
                         }
                         Channel::Csp(seller)
                     }
@@ -281,10 +246,7 @@ impl World {
                     ScenarioChannel::Direct => Channel::Direct,
                 };
                 if let Some(parent) = ss.parent {
-                    let ok = w
-                        .customers
-                        .get(&id)
-                        .is_some_and(|c| c.subscriptions.contains_key(&parent));
+                    let ok = w.customers.get(&id).is_some_and(|c| c.subscriptions.contains_key(&parent));
                     if !ok {
                         return Err(invalid(at(&format!(
                             "parent: {parent} is not an earlier subscription of this customer"
@@ -302,21 +264,15 @@ impl World {
                     offer_id: offer.id.clone(),
                     sku_id: offer.sku_id,
                     offer_name: offer.name.clone(),
-                    friendly_name: ss
-                        .friendly_name
-                        .clone()
-                        .unwrap_or_else(|| offer.name.clone()),
+                    friendly_name: ss.friendly_name.clone().unwrap_or_else(|| offer.name.clone()),
                     quantity: ss.quantity,
                     status,
-                    auto_renew_enabled: ss
-                        .auto_renew_enabled
-                        .unwrap_or_else(|| offer.can_renew(scenario.start)),
+                    auto_renew_enabled: ss.auto_renew_enabled.unwrap_or_else(|| offer.can_renew(scenario.start)),
                     channel,
                     creation_date: start_date,
                     effective_start_date: start_date,
                     commitment_end_date: ss.commitment_end_date,
-                    inactive_since: (status != SubscriptionStatus::Active)
-                        .then_some(scenario.start),
+                    inactive_since: (status != SubscriptionStatus::Active).then_some(scenario.start),
                     parent_subscription_id: ss.parent,
                     order_id: None,
                     partner_id_on_record: String::new(),
@@ -334,13 +290,12 @@ impl World {
                 }
                 let mut licenses = Vec::new();
                 for l in &su.licenses {
-                    let offer = w
-                        .catalog
-                        .resolve(l)
-                        .ok_or_else(|| invalid(at(&format!("licenses: unknown offer {l:?}"))))?;
-                    let held = w.customers.get(&id).is_some_and(|c| {
-                        c.subscriptions.values().any(|s| s.sku_id == offer.sku_id)
-                    });
+                    let offer =
+                        w.catalog.resolve(l).ok_or_else(|| invalid(at(&format!("licenses: unknown offer {l:?}"))))?;
+                    let held = w
+                        .customers
+                        .get(&id)
+                        .is_some_and(|c| c.subscriptions.values().any(|s| s.sku_id == offer.sku_id));
                     if !held {
                         return Err(invalid(at(&format!(
                             "licenses: the customer has no subscription of {l:?} to take this seat from"
@@ -350,18 +305,16 @@ impl World {
                         licenses.push(offer.sku_id);
                     }
                 }
-                let upn = su.user_principal_name.clone().unwrap_or_else(|| {
-                    format!("{}.{}@{domain}", slug(&su.first_name), slug(&su.last_name))
-                });
+                let upn = su
+                    .user_principal_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}.{}@{domain}", slug(&su.first_name), slug(&su.last_name)));
                 let user = User {
                     id: uid,
                     user_principal_name: upn,
                     first_name: su.first_name.clone(),
                     last_name: su.last_name.clone(),
-                    usage_location: su
-                        .usage_location
-                        .clone()
-                        .unwrap_or_else(|| sc.country.clone()),
+                    usage_location: su.usage_location.clone().unwrap_or_else(|| sc.country.clone()),
                     state: UserState::Active,
                     licenses,
                 };

@@ -109,12 +109,7 @@ impl Subscription {
     pub fn etag(&self) -> String {
         // Opaque to clients; stable for a given revision.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in self
-            .id
-            .as_bytes()
-            .iter()
-            .chain(self.revision.to_le_bytes().iter())
-        {
+        for b in self.id.as_bytes().iter().chain(self.revision.to_le_bytes().iter()) {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
@@ -128,9 +123,9 @@ impl Subscription {
     /// When de-provisioning is due, for a suspended or expired subscription.
     pub fn deprovision_at(&self, deprovision_days: i64) -> Option<DateTime<Utc>> {
         match self.status {
-            SubscriptionStatus::Suspended | SubscriptionStatus::Expired => self
-                .inactive_since
-                .map(|t| t + Duration::days(deprovision_days)),
+            SubscriptionStatus::Suspended | SubscriptionStatus::Expired => {
+                self.inactive_since.map(|t| t + Duration::days(deprovision_days))
+            }
             _ => None,
         }
     }
@@ -139,9 +134,7 @@ impl Subscription {
     pub fn next_deadline(&self, deprovision_days: i64) -> Option<DateTime<Utc>> {
         match self.status {
             SubscriptionStatus::Active => Some(self.commitment_end_date),
-            SubscriptionStatus::Suspended | SubscriptionStatus::Expired => {
-                self.deprovision_at(deprovision_days)
-            }
+            SubscriptionStatus::Suspended | SubscriptionStatus::Expired => self.deprovision_at(deprovision_days),
             SubscriptionStatus::Deleted => None,
         }
     }
@@ -192,18 +185,10 @@ impl World {
     /// Subscriptions this partner sold to the customer (other channels are invisible here).
     pub fn subscriptions_of(&self, partner: Uuid, customer: Uuid) -> Result<Vec<&Subscription>> {
         let c = self.customer_of(partner, customer)?;
-        Ok(c.subscriptions_in_order()
-            .into_iter()
-            .filter(|s| s.sold_by(partner))
-            .collect())
+        Ok(c.subscriptions_in_order().into_iter().filter(|s| s.sold_by(partner)).collect())
     }
 
-    pub fn subscription_of(
-        &self,
-        partner: Uuid,
-        customer: Uuid,
-        id: Uuid,
-    ) -> Result<&Subscription> {
+    pub fn subscription_of(&self, partner: Uuid, customer: Uuid, id: Uuid) -> Result<&Subscription> {
         let c = self.customer_of(partner, customer)?;
         match c.subscriptions.get(&id) {
             Some(s) if s.sold_by(partner) => Ok(s),
@@ -246,19 +231,13 @@ impl World {
         }
         let mut numbers: Vec<i64> = lines.iter().map(|l| l.line_item_number).collect();
         numbers.sort_unstable();
-        if numbers
-            .iter()
-            .enumerate()
-            .any(|(i, n)| i64::try_from(i).ok() != Some(*n))
-        {
+        if numbers.iter().enumerate().any(|(i, n)| i64::try_from(i).ok() != Some(*n)) {
             return Err(ModelError::LineItemNumbers(lines.len().saturating_sub(1)));
         }
         let mut checked = Vec::with_capacity(lines.len());
         for line in lines {
-            let offer = self
-                .catalog
-                .offer(&line.offer_id)
-                .ok_or_else(|| ModelError::OfferNotFound(line.offer_id.clone()))?;
+            let offer =
+                self.catalog.offer(&line.offer_id).ok_or_else(|| ModelError::OfferNotFound(line.offer_id.clone()))?;
             if !offer.is_available_for_purchase(self.now) {
                 return Err(ModelError::OfferNotPurchasable(offer.id.clone()));
             }
@@ -274,10 +253,7 @@ impl World {
             let parent = if offer.is_add_on {
                 let base = c.subscriptions_in_order().into_iter().find(|s| {
                     s.status == SubscriptionStatus::Active
-                        && offer
-                            .prerequisite_offers
-                            .iter()
-                            .any(|p| p.eq_ignore_ascii_case(&s.offer_id))
+                        && offer.prerequisite_offers.iter().any(|p| p.eq_ignore_ascii_case(&s.offer_id))
                 });
                 match base {
                     Some(b) => Some(b.id),
@@ -299,10 +275,7 @@ impl World {
         let mut order_lines = Vec::with_capacity(checked.len());
         for (offer, quantity, parent, line) in checked {
             let id = self.ids.next_uuid();
-            let friendly_name = line
-                .friendly_name
-                .clone()
-                .unwrap_or_else(|| offer.name.clone());
+            let friendly_name = line.friendly_name.clone().unwrap_or_else(|| offer.name.clone());
             let partner_id_on_record = line.partner_id_on_record.clone().unwrap_or_default();
             let sub = Subscription {
                 id,
@@ -317,9 +290,7 @@ impl World {
                 channel: Channel::Csp(partner),
                 creation_date: now,
                 effective_start_date: now,
-                commitment_end_date: now
-                    .checked_add_months(Months::new(self.settings.term_months))
-                    .unwrap_or(now),
+                commitment_end_date: now.checked_add_months(Months::new(self.settings.term_months)).unwrap_or(now),
                 inactive_since: None,
                 parent_subscription_id: parent,
                 order_id: Some(order_id),
@@ -338,26 +309,10 @@ impl World {
             self.insert_subscription(batch, sub, &offer.family);
         }
         let line_items = order_lines.len();
-        let order = Order {
-            id: order_id,
-            customer,
-            partner,
-            creation_date: now,
-            line_items: order_lines,
-        };
+        let order = Order { id: order_id, customer, partner, creation_date: now, line_items: order_lines };
         self.customer_mut(customer)?.orders.insert(order_id, order);
-        let subject = Subject {
-            customer: Some(customer),
-            ..Subject::default()
-        };
-        self.log(
-            batch,
-            subject,
-            EventKind::OrderPlaced {
-                order: order_id,
-                line_items,
-            },
-        );
+        let subject = Subject { customer: Some(customer), ..Subject::default() };
+        self.log(batch, subject, EventKind::OrderPlaced { order: order_id, line_items });
         Ok(order_id)
     }
 
@@ -410,21 +365,12 @@ impl World {
             Some(WireStatus::Known(s)) if s == sub.status => None,
             Some(WireStatus::Known(to)) => Some(to),
             Some(WireStatus::Unreachable) => {
-                return Err(ModelError::StatusChangeNotAllowed {
-                    id,
-                    from: sub.status.as_str(),
-                    to: "that status",
-                });
+                return Err(ModelError::StatusChangeNotAllowed { id, from: sub.status.as_str(), to: "that status" });
             }
         };
         let quantity = changes.quantity.filter(|q| *q != i64::from(sub.quantity));
-        let name = changes
-            .friendly_name
-            .clone()
-            .filter(|n| *n != sub.friendly_name);
-        let renew = changes
-            .auto_renew_enabled
-            .filter(|r| *r != sub.auto_renew_enabled);
+        let name = changes.friendly_name.clone().filter(|n| *n != sub.friendly_name);
+        let renew = changes.auto_renew_enabled.filter(|r| *r != sub.auto_renew_enabled);
         if status.is_none() && quantity.is_none() && name.is_none() && renew.is_none() {
             return Ok(());
         }
@@ -444,21 +390,15 @@ impl World {
                         });
                     }
                     if let Some(parent) = sub.parent_subscription_id {
-                        let parent_active = c
-                            .subscriptions
-                            .get(&parent)
-                            .is_some_and(|p| p.status == SubscriptionStatus::Active);
+                        let parent_active =
+                            c.subscriptions.get(&parent).is_some_and(|p| p.status == SubscriptionStatus::Active);
                         if !parent_active {
                             return Err(ModelError::ParentNotActive(parent));
                         }
                     }
                 }
                 (from, to) => {
-                    return Err(ModelError::StatusChangeNotAllowed {
-                        id,
-                        from: from.as_str(),
-                        to: to.as_str(),
-                    });
+                    return Err(ModelError::StatusChangeNotAllowed { id, from: from.as_str(), to: to.as_str() });
                 }
             }
         }
@@ -471,8 +411,7 @@ impl World {
         let quantity = match quantity {
             None => None,
             Some(q) => {
-                let (min, max) =
-                    offer.map_or((1, 10_000), |o| (o.minimum_quantity, o.maximum_quantity));
+                let (min, max) = offer.map_or((1, 10_000), |o| (o.minimum_quantity, o.maximum_quantity));
                 match u32::try_from(q).ok().filter(|q| (min..=max).contains(q)) {
                     Some(q) => Some(q),
                     None => {
@@ -491,18 +430,10 @@ impl World {
         }
 
         let now = self.now;
-        let subject = Subject {
-            customer: Some(customer),
-            subscription: Some(id),
-            sku: Some(sub.sku_id),
-            ..Subject::default()
-        };
+        let subject =
+            Subject { customer: Some(customer), subscription: Some(id), sku: Some(sub.sku_id), ..Subject::default() };
         let from_quantity = sub.quantity;
-        let Some(sub) = self
-            .customers
-            .get_mut(&customer)
-            .and_then(|c| c.subscriptions.get_mut(&id))
-        else {
+        let Some(sub) = self.customers.get_mut(&customer).and_then(|c| c.subscriptions.get_mut(&id)) else {
             return Err(ModelError::SubscriptionNotFound(id));
         };
         sub.revision += 1;
@@ -511,23 +442,15 @@ impl World {
             sub.status = to;
             if to == SubscriptionStatus::Suspended {
                 sub.inactive_since = Some(now);
-                events.push(EventKind::SubscriptionSuspended {
-                    family: family.clone(),
-                });
+                events.push(EventKind::SubscriptionSuspended { family: family.clone() });
             } else {
                 sub.inactive_since = None;
-                events.push(EventKind::SubscriptionReactivated {
-                    family: family.clone(),
-                });
+                events.push(EventKind::SubscriptionReactivated { family: family.clone() });
             }
         }
         if let Some(q) = quantity {
             sub.quantity = q;
-            events.push(EventKind::QuantityChanged {
-                family: family.clone(),
-                from: from_quantity,
-                to: q,
-            });
+            events.push(EventKind::QuantityChanged { family: family.clone(), from: from_quantity, to: q });
         }
         if let Some(n) = name {
             sub.friendly_name = n.clone();

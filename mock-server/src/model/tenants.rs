@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{
-    Actor, Batch, Cause, EventKind, ModelError, Order, Result, Subject, Subscription, World,
-};
+use super::{Actor, Batch, Cause, EventKind, ModelError, Order, Result, Subject, Subscription, World};
 
 /// An indirect provider (or direct-bill partner) that transacts in CSP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,10 +140,7 @@ impl Customer {
 
 impl World {
     pub fn add_partner(&mut self, batch: &Batch, partner: Partner) {
-        let kind = EventKind::PartnerAdded {
-            name: partner.name.clone(),
-            mpn_id: partner.mpn_id.clone(),
-        };
+        let kind = EventKind::PartnerAdded { name: partner.name.clone(), mpn_id: partner.mpn_id.clone() };
         self.partners.push(partner);
         self.log(batch, Subject::default(), kind);
     }
@@ -159,53 +154,27 @@ impl World {
         };
         let token = self.ids.next_token();
         self.tokens.insert(token.clone(), Token { partner, mode });
-        let batch = self.open_batch(
-            Cause::Admin {
-                operation: "issueToken".into(),
-            },
-            Actor::Admin,
-        );
-        self.log(
-            &batch,
-            Subject::default(),
-            EventKind::TokenIssued {
-                partner,
-                mode: mode.as_str().into(),
-            },
-        );
+        let batch = self.open_batch(Cause::Admin { operation: "issueToken".into() }, Actor::Admin);
+        self.log(&batch, Subject::default(), EventKind::TokenIssued { partner, mode: mode.as_str().into() });
         Ok(token)
     }
 
     pub(crate) fn insert_customer(&mut self, batch: &Batch, customer: Customer) {
         let id = customer.id;
-        let kind = EventKind::CustomerAdded {
-            company_name: customer.company_name.clone(),
-        };
+        let kind = EventKind::CustomerAdded { company_name: customer.company_name.clone() };
         let resellers = customer.resellers.clone();
         self.customer_order.push(id);
         self.customers.insert(id, customer);
-        let subject = Subject {
-            customer: Some(id),
-            ..Subject::default()
-        };
+        let subject = Subject { customer: Some(id), ..Subject::default() };
         self.log(batch, subject, kind);
         for partner in resellers {
-            self.log(
-                batch,
-                subject,
-                EventKind::RelationshipEstablished { partner },
-            );
+            self.log(batch, subject, EventKind::RelationshipEstablished { partner });
         }
         self.schedule_acceptance(id);
     }
 
     /// Customers of this partner in paging order: the page starting at `offset`, and the total.
-    pub fn customers_page(
-        &self,
-        partner: Uuid,
-        offset: usize,
-        size: usize,
-    ) -> (Vec<&Customer>, usize) {
+    pub fn customers_page(&self, partner: Uuid, offset: usize, size: usize) -> (Vec<&Customer>, usize) {
         let mine = self.all_customers().filter(|c| c.is_customer_of(partner));
         let mut total = 0;
         let mut page = Vec::new();
@@ -227,12 +196,7 @@ impl World {
     }
 
     /// A customer accepts a partner's invitation and becomes its customer.
-    pub fn accept_relationship(
-        &mut self,
-        batch: &Batch,
-        customer: Uuid,
-        partner: Uuid,
-    ) -> Result<()> {
+    pub fn accept_relationship(&mut self, batch: &Batch, customer: Uuid, partner: Uuid) -> Result<()> {
         if self.partner(partner).is_none() {
             return Err(ModelError::PartnerNotFound(partner));
         }
@@ -244,23 +208,13 @@ impl World {
         if c.accepts.as_ref().is_some_and(|a| a.partner == partner) {
             c.accepts = None;
         }
-        let subject = Subject {
-            customer: Some(customer),
-            ..Subject::default()
-        };
-        self.log(
-            batch,
-            subject,
-            EventKind::RelationshipEstablished { partner },
-        );
+        let subject = Subject { customer: Some(customer), ..Subject::default() };
+        self.log(batch, subject, EventKind::RelationshipEstablished { partner });
         Ok(())
     }
 
     pub fn user_of(&self, partner: Uuid, customer: Uuid, user: Uuid) -> Result<&User> {
-        self.customer_of(partner, customer)?
-            .users
-            .get(&user)
-            .ok_or(ModelError::UserNotFound(user))
+        self.customer_of(partner, customer)?.users.get(&user).ok_or(ModelError::UserNotFound(user))
     }
 
     pub(crate) fn insert_user(&mut self, batch: &Batch, customer: Uuid, user: User) -> Result<()> {
@@ -269,25 +223,9 @@ impl World {
         let upn = user.user_principal_name.clone();
         let licenses = user.licenses.clone();
         c.user_order.push(id);
-        c.users.insert(
-            id,
-            User {
-                licenses: Vec::new(),
-                ..user
-            },
-        );
-        let subject = Subject {
-            customer: Some(customer),
-            user: Some(id),
-            ..Subject::default()
-        };
-        self.log(
-            batch,
-            subject,
-            EventKind::UserAdded {
-                user_principal_name: upn,
-            },
-        );
+        c.users.insert(id, User { licenses: Vec::new(), ..user });
+        let subject = Subject { customer: Some(customer), user: Some(id), ..Subject::default() };
+        self.log(batch, subject, EventKind::UserAdded { user_principal_name: upn });
         for sku in licenses {
             self.grant(batch, customer, id, sku);
         }
@@ -295,13 +233,7 @@ impl World {
     }
 
     /// Soft-delete a user (Partner Center's `DELETE .../users/{id}`): licenses are released.
-    pub fn delete_user(
-        &mut self,
-        batch: &Batch,
-        partner: Uuid,
-        customer: Uuid,
-        user: Uuid,
-    ) -> Result<()> {
+    pub fn delete_user(&mut self, batch: &Batch, partner: Uuid, customer: Uuid, user: Uuid) -> Result<()> {
         let held = self.user_of(partner, customer, user)?.licenses.clone();
         for sku in held {
             self.revoke(batch, customer, user, sku);
@@ -310,11 +242,7 @@ impl World {
         if let Some(u) = c.users.get_mut(&user) {
             u.state = UserState::Inactive;
         }
-        let subject = Subject {
-            customer: Some(customer),
-            user: Some(user),
-            ..Subject::default()
-        };
+        let subject = Subject { customer: Some(customer), user: Some(user), ..Subject::default() };
         self.log(batch, subject, EventKind::UserDeleted);
         Ok(())
     }

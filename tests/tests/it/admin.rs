@@ -7,45 +7,27 @@ use skuswap_tests::{Harness, TestResult, article::*};
 #[tokio::test]
 async fn state_round_trips_byte_for_byte_and_continues_identically() -> TestResult {
     let h = Harness::article()?;
-    assert_eq!(
-        h.buy(WINGTIP, "d365-unified-operations", 20).await.status,
-        201
-    );
+    assert_eq!(h.buy(WINGTIP, "d365-unified-operations", 20).await.status, 201);
     h.set_status(WINGTIP, WINGTIP_AX_TASK, "suspended").await;
     let snapshot = h.get("/admin/state").await.text;
     // Continue in the original...
     let tok = format!("Bearer {}", h.token);
-    let body = format!(
-        r#"{{"lineItems":[{{"lineItemNumber":0,"offerId":"{}","quantity":3}}]}}"#,
-        h.offer_id("d365-sales")
-    );
-    let headers = [
-        ("authorization", tok.as_str()),
-        ("MS-RequestId", "6f1d2c3b-4a59-4687-9a1b-2c3d4e5f6a7b"),
-    ];
+    let body =
+        format!(r#"{{"lineItems":[{{"lineItemNumber":0,"offerId":"{}","quantity":3}}]}}"#, h.offer_id("d365-sales"));
+    let headers = [("authorization", tok.as_str()), ("MS-RequestId", "6f1d2c3b-4a59-4687-9a1b-2c3d4e5f6a7b")];
     let orders = format!("/v1/customers/{TAILSPIN}/orders");
     let a = h.send(Method::POST, &orders, Some(&body), &headers).await;
     let a_after = h.advance_days(200).await;
     // ...and in a restored copy (PUT into a fresh server).
     let other = Harness::builtin("article", Some(99))?;
-    let r = other
-        .send(Method::PUT, "/admin/state", Some(&snapshot), &[])
-        .await;
+    let r = other.send(Method::PUT, "/admin/state", Some(&snapshot), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(other.get("/admin/state").await.text, snapshot);
-    let b = other
-        .send(Method::POST, &orders, Some(&body), &headers)
-        .await;
+    let b = other.send(Method::POST, &orders, Some(&body), &headers).await;
     let b_after = other.advance_days(200).await;
-    assert_eq!(
-        a.body, b.body,
-        "the restored world must hand out the same ids"
-    );
+    assert_eq!(a.body, b.body, "the restored world must hand out the same ids");
     assert_eq!(a_after.body, b_after.body);
-    assert_eq!(
-        h.get("/admin/state").await.text,
-        other.get("/admin/state").await.text
-    );
+    assert_eq!(h.get("/admin/state").await.text, other.get("/admin/state").await.text);
     Ok(())
 }
 
@@ -68,9 +50,7 @@ async fn the_same_seed_gives_the_same_answers_and_another_seed_other_ids() -> Te
 #[tokio::test]
 async fn scenarios_load_by_name_or_document_and_errors_name_the_field() -> TestResult {
     let h = Harness::article()?;
-    let r = h
-        .post("/admin/scenario", r#"{"name":"article","seed":11}"#)
-        .await;
+    let r = h.post("/admin/scenario", r#"{"name":"article","seed":11}"#).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["seed"], 11);
     assert_eq!(r.body["customers"], 4);
@@ -81,52 +61,23 @@ async fn scenarios_load_by_name_or_document_and_errors_name_the_field() -> TestR
     let r = h.post("/admin/scenario", doc).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["scenario"], "tiny");
-    let token = h.post("/admin/tokens", "{}").await.body["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let token = h.post("/admin/tokens", "{}").await.body["accessToken"].as_str().unwrap_or_default().to_string();
     let auth = format!("Bearer {token}");
-    let r = h
-        .send(
-            Method::GET,
-            "/v1/customers",
-            None,
-            &[("authorization", &auth)],
-        )
-        .await;
-    assert_eq!(
-        r.body["items"][0]["companyProfile"]["companyName"],
-        "Solo Ltd"
-    );
-    assert_eq!(
-        r.body["items"][0]["companyProfile"]["domain"],
-        "sololtd.onmicrosoft.com"
-    );
+    let r = h.send(Method::GET, "/v1/customers", None, &[("authorization", &auth)]).await;
+    assert_eq!(r.body["items"][0]["companyProfile"]["companyName"], "Solo Ltd");
+    assert_eq!(r.body["items"][0]["companyProfile"]["domain"], "sololtd.onmicrosoft.com");
     let bad = doc.replace(r#""licenses":["o365-e4"]"#, r#""licenses":["o365-e3"]"#);
     let r = h.post("/admin/scenario", &bad).await;
     assert_eq!(r.status, 400);
     let d = r.body["description"].as_str().unwrap_or_default();
-    assert!(
-        d.contains("customers[0] (Solo Ltd): users[0].licenses"),
-        "{d}"
-    );
+    assert!(d.contains("customers[0] (Solo Ltd): users[0].licenses"), "{d}");
     let bad = doc.replace("commitmentEndDate", "commitmentEnd");
     let r = h.post("/admin/scenario", &bad).await;
     assert_eq!(r.status, 400);
-    assert!(
-        r.body["description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("commitmentEnd"),
-        "{}",
-        r.text
-    );
+    assert!(r.body["description"].as_str().unwrap_or_default().contains("commitmentEnd"), "{}", r.text);
     // The failed loads left the tiny world in place.
     assert_eq!(h.get("/admin/state").await.body["scenario"], "tiny");
-    assert_eq!(
-        h.get("/admin/scenarios").await.body["builtin"][0],
-        "article"
-    );
+    assert_eq!(h.get("/admin/scenarios").await.body["builtin"][0], "article");
     Ok(())
 }
 
@@ -146,25 +97,17 @@ async fn reset_empties_the_world() -> TestResult {
 #[tokio::test]
 async fn events_page_by_sequence_and_render_as_text() -> TestResult {
     let h = Harness::article()?;
-    let all = h.get("/admin/events").await.body["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let all = h.get("/admin/events").await.body["events"].as_array().cloned().unwrap_or_default();
     assert!(all.len() > 40);
     let first = &all[0];
     assert_eq!(first["seq"], 1);
     assert_eq!(first["kind"]["type"], "scenarioLoaded");
-    let tail = h.get("/admin/events?after=40").await.body["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let tail = h.get("/admin/events?after=40").await.body["events"].as_array().cloned().unwrap_or_default();
     assert_eq!(tail.len(), all.len() - 40);
     assert_eq!(tail[0]["seq"], 41);
     let text = h.get("/admin/events?format=text&after=0").await.text;
     assert!(
-        text.lines()
-            .next()
-            .is_some_and(|l| l.starts_with("#1 2017-07-03T09:00:00Z b1 admin ScenarioLoaded")),
+        text.lines().next().is_some_and(|l| l.starts_with("#1 2017-07-03T09:00:00Z b1 admin ScenarioLoaded")),
         "{text}"
     );
     Ok(())
@@ -174,11 +117,7 @@ async fn events_page_by_sequence_and_render_as_text() -> TestResult {
 async fn a_customer_accepts_the_partners_invitation_through_the_admin_api() -> TestResult {
     let h = Harness::article()?;
     let r = h.get("/v1/customers/relationshiprequests").await;
-    assert!(
-        r.body["url"].as_str().unwrap_or_default().contains(PARTNER),
-        "{}",
-        r.text
-    );
+    assert!(r.body["url"].as_str().unwrap_or_default().contains(PARTNER), "{}", r.text);
     let r = h
         .post(
             &format!("/admin/customers/{ADVENTURE_WORKS}/accept-relationship"),
@@ -189,23 +128,11 @@ async fn a_customer_accepts_the_partners_invitation_through_the_admin_api() -> T
     let r = h.get(&format!("/v1/customers/{ADVENTURE_WORKS}")).await;
     assert_eq!(r.status, 200);
     // Contoso does not see Fabrikam's subscription, but sees its seats.
-    assert_eq!(
-        h.get(&format!("/v1/customers/{ADVENTURE_WORKS}/subscriptions"))
-            .await
-            .body["totalCount"],
-        0
-    );
-    let skus = h
-        .get(&format!("/v1/customers/{ADVENTURE_WORKS}/subscribedskus"))
-        .await;
+    assert_eq!(h.get(&format!("/v1/customers/{ADVENTURE_WORKS}/subscriptions")).await.body["totalCount"], 0);
+    let skus = h.get(&format!("/v1/customers/{ADVENTURE_WORKS}/subscribedskus")).await;
     assert_eq!(skus.body["items"][0]["activeUnits"], 20);
     // Twice is a conflict.
-    let r = h
-        .post(
-            &format!("/admin/customers/{ADVENTURE_WORKS}/accept-relationship"),
-            "",
-        )
-        .await;
+    let r = h.post(&format!("/admin/customers/{ADVENTURE_WORKS}/accept-relationship"), "").await;
     assert_eq!(r.status, 409);
     Ok(())
 }

@@ -7,15 +7,8 @@ use skuswap_tests::{Harness, TestResult, article::*};
 #[tokio::test]
 async fn a_missing_token_is_401_800001_with_www_authenticate() -> TestResult {
     let h = Harness::article()?;
-    let r = h
-        .send(Method::GET, "/v1/customers", None, &[("authorization", "")])
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (401, Some(800_001)),
-        "{}",
-        r.text
-    );
+    let r = h.send(Method::GET, "/v1/customers", None, &[("authorization", "")]).await;
+    assert_eq!((r.status.as_u16(), r.code()), (401, Some(800_001)), "{}", r.text);
     assert!(r.headers.contains_key("www-authenticate"));
     assert_eq!(r.body["source"], "PartnerFD");
     Ok(())
@@ -24,14 +17,7 @@ async fn a_missing_token_is_401_800001_with_www_authenticate() -> TestResult {
 #[tokio::test]
 async fn an_unknown_token_is_401_access_denied() -> TestResult {
     let h = Harness::article()?;
-    let r = h
-        .send(
-            Method::GET,
-            "/v1/customers",
-            None,
-            &[("authorization", "Bearer nope")],
-        )
-        .await;
+    let r = h.send(Method::GET, "/v1/customers", None, &[("authorization", "Bearer nope")]).await;
     assert_eq!((r.status.as_u16(), r.code()), (401, Some(400)));
     Ok(())
 }
@@ -42,10 +28,7 @@ async fn app_only_tokens_are_refused_on_app_user_routes_only() -> TestResult {
     let app = h.token_for(None, "app").await;
     let auth = format!("Bearer {app}");
     let headers = [("authorization", auth.as_str())];
-    for ok in [
-        "/v1/customers".to_string(),
-        format!("/v1/customers/{WINGTIP}/subscriptions"),
-    ] {
+    for ok in ["/v1/customers".to_string(), format!("/v1/customers/{WINGTIP}/subscriptions")] {
         let r = h.send(Method::GET, &ok, None, &headers).await;
         assert_eq!(r.status, 200, "{ok}: {}", r.text);
     }
@@ -58,25 +41,12 @@ async fn app_only_tokens_are_refused_on_app_user_routes_only() -> TestResult {
         "/v1/customers/relationshiprequests".to_string(),
     ] {
         let r = h.send(Method::GET, &refused, None, &headers).await;
-        assert_eq!(
-            (r.status.as_u16(), r.code()),
-            (403, Some(2032)),
-            "{refused}: {}",
-            r.text
-        );
+        assert_eq!((r.status.as_u16(), r.code()), (403, Some(2032)), "{refused}: {}", r.text);
     }
     let before = h.mock.read(|w| w.events().len());
-    let body = format!(
-        r#"{{"licensesToAssign":[{{"skuId":"{}"}}]}}"#,
-        h.sku_id("ax-task")
-    );
+    let body = format!(r#"{{"licensesToAssign":[{{"skuId":"{}"}}]}}"#, h.sku_id("ax-task"));
     let r = h
-        .send(
-            Method::POST,
-            &format!("/v1/customers/{WINGTIP}/users/{user}/licenseupdates"),
-            Some(&body),
-            &headers,
-        )
+        .send(Method::POST, &format!("/v1/customers/{WINGTIP}/users/{user}/licenseupdates"), Some(&body), &headers)
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(h.mock.read(|w| w.events().len()), before);
@@ -89,36 +59,15 @@ async fn another_partners_customer_is_not_found() -> TestResult {
     // Adventure Works is Fabrikam's customer, not Contoso's.
     let r = h.get(&format!("/v1/customers/{ADVENTURE_WORKS}")).await;
     assert_eq!((r.status.as_u16(), r.code()), (404, Some(60_003)));
-    let r = h
-        .get(&format!(
-            "/v1/customers/{ADVENTURE_WORKS}/subscriptions/{ADVENTURE_WORKS_AX}"
-        ))
-        .await;
+    let r = h.get(&format!("/v1/customers/{ADVENTURE_WORKS}/subscriptions/{ADVENTURE_WORKS_AX}")).await;
     assert_eq!(r.status, 404);
     // Fabrikam sees it, and not Contoso's customers.
-    let fabrikam = format!(
-        "Bearer {}",
-        h.token_for(Some(OTHER_PARTNER), "app+user").await
-    );
+    let fabrikam = format!("Bearer {}", h.token_for(Some(OTHER_PARTNER), "app+user").await);
     let headers = [("authorization", fabrikam.as_str())];
-    let r = h
-        .send(
-            Method::GET,
-            &format!("/v1/customers/{ADVENTURE_WORKS}/subscriptions"),
-            None,
-            &headers,
-        )
-        .await;
+    let r = h.send(Method::GET, &format!("/v1/customers/{ADVENTURE_WORKS}/subscriptions"), None, &headers).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["items"][0]["id"], ADVENTURE_WORKS_AX);
-    let r = h
-        .send(
-            Method::GET,
-            &format!("/v1/customers/{WINGTIP}"),
-            None,
-            &headers,
-        )
-        .await;
+    let r = h.send(Method::GET, &format!("/v1/customers/{WINGTIP}"), None, &headers).await;
     assert_eq!(r.status, 404);
     let r = h.send(Method::GET, "/v1/customers", None, &headers).await;
     assert_eq!(r.body["totalCount"], 1);
@@ -146,12 +95,7 @@ async fn request_and_correlation_ids_are_echoed_or_minted() -> TestResult {
 #[tokio::test]
 async fn admin_tokens_refuse_unknown_partners_and_modes() -> TestResult {
     let h = Harness::article()?;
-    let r = h
-        .post(
-            "/admin/tokens",
-            r#"{"partnerId":"00000000-0000-0000-0000-000000000001"}"#,
-        )
-        .await;
+    let r = h.post("/admin/tokens", r#"{"partnerId":"00000000-0000-0000-0000-000000000001"}"#).await;
     assert_eq!(r.status, 400);
     let r = h.post("/admin/tokens", r#"{"mode":"root"}"#).await;
     assert_eq!((r.status.as_u16(), r.code()), (400, Some(900_126)));

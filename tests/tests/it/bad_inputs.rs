@@ -63,11 +63,7 @@ async fn malformed_requests_get_the_error_body_and_change_nothing() -> TestResul
             &r.text[..r.text.len().min(300)]
         );
         assert_eq!(r.body["source"], "PartnerFD", "{method} {path}");
-        assert!(
-            r.body["description"]
-                .as_str()
-                .is_some_and(|d| !d.is_empty() && d.len() <= 1024)
-        );
+        assert!(r.body["description"].as_str().is_some_and(|d| !d.is_empty() && d.len() <= 1024));
         assert!(r.body["data"].is_array());
     }
     let after = h.mock.read(serde_json::to_string)?;

@@ -15,50 +15,24 @@ async fn a_stale_plan_names_its_first_difference() -> TestResult {
     let h = Harness::article()?;
     let pc = Arc::new(in_process(&h));
     let mapping = Mapping::builtin();
-    let policy = Policy {
-        now: h.mock.read(|w| w.now()),
-        requests_per_minute: 500,
-    };
-    let before = plan(
-        &discover(pc.as_ref(), &mapping, |_, _| {}).await?,
-        &mapping,
-        &policy,
-    )?;
+    let policy = Policy { now: h.mock.read(|w| w.now()), requests_per_minute: 500 };
+    let before = plan(&discover(pc.as_ref(), &mapping, |_, _| {}).await?, &mapping, &policy)?;
     assert_eq!(first_difference(&before, &before), None);
     // A user of Wingtip is deleted meanwhile: one swap fewer.
     let user = h.holders(WINGTIP, "ax-task")[0].clone();
-    h.send(
-        axum::http::Method::DELETE,
-        &format!("/v1/customers/{WINGTIP}/users/{user}"),
-        None,
-        &[],
-    )
-    .await;
-    let after = plan(
-        &discover(pc.as_ref(), &mapping, |_, _| {}).await?,
-        &mapping,
-        &policy,
-    )?;
+    h.send(axum::http::Method::DELETE, &format!("/v1/customers/{WINGTIP}/users/{user}"), None, &[]).await;
+    let after = plan(&discover(pc.as_ref(), &mapping, |_, _| {}).await?, &mapping, &policy)?;
     let diff = first_difference(&before, &after).ok_or("no difference found")?;
     assert!(diff.starts_with("customer Wingtip Toys:"), "{diff}");
     Ok(())
 }
 
 fn mock_target() -> Target {
-    Target {
-        base_url: "http://127.0.0.1:9".into(),
-        token_file: None,
-        mock: Some("article".into()),
-        seed: 0,
-    }
+    Target { base_url: "http://127.0.0.1:9".into(), token_file: None, mock: Some("article".into()), seed: 0 }
 }
 
 fn planning() -> Planning {
-    Planning {
-        mapping: None,
-        rate: 500,
-        now: None,
-    }
+    Planning { mapping: None, rate: 500, now: None }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,40 +40,16 @@ async fn apply_refuses_a_plan_file_from_another_world_and_accepts_its_own() -> T
     let dir = std::env::temp_dir().join(format!("skuswap-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let plan_file = dir.join("plan.json");
-    assert_eq!(
-        migrate::cmd_plan(&mock_target(), &planning(), &plan_file, false).await?,
-        EXIT_OK
-    );
+    assert_eq!(migrate::cmd_plan(&mock_target(), &planning(), &plan_file, false).await?, EXIT_OK);
     // The same scenario with another seed has other user ids: the plan does not match.
-    let other = Target {
-        seed: 99,
-        ..mock_target()
-    };
-    let args = ApplyArgs {
-        plan_file: Some(&plan_file),
-        journal: &journal_path("cli-stale"),
-        concurrency: 2,
-        dry_run: false,
-    };
-    let err = migrate::cmd_apply(&other, &planning(), args)
-        .await
-        .err()
-        .ok_or("accepted a stale plan")?;
-    assert!(
-        err.to_string().contains("no longer matches the server"),
-        "{err}"
-    );
+    let other = Target { seed: 99, ..mock_target() };
+    let args =
+        ApplyArgs { plan_file: Some(&plan_file), journal: &journal_path("cli-stale"), concurrency: 2, dry_run: false };
+    let err = migrate::cmd_apply(&other, &planning(), args).await.err().ok_or("accepted a stale plan")?;
+    assert!(err.to_string().contains("no longer matches the server"), "{err}");
     let journal = journal_path("cli-ok");
-    let args = ApplyArgs {
-        plan_file: Some(&plan_file),
-        journal: &journal,
-        concurrency: 2,
-        dry_run: false,
-    };
-    assert_eq!(
-        migrate::cmd_apply(&mock_target(), &planning(), args).await?,
-        EXIT_OK
-    );
+    let args = ApplyArgs { plan_file: Some(&plan_file), journal: &journal, concurrency: 2, dry_run: false };
+    assert_eq!(migrate::cmd_apply(&mock_target(), &planning(), args).await?, EXIT_OK);
     assert_eq!(migrate::cmd_status(&journal, "json")?, EXIT_OK);
     Ok(())
 }
@@ -112,25 +62,16 @@ async fn missing_token_journal_and_plan_are_errors_not_panics() -> TestResult {
         token_file: Some("/nonexistent/token".into()),
         seed: 0,
     };
-    let e = migrate::cmd_plan(
-        &http,
-        &planning(),
-        std::path::Path::new("/tmp/never.json"),
-        false,
-    )
-    .await
-    .err()
-    .ok_or("no error")?;
+    let e = migrate::cmd_plan(&http, &planning(), std::path::Path::new("/tmp/never.json"), false)
+        .await
+        .err()
+        .ok_or("no error")?;
     assert!(e.to_string().contains("/nonexistent/token"), "{e}");
     assert!(migrate::cmd_status(std::path::Path::new("/nonexistent/j.db"), "table").is_err());
-    let e = migrate::cmd_verify(
-        &mock_target(),
-        None,
-        std::path::Path::new("/nonexistent/j.db"),
-    )
-    .await
-    .err()
-    .ok_or("no error")?;
+    let e = migrate::cmd_verify(&mock_target(), None, std::path::Path::new("/nonexistent/j.db"))
+        .await
+        .err()
+        .ok_or("no error")?;
     assert!(e.to_string().contains("no plan"), "{e}");
     Ok(())
 }

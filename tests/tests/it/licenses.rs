@@ -11,48 +11,22 @@ fn updates(customer: &str, user: &str) -> String {
 #[tokio::test]
 async fn a_swap_is_one_atomic_call_and_is_echoed() -> TestResult {
     let h = Harness::article()?;
-    assert_eq!(
-        h.buy(WINGTIP, "d365-unified-operations", 20).await.status,
-        201
-    );
+    assert_eq!(h.buy(WINGTIP, "d365-unified-operations", 20).await.status, 201);
     let user = h.holders(WINGTIP, "ax-enterprise")[0].clone();
-    let r = h
-        .swap(WINGTIP, &user, "ax-enterprise", "d365-unified-operations")
-        .await;
+    let r = h.swap(WINGTIP, &user, "ax-enterprise", "d365-unified-operations").await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(
-        r.body["licensesToAssign"][0]["skuId"],
-        h.sku_id("d365-unified-operations").as_str()
-    );
+    assert_eq!(r.body["licensesToAssign"][0]["skuId"], h.sku_id("d365-unified-operations").as_str());
     assert_eq!(r.body["attributes"]["objectType"], "LicenseUpdate");
-    let lic = h
-        .get(&format!("/v1/customers/{WINGTIP}/users/{user}/licenses"))
-        .await;
-    let skus: Vec<_> = lic.body["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|l| l["productSku"]["skuPartNumber"].clone())
-        .collect();
+    let lic = h.get(&format!("/v1/customers/{WINGTIP}/users/{user}/licenses")).await;
+    let skus: Vec<_> =
+        lic.body["items"].as_array().into_iter().flatten().map(|l| l["productSku"]["skuPartNumber"].clone()).collect();
     assert_eq!(skus, ["DYN365_ENTERPRISE_UNIFIED_OPERATIONS"]);
     // Both events share one batch: the judge never sees the user in between.
-    let events = h.mock.read(|w| {
-        w.events()
-            .iter()
-            .rev()
-            .take(2)
-            .map(|e| (e.batch, e.kind.name()))
-            .collect::<Vec<_>>()
-    });
+    let events = h.mock.read(|w| w.events().iter().rev().take(2).map(|e| (e.batch, e.kind.name())).collect::<Vec<_>>());
     assert_eq!(events[0].0, events[1].0);
     // Retrying the same swap succeeds and changes nothing.
     let before = h.mock.read(|w| w.events().len());
-    assert_eq!(
-        h.swap(WINGTIP, &user, "ax-enterprise", "d365-unified-operations")
-            .await
-            .status,
-        201
-    );
+    assert_eq!(h.swap(WINGTIP, &user, "ax-enterprise", "d365-unified-operations").await.status, 201);
     assert_eq!(h.mock.read(|w| w.events().len()), before);
     Ok(())
 }
@@ -63,20 +37,10 @@ async fn out_of_licenses_is_the_documented_body_and_nothing_changes() -> TestRes
     // Wingtip has no D365 seats yet.
     let user = h.holders(WINGTIP, "ax-enterprise")[0].clone();
     let before = h.mock.read(|w| w.events().len());
-    let r = h
-        .swap(WINGTIP, &user, "ax-enterprise", "d365-unified-operations")
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, Some(60_012)),
-        "{}",
-        r.text
-    );
+    let r = h.swap(WINGTIP, &user, "ax-enterprise", "d365-unified-operations").await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, Some(60_012)), "{}", r.text);
     let data = r.body["data"][0].as_str().unwrap_or_default();
-    assert!(
-        data.starts_with("LicenseQuotaExceededException : Subscription with Account"),
-        "{data}"
-    );
+    assert!(data.starts_with("LicenseQuotaExceededException : Subscription with Account"), "{data}");
     assert!(data.contains(&h.sku_id("d365-unified-operations")));
     assert_eq!(h.mock.read(|w| w.events().len()), before);
     assert_eq!(h.holders(WINGTIP, "ax-enterprise").len(), 6);
@@ -122,12 +86,7 @@ async fn license_update_refusals() -> TestResult {
             60_002,
         ),
         (updates(WINGTIP, &user), "{}".to_string(), 400, 800_002),
-        (
-            updates(WINGTIP, &user),
-            r#"{"licensesToAssign":[{"skuId":"not-a-guid"}]}"#.to_string(),
-            400,
-            800_002,
-        ),
+        (updates(WINGTIP, &user), r#"{"licensesToAssign":[{"skuId":"not-a-guid"}]}"#.to_string(), 400, 800_002),
         (
             updates(WINGTIP, &user),
             r#"{"licensesToRemove":["5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"]}"#.to_string(),
@@ -140,55 +99,27 @@ async fn license_update_refusals() -> TestResult {
             400,
             800_002,
         ),
-        (
-            updates(ADVENTURE_WORKS, &user),
-            format!(r#"{{"licensesToRemove":["{ax}"]}}"#),
-            404,
-            60_003,
-        ),
+        (updates(ADVENTURE_WORKS, &user), format!(r#"{{"licensesToRemove":["{ax}"]}}"#), 404, 60_003),
     ];
     let before = h.mock.read(|w| w.events().len());
     for (path, body, status, code) in cases {
         let r = h.post(&path, &body).await;
-        assert_eq!(
-            (r.status.as_u16(), r.code()),
-            (status, Some(code)),
-            "{body}: {}",
-            r.text
-        );
+        assert_eq!((r.status.as_u16(), r.code()), (status, Some(code)), "{body}: {}", r.text);
     }
     assert_eq!(h.mock.read(|w| w.events().len()), before);
     Ok(())
 }
 
 #[tokio::test]
-async fn a_suspended_pool_makes_its_licenses_ineffective_and_subscribed_skus_say_so() -> TestResult
-{
+async fn a_suspended_pool_makes_its_licenses_ineffective_and_subscribed_skus_say_so() -> TestResult {
     let h = Harness::article()?;
     let user = h.holders(WINGTIP, "ax-task")[0].clone();
-    let lic = h
-        .get(&format!("/v1/customers/{WINGTIP}/users/{user}/licenses"))
-        .await;
-    assert_eq!(
-        lic.body["items"][0]["servicePlans"][0]["capabilityStatus"],
-        "Enabled"
-    );
-    assert_eq!(
-        h.set_status(WINGTIP, WINGTIP_AX_TASK, "suspended")
-            .await
-            .status,
-        200
-    );
-    let lic = h
-        .get(&format!("/v1/customers/{WINGTIP}/users/{user}/licenses"))
-        .await;
-    assert_eq!(
-        lic.body["items"][0]["servicePlans"][0]["capabilityStatus"],
-        "Suspended"
-    );
-    let skus = h
-        .get(&format!("/v1/customers/{WINGTIP}/subscribedskus"))
-        .await;
+    let lic = h.get(&format!("/v1/customers/{WINGTIP}/users/{user}/licenses")).await;
+    assert_eq!(lic.body["items"][0]["servicePlans"][0]["capabilityStatus"], "Enabled");
+    assert_eq!(h.set_status(WINGTIP, WINGTIP_AX_TASK, "suspended").await.status, 200);
+    let lic = h.get(&format!("/v1/customers/{WINGTIP}/users/{user}/licenses")).await;
+    assert_eq!(lic.body["items"][0]["servicePlans"][0]["capabilityStatus"], "Suspended");
+    let skus = h.get(&format!("/v1/customers/{WINGTIP}/subscribedskus")).await;
     let task = h.sku_id("ax-task");
     let row = skus.body["items"]
         .as_array()
@@ -205,12 +136,7 @@ async fn a_suspended_pool_makes_its_licenses_ineffective_and_subscribed_skus_say
     assert_eq!(row["capabilityStatus"], "Suspended");
     // Assigning from a suspended pool is refused.
     let other = h.holders(WINGTIP, "ax-enterprise")[0].clone();
-    let r = h
-        .post(
-            &updates(WINGTIP, &other),
-            &format!(r#"{{"licensesToAssign":[{{"skuId":"{task}"}}]}}"#),
-        )
-        .await;
+    let r = h.post(&updates(WINGTIP, &other), &format!(r#"{{"licensesToAssign":[{{"skuId":"{task}"}}]}}"#)).await;
     assert_eq!(r.code(), Some(60_012));
     Ok(())
 }
@@ -219,33 +145,15 @@ async fn a_suspended_pool_makes_its_licenses_ineffective_and_subscribed_skus_say
 async fn deleted_users_release_their_seats_and_leave_the_list() -> TestResult {
     let h = Harness::article()?;
     let user = h.holders(WINGTIP, "ax-task")[0].clone();
-    let r = h
-        .send(
-            Method::DELETE,
-            &format!("/v1/customers/{WINGTIP}/users/{user}"),
-            None,
-            &[],
-        )
-        .await;
+    let r = h.send(Method::DELETE, &format!("/v1/customers/{WINGTIP}/users/{user}"), None, &[]).await;
     assert_eq!(r.status, 204);
     let users = h.get(&format!("/v1/customers/{WINGTIP}/users")).await;
     assert_eq!(users.body["totalCount"], 9);
-    let r = h
-        .post(
-            &updates(WINGTIP, &user),
-            &format!(r#"{{"licensesToRemove":["{}"]}}"#, h.sku_id("ax-task")),
-        )
-        .await;
+    let r = h.post(&updates(WINGTIP, &user), &format!(r#"{{"licensesToRemove":["{}"]}}"#, h.sku_id("ax-task"))).await;
     assert_eq!(r.status, 400);
-    let skus = h
-        .get(&format!("/v1/customers/{WINGTIP}/subscribedskus"))
-        .await;
-    let consumed: Vec<_> = skus.body["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| s["consumedUnits"].clone())
-        .collect();
+    let skus = h.get(&format!("/v1/customers/{WINGTIP}/subscribedskus")).await;
+    let consumed: Vec<_> =
+        skus.body["items"].as_array().into_iter().flatten().map(|s| s["consumedUnits"].clone()).collect();
     assert_eq!(consumed, [2, 6]);
     Ok(())
 }

@@ -7,9 +7,7 @@ use skuswap_tests::{Harness, TestResult, article::*};
 fn order(lines: &[(usize, &str, i64)]) -> String {
     let items: Vec<String> = lines
         .iter()
-        .map(|(n, offer, q)| {
-            format!(r#"{{"lineItemNumber":{n},"offerId":"{offer}","quantity":{q}}}"#)
-        })
+        .map(|(n, offer, q)| format!(r#"{{"lineItemNumber":{n},"offerId":"{offer}","quantity":{q}}}"#))
         .collect();
     format!(r#"{{"lineItems":[{}]}}"#, items.join(","))
 }
@@ -20,46 +18,27 @@ async fn an_order_creates_active_subscriptions_with_terms_from_the_virtual_clock
     let r = h.buy(WINGTIP, "d365-unified-operations", 20).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["status"], "completed");
-    let sid = r.body["lineItems"][0]["subscriptionId"]
-        .as_str()
-        .ok_or("no subscription id")?;
-    let sub = h
-        .get(&format!("/v1/customers/{WINGTIP}/subscriptions/{sid}"))
-        .await;
+    let sid = r.body["lineItems"][0]["subscriptionId"].as_str().ok_or("no subscription id")?;
+    let sub = h.get(&format!("/v1/customers/{WINGTIP}/subscriptions/{sid}")).await;
     assert_eq!(sub.body["status"], "active");
     assert_eq!(sub.body["quantity"], 20);
     assert_eq!(sub.body["autoRenewEnabled"], true);
     let now: DateTime<Utc> = "2017-07-03T09:00:00Z".parse()?;
     assert_eq!(sub.body["creationDate"], "2017-07-03T09:00:00.000Z");
     let end = now.checked_add_months(Months::new(12)).ok_or("date")?;
-    assert_eq!(
-        sub.body["commitmentEndDate"],
-        end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    );
+    assert_eq!(sub.body["commitmentEndDate"], end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     // Listed, and by order id.
     let oid = r.body["id"].as_str().ok_or("no order id")?;
-    let by_order = h
-        .get(&format!(
-            "/v1/customers/{WINGTIP}/subscriptions?order_id={oid}"
-        ))
-        .await;
+    let by_order = h.get(&format!("/v1/customers/{WINGTIP}/subscriptions?order_id={oid}")).await;
     assert_eq!(by_order.body["totalCount"], 1);
     let orders = h.get(&format!("/v1/customers/{WINGTIP}/orders")).await;
     assert_eq!(orders.body["items"][0]["id"], oid);
-    let one = h
-        .get(&format!("/v1/customers/{WINGTIP}/orders/{oid}"))
-        .await;
+    let one = h.get(&format!("/v1/customers/{WINGTIP}/orders/{oid}")).await;
     assert_eq!(one.body["lineItems"][0]["subscriptionId"], sid);
     // And the new seats are in the tenant's SKUs.
-    let skus = h
-        .get(&format!("/v1/customers/{WINGTIP}/subscribedskus"))
-        .await;
+    let skus = h.get(&format!("/v1/customers/{WINGTIP}/subscribedskus")).await;
     let new_sku = h.sku_id("d365-unified-operations");
-    let row = skus.body["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["productSku"]["id"] == new_sku.as_str());
+    let row = skus.body["items"].as_array().into_iter().flatten().find(|s| s["productSku"]["id"] == new_sku.as_str());
     assert_eq!(row.map(|r| r["activeUnits"].clone()), Some(20.into()));
     Ok(())
 }
@@ -72,62 +51,26 @@ async fn order_rules_refuse_with_partner_center_codes_and_buy_nothing() -> TestR
     let retired = h.offer_id("ax-enterprise");
     let cases: Vec<(String, String, u16, u64)> = vec![
         (WINGTIP.into(), order(&[(0, &retired, 20)]), 403, 2091),
-        (
-            WINGTIP.into(),
-            order(&[(0, "6A1C4B5E-0000-0000-0000-000000000000", 1)]),
-            400,
-            800_004,
-        ),
+        (WINGTIP.into(), order(&[(0, "6A1C4B5E-0000-0000-0000-000000000000", 1)]), 400, 800_004),
         (WINGTIP.into(), order(&[(0, &uo, 5)]), 400, 2002),
         (WINGTIP.into(), order(&[(0, &d365, 0)]), 400, 2002),
         (WINGTIP.into(), order(&[(0, &d365, -3)]), 400, 2002),
         (WINGTIP.into(), order(&[(0, &d365, 10_001)]), 400, 2002),
-        (
-            WINGTIP.into(),
-            order(&[(0, &d365, 1_000_000_000_000)]),
-            400,
-            2002,
-        ),
-        (
-            WINGTIP.into(),
-            order(&[(0, &d365, 1), (2, &d365, 1)]),
-            400,
-            800_071,
-        ),
+        (WINGTIP.into(), order(&[(0, &d365, 1_000_000_000_000)]), 400, 2002),
+        (WINGTIP.into(), order(&[(0, &d365, 1), (2, &d365, 1)]), 400, 800_071),
         // The second line is bad: the first must not be bought either.
-        (
-            WINGTIP.into(),
-            order(&[(0, &d365, 1), (1, &retired, 20)]),
-            403,
-            2091,
-        ),
+        (WINGTIP.into(), order(&[(0, &d365, 1), (1, &retired, 20)]), 403, 2091),
         (WINGTIP.into(), r#"{"lineItems":[]}"#.into(), 400, 800_002),
         (ADVENTURE_WORKS.into(), order(&[(0, &d365, 1)]), 403, 20_002),
-        (
-            "0b9a7c3e-1111-4222-8333-444455556666".into(),
-            order(&[(0, &d365, 1)]),
-            404,
-            60_003,
-        ),
+        ("0b9a7c3e-1111-4222-8333-444455556666".into(), order(&[(0, &d365, 1)]), 404, 60_003),
     ];
     let before = h.mock.read(|w| w.events().len());
     for (customer, body, status, code) in cases {
-        let r = h
-            .post(&format!("/v1/customers/{customer}/orders"), &body)
-            .await;
-        assert_eq!(
-            (r.status.as_u16(), r.code()),
-            (status, Some(code)),
-            "{body}: {}",
-            r.text
-        );
+        let r = h.post(&format!("/v1/customers/{customer}/orders"), &body).await;
+        assert_eq!((r.status.as_u16(), r.code()), (status, Some(code)), "{body}: {}", r.text);
         assert_eq!(r.body["source"], "PartnerFD");
     }
-    assert_eq!(
-        h.mock.read(|w| w.events().len()),
-        before,
-        "a refused order changed state"
-    );
+    assert_eq!(h.mock.read(|w| w.events().len()), before, "a refused order changed state");
     Ok(())
 }
 
@@ -146,37 +89,21 @@ async fn an_add_on_needs_an_active_base_subscription() -> TestResult {
     scenario.offers.push(addon);
     let h = Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)?;
     let body = order(&[(0, "7E1A0C55-2F3B-4C8D-9E6F-0A1B2C3D4E5F", 2)]);
-    let r = h
-        .post(&format!("/v1/customers/{WINGTIP}/orders"), &body)
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (409, Some(27_009)),
-        "{}",
-        r.text
-    );
+    let r = h.post(&format!("/v1/customers/{WINGTIP}/orders"), &body).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, Some(27_009)), "{}", r.text);
     let r = h.buy(WINGTIP, "d365-sales", 3).await;
     assert_eq!(r.status, 201);
     let base_id = r.body["lineItems"][0]["subscriptionId"].clone();
-    let r = h
-        .post(&format!("/v1/customers/{WINGTIP}/orders"), &body)
-        .await;
+    let r = h.post(&format!("/v1/customers/{WINGTIP}/orders"), &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let sid = r.body["lineItems"][0]["subscriptionId"]
-        .as_str()
-        .ok_or("no id")?;
-    let sub = h
-        .get(&format!("/v1/customers/{WINGTIP}/subscriptions/{sid}"))
-        .await;
+    let sid = r.body["lineItems"][0]["subscriptionId"].as_str().ok_or("no id")?;
+    let sub = h.get(&format!("/v1/customers/{WINGTIP}/subscriptions/{sid}")).await;
     assert_eq!(sub.body["parentSubscriptionId"], base_id);
     Ok(())
 }
 
 fn scenario_offer(key: &str) -> Result<mock_server::model::Offer, Box<dyn std::error::Error>> {
-    Ok(mock_server::model::Catalog::builtin()
-        .resolve(key)
-        .cloned()
-        .ok_or("no offer")?)
+    Ok(mock_server::model::Catalog::builtin().resolve(key).cloned().ok_or("no offer")?)
 }
 
 #[tokio::test]
@@ -186,9 +113,7 @@ async fn orders_accept_pascal_case_bodies_as_the_docs_show_them() -> TestResult 
         r#"{{"ReferenceCustomerId":"{WINGTIP}","LineItems":[{{"LineItemNumber":0,"OfferId":"{}","Quantity":2,"FriendlyName":"Sales"}}]}}"#,
         h.offer_id("d365-sales")
     );
-    let r = h
-        .post(&format!("/v1/customers/{WINGTIP}/orders"), &body)
-        .await;
+    let r = h.post(&format!("/v1/customers/{WINGTIP}/orders"), &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["lineItems"][0]["friendlyName"], "Sales");
     Ok(())

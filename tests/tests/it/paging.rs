@@ -10,29 +10,11 @@ async fn customers_page_through_with_continuation_tokens() -> TestResult {
     let first = h.get("/v1/customers?size=2").await;
     assert_eq!(first.status, 200);
     assert_eq!(first.body["totalCount"], 2);
-    let token = first.body["continuationToken"]
-        .as_str()
-        .ok_or("no token")?
-        .to_string();
-    assert_eq!(
-        first.body["links"]["next"]["headers"][0]["key"],
-        "MS-ContinuationToken"
-    );
-    assert_eq!(
-        first.body["links"]["next"]["headers"][0]["value"],
-        token.as_str()
-    );
-    let next_uri = first.body["links"]["next"]["uri"]
-        .as_str()
-        .ok_or("no next")?;
-    let second = h
-        .send(
-            Method::GET,
-            &format!("/v1{next_uri}"),
-            None,
-            &[("MS-ContinuationToken", &token)],
-        )
-        .await;
+    let token = first.body["continuationToken"].as_str().ok_or("no token")?.to_string();
+    assert_eq!(first.body["links"]["next"]["headers"][0]["key"], "MS-ContinuationToken");
+    assert_eq!(first.body["links"]["next"]["headers"][0]["value"], token.as_str());
+    let next_uri = first.body["links"]["next"]["uri"].as_str().ok_or("no next")?;
+    let second = h.send(Method::GET, &format!("/v1{next_uri}"), None, &[("MS-ContinuationToken", &token)]).await;
     assert_eq!(second.status, 200, "{}", second.text);
     assert_eq!(second.body["totalCount"], 1);
     assert!(second.body.get("continuationToken").is_none());
@@ -54,39 +36,13 @@ async fn a_token_past_the_end_is_400_2000_and_a_forged_one_is_800002() -> TestRe
     let first = h.get("/v1/customers?size=3").await;
     assert!(first.body.get("continuationToken").is_none());
     // A token pointing after the last customer (hex of "customers:3").
-    let past = "customers:3"
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
-    let r = h
-        .send(
-            Method::GET,
-            "/v1/customers?size=3&seekOperation=Next",
-            None,
-            &[("MS-ContinuationToken", &past)],
-        )
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, Some(2000)),
-        "{}",
-        r.text
-    );
+    let past = "customers:3".bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let r =
+        h.send(Method::GET, "/v1/customers?size=3&seekOperation=Next", None, &[("MS-ContinuationToken", &past)]).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, Some(2000)), "{}", r.text);
     for bad in ["zz", "users:1", ""] {
-        let r = h
-            .send(
-                Method::GET,
-                "/v1/customers?seekOperation=next",
-                None,
-                &[("MS-ContinuationToken", bad)],
-            )
-            .await;
-        assert_eq!(
-            (r.status.as_u16(), r.code()),
-            (400, Some(800_002)),
-            "{bad:?}: {}",
-            r.text
-        );
+        let r = h.send(Method::GET, "/v1/customers?seekOperation=next", None, &[("MS-ContinuationToken", bad)]).await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_002)), "{bad:?}: {}", r.text);
     }
     let r = h.get("/v1/customers?seekOperation=next").await;
     assert_eq!(r.status, 400);
@@ -106,10 +62,7 @@ async fn users_page_in_creation_order_and_tokens_do_not_cross_customers() -> Tes
     let mut token: Option<String> = None;
     loop {
         let r = match &token {
-            None => {
-                h.get(&format!("/v1/customers/{WINGTIP}/users?size=4"))
-                    .await
-            }
+            None => h.get(&format!("/v1/customers/{WINGTIP}/users?size=4")).await,
             Some(t) => {
                 h.send(
                     Method::GET,
@@ -133,9 +86,7 @@ async fn users_page_in_creation_order_and_tokens_do_not_cross_customers() -> Tes
     assert_eq!(seen[0], "Avery");
     assert_eq!(seen[9], "Noah");
     // A Wingtip users token is not valid for Tailspin's users.
-    let first = h
-        .get(&format!("/v1/customers/{WINGTIP}/users?size=4"))
-        .await;
+    let first = h.get(&format!("/v1/customers/{WINGTIP}/users?size=4")).await;
     let t = first.body["continuationToken"].as_str().ok_or("no token")?;
     let r = h
         .send(

@@ -10,14 +10,8 @@ use skuswap_tests::{Harness, TestResult, article::*};
 async fn customer_routes() -> TestResult {
     let h = Harness::article()?;
     assert_json_snapshot!("customers_list", h.get("/v1/customers?size=2").await.body);
-    assert_json_snapshot!(
-        "customer",
-        h.get(&format!("/v1/customers/{WINGTIP}")).await.body
-    );
-    assert_json_snapshot!(
-        "relationship_request",
-        h.get("/v1/customers/relationshiprequests").await.body
-    );
+    assert_json_snapshot!("customer", h.get(&format!("/v1/customers/{WINGTIP}")).await.body);
+    assert_json_snapshot!("relationship_request", h.get("/v1/customers/relationshiprequests").await.body);
     Ok(())
 }
 
@@ -41,36 +35,20 @@ async fn offer_routes() -> TestResult {
         .collect();
     assert_json_snapshot!("offers_catalog", names);
     let ax = h.offer_id("ax-enterprise");
-    assert_json_snapshot!(
-        "offer",
-        h.get(&format!("/v1/offers/{ax}?country=US")).await.body
-    );
+    assert_json_snapshot!("offer", h.get(&format!("/v1/offers/{ax}?country=US")).await.body);
     Ok(())
 }
 
 #[tokio::test]
 async fn subscription_and_order_routes() -> TestResult {
     let h = Harness::article()?;
-    assert_json_snapshot!(
-        "subscriptions_list",
-        h.get(&format!("/v1/customers/{TAILSPIN}/subscriptions"))
-            .await
-            .body
-    );
+    assert_json_snapshot!("subscriptions_list", h.get(&format!("/v1/customers/{TAILSPIN}/subscriptions")).await.body);
     let order = h.buy(WINGTIP, "d365-unified-operations", 20).await;
     assert_eq!(order.status, 201);
     assert_json_snapshot!("order_created", order.body);
     let oid = order.body["id"].as_str().unwrap_or_default();
-    assert_json_snapshot!(
-        "orders_list",
-        h.get(&format!("/v1/customers/{WINGTIP}/orders")).await.body
-    );
-    assert_json_snapshot!(
-        "order",
-        h.get(&format!("/v1/customers/{WINGTIP}/orders/{oid}"))
-            .await
-            .body
-    );
+    assert_json_snapshot!("orders_list", h.get(&format!("/v1/customers/{WINGTIP}/orders")).await.body);
+    assert_json_snapshot!("order", h.get(&format!("/v1/customers/{WINGTIP}/orders/{oid}")).await.body);
     let suspended = h.set_status(WINGTIP, WINGTIP_AX, "suspended").await;
     assert_json_snapshot!("subscription_suspended", suspended.body);
     Ok(())
@@ -79,43 +57,16 @@ async fn subscription_and_order_routes() -> TestResult {
 #[tokio::test]
 async fn user_and_license_routes() -> TestResult {
     let h = Harness::article()?;
-    assert_json_snapshot!(
-        "users_page",
-        h.get(&format!("/v1/customers/{TAILSPIN}/users?size=2"))
-            .await
-            .body
-    );
+    assert_json_snapshot!("users_page", h.get(&format!("/v1/customers/{TAILSPIN}/users?size=2")).await.body);
     let user = h.holders(TAILSPIN, "crm-field-service")[0].clone();
-    assert_json_snapshot!(
-        "user",
-        h.get(&format!("/v1/customers/{TAILSPIN}/users/{user}"))
-            .await
-            .body
-    );
+    assert_json_snapshot!("user", h.get(&format!("/v1/customers/{TAILSPIN}/users/{user}")).await.body);
     assert_json_snapshot!(
         "user_licenses",
-        h.get(&format!("/v1/customers/{TAILSPIN}/users/{user}/licenses"))
-            .await
-            .body
+        h.get(&format!("/v1/customers/{TAILSPIN}/users/{user}/licenses")).await.body
     );
-    assert_json_snapshot!(
-        "subscribed_skus",
-        h.get(&format!("/v1/customers/{TAILSPIN}/subscribedskus"))
-            .await
-            .body
-    );
-    assert_eq!(
-        h.buy(TAILSPIN, "d365-customer-engagement", 10).await.status,
-        201
-    );
-    let swap = h
-        .swap(
-            TAILSPIN,
-            &user,
-            "crm-professional",
-            "d365-customer-engagement",
-        )
-        .await;
+    assert_json_snapshot!("subscribed_skus", h.get(&format!("/v1/customers/{TAILSPIN}/subscribedskus")).await.body);
+    assert_eq!(h.buy(TAILSPIN, "d365-customer-engagement", 10).await.status, 201);
+    let swap = h.swap(TAILSPIN, &user, "crm-professional", "d365-customer-engagement").await;
     assert_json_snapshot!("license_update", swap.body);
     Ok(())
 }
@@ -126,14 +77,7 @@ async fn error_and_admin_shapes() -> TestResult {
     let user = h.holders(WINGTIP, "ax-enterprise")[0].clone();
     let r = h.swap(WINGTIP, &user, "ax-enterprise", "d365-plan").await;
     assert_json_snapshot!("error_out_of_licenses", r.body);
-    let r = h
-        .send(
-            Method::GET,
-            "/v1/customers",
-            None,
-            &[("authorization", "Bearer expired")],
-        )
-        .await;
+    let r = h.send(Method::GET, "/v1/customers", None, &[("authorization", "Bearer expired")]).await;
     assert_json_snapshot!("error_access_denied", r.body);
     assert_json_snapshot!("admin_clock", h.get("/admin/clock").await.body);
     assert_json_snapshot!("admin_advance", h.advance_days(150).await.body);

@@ -31,10 +31,7 @@ async fn the_mock_serves_a_real_client_over_loopback() -> TestResult {
     assert_eq!(r.headers()["ms-requestid"], "abc");
     let body: serde_json::Value = r.json().await?;
     assert_eq!(body["totalCount"], 3);
-    let offer = mock_server::model::Catalog::builtin()
-        .resolve("d365-sales")
-        .map(|o| o.id.clone())
-        .unwrap_or_default();
+    let offer = mock_server::model::Catalog::builtin().resolve("d365-sales").map(|o| o.id.clone()).unwrap_or_default();
     let r = client
         .post(format!("{base}/v1/customers/{WINGTIP}/orders"))
         .bearer_auth(&token)
@@ -42,12 +39,7 @@ async fn the_mock_serves_a_real_client_over_loopback() -> TestResult {
         .send()
         .await?;
     assert_eq!(r.status(), 201);
-    let v: serde_json::Value = client
-        .get(format!("{base}/admin/invariants"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let v: serde_json::Value = client.get(format!("{base}/admin/invariants")).send().await?.json().await?;
     assert_eq!(v["ok"], true);
     let _ = stop.send(());
     server.await??;

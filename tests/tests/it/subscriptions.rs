@@ -12,10 +12,7 @@ async fn suspend_then_reactivate_with_etags() -> TestResult {
     let h = Harness::article()?;
     let p = path(WINGTIP, WINGTIP_AX_TASK);
     let before = h.get(&p).await.body;
-    let etag = before["attributes"]["etag"]
-        .as_str()
-        .ok_or("no etag")?
-        .to_string();
+    let etag = before["attributes"]["etag"].as_str().ok_or("no etag")?.to_string();
     let mut body = before.clone();
     body["status"] = "suspended".into();
     let r = h.patch(&p, &body.to_string(), &[("If-Match", &etag)]).await;
@@ -29,10 +26,7 @@ async fn suspend_then_reactivate_with_etags() -> TestResult {
     assert_eq!(h.get(&p).await.body["status"], "suspended");
     // Reactivate with the fresh one.
     let fresh = h.get(&p).await.body;
-    let tag = fresh["attributes"]["etag"]
-        .as_str()
-        .ok_or("no etag")?
-        .to_string();
+    let tag = fresh["attributes"]["etag"].as_str().ok_or("no etag")?.to_string();
     let mut body = fresh.clone();
     body["status"] = "active".into();
     let r = h.patch(&p, &body.to_string(), &[("If-Match", &tag)]).await;
@@ -71,33 +65,17 @@ async fn patch_rules_answer_with_partner_center_codes() -> TestResult {
     // Quantity outside the offer's bounds.
     for q in [0, -1, 10_001] {
         let r = h.patch(&p, &patch("quantity", q.into()), &[]).await;
-        assert_eq!(
-            (r.status.as_u16(), r.code()),
-            (400, Some(2002)),
-            "quantity {q}"
-        );
+        assert_eq!((r.status.as_u16(), r.code()), (400, Some(2002)), "quantity {q}");
     }
     // Quantity and nickname change.
-    let r = h
-        .patch(&p, r#"{"quantity":7,"friendlyName":"AX task seats"}"#, &[])
-        .await;
+    let r = h.patch(&p, r#"{"quantity":7,"friendlyName":"AX task seats"}"#, &[]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        (r.body["quantity"].as_u64(), r.body["friendlyName"].as_str()),
-        (Some(7), Some("AX task seats"))
-    );
+    assert_eq!((r.body["quantity"].as_u64(), r.body["friendlyName"].as_str()), (Some(7), Some("AX task seats")));
     // Auto-renew cannot be switched on for a retired offer.
-    let r = h
-        .patch(&p, &patch("autoRenewEnabled", true.into()), &[])
-        .await;
+    let r = h.patch(&p, &patch("autoRenewEnabled", true.into()), &[]).await;
     assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_093)));
     // A suspended subscription accepts only a status change.
-    assert_eq!(
-        h.set_status(WINGTIP, WINGTIP_AX_TASK, "suspended")
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.set_status(WINGTIP, WINGTIP_AX_TASK, "suspended").await.status, 200);
     let r = h.patch(&p, &patch("quantity", 6.into()), &[]).await;
     assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_091)));
     // Unknown status string; known but unreachable status.
@@ -117,10 +95,7 @@ async fn patch_rules_answer_with_partner_center_codes() -> TestResult {
 async fn auto_renew_toggles_on_a_current_offer() -> TestResult {
     let h = Harness::article()?;
     let r = h.buy(WINGTIP, "d365-sales", 2).await;
-    let sid = r.body["lineItems"][0]["subscriptionId"]
-        .as_str()
-        .ok_or("no id")?
-        .to_string();
+    let sid = r.body["lineItems"][0]["subscriptionId"].as_str().ok_or("no id")?.to_string();
     let p = path(WINGTIP, &sid);
     let r = h.patch(&p, r#"{"autoRenewEnabled":false}"#, &[]).await;
     assert_eq!(r.body["autoRenewEnabled"], false);
@@ -133,67 +108,30 @@ async fn auto_renew_toggles_on_a_current_offer() -> TestResult {
 async fn other_channels_are_invisible_but_their_seats_show() -> TestResult {
     let h = Harness::article()?;
     // Northwind bought CRM Online through Open: not in Contoso's list, cannot be suspended.
-    let list = h
-        .get(&format!("/v1/customers/{NORTHWIND}/subscriptions"))
-        .await;
+    let list = h.get(&format!("/v1/customers/{NORTHWIND}/subscriptions")).await;
     assert_eq!(list.body["totalCount"], 0);
     let p = path(NORTHWIND, NORTHWIND_OPEN_CRM);
     assert_eq!(h.get(&p).await.code(), Some(20_003));
     let r = h.patch(&p, r#"{"status":"suspended"}"#, &[]).await;
     assert_eq!((r.status.as_u16(), r.code()), (404, Some(20_003)));
-    let skus = h
-        .get(&format!("/v1/customers/{NORTHWIND}/subscribedskus"))
-        .await;
-    assert_eq!(
-        skus.body["items"][0]["productSku"]["skuPartNumber"],
-        "CRMENTERPRISE"
-    );
+    let skus = h.get(&format!("/v1/customers/{NORTHWIND}/subscribedskus")).await;
+    assert_eq!(skus.body["items"][0]["productSku"]["skuPartNumber"], "CRMENTERPRISE");
     assert_eq!(skus.body["items"][0]["activeUnits"], 5);
     assert_eq!(skus.body["items"][0]["consumedUnits"], 4);
     let user = h.holders(NORTHWIND, "crm-enterprise")[0].clone();
-    let lic = h
-        .get(&format!("/v1/customers/{NORTHWIND}/users/{user}/licenses"))
-        .await;
-    assert_eq!(
-        lic.body["items"][0]["productSku"]["skuPartNumber"],
-        "CRMENTERPRISE"
-    );
+    let lic = h.get(&format!("/v1/customers/{NORTHWIND}/users/{user}/licenses")).await;
+    assert_eq!(lic.body["items"][0]["productSku"]["skuPartNumber"], "CRMENTERPRISE");
     Ok(())
 }
 
 #[tokio::test]
 async fn reactivating_an_add_on_needs_an_active_parent() -> TestResult {
     let h = Harness::article()?;
-    assert_eq!(
-        h.set_status(TAILSPIN, TAILSPIN_FIELD_SERVICE, "suspended")
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        h.set_status(TAILSPIN, TAILSPIN_CRM, "suspended")
-            .await
-            .status,
-        200
-    );
-    let r = h
-        .set_status(TAILSPIN, TAILSPIN_FIELD_SERVICE, "active")
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (409, Some(27_009)),
-        "{}",
-        r.text
-    );
-    assert_eq!(
-        h.set_status(TAILSPIN, TAILSPIN_CRM, "active").await.status,
-        200
-    );
-    assert_eq!(
-        h.set_status(TAILSPIN, TAILSPIN_FIELD_SERVICE, "active")
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.set_status(TAILSPIN, TAILSPIN_FIELD_SERVICE, "suspended").await.status, 200);
+    assert_eq!(h.set_status(TAILSPIN, TAILSPIN_CRM, "suspended").await.status, 200);
+    let r = h.set_status(TAILSPIN, TAILSPIN_FIELD_SERVICE, "active").await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, Some(27_009)), "{}", r.text);
+    assert_eq!(h.set_status(TAILSPIN, TAILSPIN_CRM, "active").await.status, 200);
+    assert_eq!(h.set_status(TAILSPIN, TAILSPIN_FIELD_SERVICE, "active").await.status, 200);
     Ok(())
 }

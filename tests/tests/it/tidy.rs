@@ -56,11 +56,7 @@ fn the_model_never_imports_http_runtime_json_clock_or_rng() {
             }
         }
     }
-    assert!(
-        offences.is_empty(),
-        "the pure model reaches outside itself:\n{}",
-        offences.join("\n")
-    );
+    assert!(offences.is_empty(), "the pure model reaches outside itself:\n{}", offences.join("\n"));
 }
 
 #[test]
@@ -75,9 +71,5 @@ fn every_rust_file_starts_with_a_module_doc_line() {
         .filter(|f| !fs::read_to_string(f).unwrap_or_default().starts_with("//!"))
         .map(|f| f.display().to_string())
         .collect();
-    assert!(
-        missing.is_empty(),
-        "files without a leading //! line:\n{}",
-        missing.join("\n")
-    );
+    assert!(missing.is_empty(), "files without a leading //! line:\n{}", missing.join("\n"));
 }

@@ -1,0 +1,73 @@
+//! `skuswap rehearse` on the command line: pick the tenants (named, file or CSV), rehearse,
+//! write the report, tell the story, exit with a code scripts can trust.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use chrono::{Timelike, Utc};
+use serde_json::json;
+use skuswap_migrator::mapping::Mapping;
+
+use crate::migrate::{EXIT_INCOMPLETE, EXIT_OK};
+use crate::rehearse::{Options, rehearse as run};
+
+pub struct RehearseArgs<'a> {
+    pub scenario: &'a str,
+    pub seed: Option<u64>,
+    pub customers: Option<usize>,
+    pub from_csv: Option<&'a Path>,
+    pub report: &'a Path,
+    pub json: bool,
+    pub rate: u32,
+    pub mapping: Option<&'a Path>,
+}
+
+pub async fn rehearse(a: RehearseArgs<'_>) -> anyhow::Result<u8> {
+    let mapping = match a.mapping {
+        Some(f) => Mapping::from_file(f)?,
+        None => Mapping::builtin(),
+    };
+    let scenario = match a.from_csv {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+            // A CSV book is rehearsed from today (midnight UTC): its end dates are real ones.
+            let now = Utc::now();
+            let today = now
+                .with_hour(0)
+                .and_then(|t| t.with_minute(0))
+                .and_then(|t| t.with_second(0))
+                .and_then(|t| t.with_nanosecond(0))
+                .unwrap_or(now);
+            crate::csv_import::from_csv(&text, &f.display().to_string(), a.seed.unwrap_or(0), today)?
+        }
+        None => crate::named::resolve(a.scenario, a.seed, a.customers).map_err(|e| anyhow!(e))?,
+    };
+    if !a.json {
+        eprintln!("rehearsing {} ({} customers)…", scenario.name, scenario.customers.len());
+    }
+    let r = run(&scenario, &Options { rate: a.rate, mapping, seed: a.seed }).await?;
+    std::fs::write(a.report, crate::html::render(&r))
+        .with_context(|| format!("cannot write the report to {}", a.report.display()))?;
+    if a.json {
+        let summary = json!({
+            "scenario": r.scenario,
+            "seed": r.seed,
+            "customers": r.customers,
+            "users": r.users,
+            "requests": r.requests,
+            "migrationMinutes": r.migration_minutes,
+            "wallSeconds": r.wall_seconds,
+            "atRisk": r.at_risk,
+            "customerActions": r.actions.len(),
+            "passed": r.passed(),
+            "unexpected": r.unexpected.iter().take(20).collect::<Vec<_>>(),
+            "expected": r.expected.len(),
+            "incomplete": r.incomplete,
+            "report": a.report.display().to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", r.summary(Some(a.report)));
+    }
+    Ok(if r.passed() { EXIT_OK } else { EXIT_INCOMPLETE })
+}
