@@ -173,19 +173,16 @@ pub async fn apply<P: PartnerCenter + 'static>(
         return Err(ApplyError::Unauthorized(e));
     }
     for (index, c) in plan.customers.iter().enumerate() {
-        if !outcomes.contains_key(&index) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = outcomes.entry(index) {
             let done = journal_done(&journal, c)?;
-            outcomes.insert(
-                index,
-                CustomerOutcome {
-                    customer_id: c.customer_id.clone(),
-                    name: c.name.clone(),
-                    steps: c.steps.len(),
-                    steps_done: done,
-                    complete: done == c.steps.len(),
-                    error: (done < c.steps.len()).then(|| "not started: the run was stopped".to_string()),
-                },
-            );
+            slot.insert(CustomerOutcome {
+                customer_id: c.customer_id.clone(),
+                name: c.name.clone(),
+                steps: c.steps.len(),
+                steps_done: done,
+                complete: done == c.steps.len(),
+                error: (done < c.steps.len()).then(|| "not started: the run was stopped".to_string()),
+            });
         }
     }
     Ok(ApplyOutcome { customers: outcomes.into_values().collect(), stopped: options.stop.load(Ordering::SeqCst) })

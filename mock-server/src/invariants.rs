@@ -156,12 +156,11 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
         for (pool, seq) in &touched_pools {
             let p = f.pools.get(pool).copied().unwrap_or_default();
             let effective = is_effective(p.active, p.consumed);
-            if f.effective.insert(*pool, effective) != Some(effective) {
-                if let Some(holders) = f.holders.get(pool) {
-                    for u in holders {
-                        let s = touched_users.entry(*u).or_insert(*seq);
-                        *s = (*s).max(*seq);
-                    }
+            let flipped = f.effective.insert(*pool, effective) != Some(effective);
+            if let Some(holders) = f.holders.get(pool).filter(|_| flipped) {
+                for u in holders {
+                    let s = touched_users.entry(*u).or_insert(*seq);
+                    *s = (*s).max(*seq);
                 }
             }
             let total = p.active.saturating_add(p.warning);
