@@ -190,7 +190,7 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
         let outcome = apply(pc.clone(), Arc::new(plan.clone()), journal, &options, pacer.clone()).await?;
         pacer.catch_up();
         let apply_requests = pc.requests_sent() - before_apply;
-        migration = migration + cost(discovery_requests + apply_requests, opts.rate);
+        migration += cost(discovery_requests + apply_requests, opts.rate);
         waves.push(Wave { at: wave_start, plan, outcome, discovery_requests, apply_requests });
         // The next prospect to accept starts the next wave.
         let pending = |w: &World| -> Vec<String> {
