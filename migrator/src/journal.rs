@@ -62,7 +62,20 @@ pub struct StepRecord {
 
 pub struct Journal {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    store: Store,
+}
+
+/// Where the records live: a SQLite file (durable across crashes), or memory (rehearsals,
+/// where the process is the whole world and a crash is simulated in-process).
+enum Store {
+    Sqlite(Mutex<Connection>),
+    Memory(Mutex<Memory>),
+}
+
+#[derive(Default)]
+struct Memory {
+    plan: Option<Plan>,
+    steps: std::collections::BTreeMap<(String, usize), StepRecord>,
 }
 
 impl Journal {
@@ -82,7 +95,19 @@ impl Journal {
                  PRIMARY KEY (customer, idx));",
         )
         .map_err(err)?;
-        Ok(Journal { path: path.to_path_buf(), conn: Mutex::new(conn) })
+        Ok(Journal { path: path.to_path_buf(), store: Store::Sqlite(Mutex::new(conn)) })
+    }
+
+    /// A journal that lives only as long as this process.
+    pub fn in_memory() -> Self {
+        Journal { path: PathBuf::from("(memory)"), store: Store::Memory(Mutex::new(Memory::default())) }
+    }
+
+    fn memory(&self) -> Option<std::sync::MutexGuard<'_, Memory>> {
+        match &self.store {
+            Store::Memory(m) => Some(m.lock().unwrap_or_else(|p| p.into_inner())),
+            Store::Sqlite(_) => None,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -94,7 +119,11 @@ impl Journal {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        match &self.store {
+            Store::Sqlite(c) => c.lock().unwrap_or_else(|p| p.into_inner()),
+            // Every caller below takes the memory branch first.
+            Store::Memory(_) => unreachable!("memory journals never reach SQLite"),
+        }
     }
 
     /// Record the plan, or check that the journal already holds this same plan.
@@ -107,6 +136,12 @@ impl Journal {
                 plan: plan.id.clone(),
             }),
             Some(_) => Ok(()),
+            None if self.memory().is_some() => {
+                if let Some(mut m) = self.memory() {
+                    m.plan = Some(plan.clone());
+                }
+                Ok(())
+            }
             None => {
                 let text = serde_json::to_string(plan).map_err(|e| JournalError::Corrupt {
                     path: self.path.display().to_string(),
@@ -121,6 +156,9 @@ impl Journal {
     }
 
     pub fn plan(&self) -> Result<Option<Plan>, JournalError> {
+        if let Some(m) = self.memory() {
+            return Ok(m.plan.clone());
+        }
         let text: Option<String> = self
             .lock()
             .query_row("SELECT plan FROM migration LIMIT 1", [], |r| r.get(0))
@@ -134,6 +172,9 @@ impl Journal {
     }
 
     pub fn step(&self, customer: &str, index: usize) -> Result<Option<StepRecord>, JournalError> {
+        if let Some(m) = self.memory() {
+            return Ok(m.steps.get(&(customer.to_string(), index)).cloned());
+        }
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
         let conn = self.lock();
         let mut stmt = conn
@@ -146,6 +187,20 @@ impl Journal {
 
     /// Written before the call.
     pub fn intend(&self, customer: &str, index: usize, kind: &str, request_id: &str) -> Result<(), JournalError> {
+        if let Some(mut m) = self.memory() {
+            let r = m.steps.entry((customer.to_string(), index)).or_insert_with(|| StepRecord {
+                customer: customer.to_string(),
+                index,
+                kind: kind.to_string(),
+                request_id: request_id.to_string(),
+                state: StepState::Intended,
+                outcome: String::new(),
+                attempts: 0,
+            });
+            r.state = StepState::Intended;
+            r.attempts += 1;
+            return Ok(());
+        }
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
         let conn = self.lock();
         let mut stmt = conn
@@ -160,6 +215,13 @@ impl Journal {
 
     /// Written after the call.
     pub fn finish(&self, customer: &str, index: usize, state: StepState, outcome: &str) -> Result<(), JournalError> {
+        if let Some(mut m) = self.memory() {
+            if let Some(r) = m.steps.get_mut(&(customer.to_string(), index)) {
+                r.state = state;
+                r.outcome = outcome.to_string();
+            }
+            return Ok(());
+        }
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
         let conn = self.lock();
         let mut stmt = conn
@@ -171,6 +233,15 @@ impl Journal {
 
     /// How many of a customer's steps are done.
     pub fn done_count(&self, customer: &str) -> Result<usize, JournalError> {
+        if let Some(m) = self.memory() {
+            let from = (customer.to_string(), 0);
+            return Ok(m
+                .steps
+                .range(from..)
+                .take_while(|((c, _), _)| c == customer)
+                .filter(|(_, r)| r.state == StepState::Done)
+                .count());
+        }
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached("SELECT COUNT(*) FROM step WHERE customer = ?1 AND state = 'done'")
@@ -181,6 +252,9 @@ impl Journal {
 
     /// Every recorded step, in customer and step order.
     pub fn records(&self) -> Result<Vec<StepRecord>, JournalError> {
+        if let Some(m) = self.memory() {
+            return Ok(m.steps.values().cloned().collect());
+        }
         let conn = self.lock();
         let mut stmt = conn
             .prepare(

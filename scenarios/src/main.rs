@@ -38,6 +38,9 @@ enum Command {
         /// Seed for generated ids (default: the scenario's own seed).
         #[arg(long)]
         seed: Option<u64>,
+        /// For a generated scenario: how many customers.
+        #[arg(long)]
+        customers: Option<usize>,
     },
     /// Discover customers with retired subscriptions and plan their migration; nothing changes.
     ///
@@ -165,8 +168,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve { addr, scenario, seed } => {
-            let world = skuswap_scenarios::serve::world_for(&scenario, seed)?;
+        Command::Serve { addr, scenario, seed, customers } => {
+            let world = skuswap_scenarios::serve::world_with(&scenario, seed, customers)?;
             if !addr.ip().is_loopback() {
                 eprintln!("skuswap: warning: {addr} is not a loopback address; the /admin API has no authentication");
             }

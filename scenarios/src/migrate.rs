@@ -46,6 +46,9 @@ pub struct Target {
     /// Seed for retry jitter (and for the embedded mock's ids).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// For a generated --mock scenario: how many customers.
+    #[arg(long, requires = "mock")]
+    pub customers: Option<usize>,
 }
 
 /// How to plan.
@@ -72,7 +75,7 @@ pub struct Connected {
 pub async fn connect(t: &Target) -> anyhow::Result<Connected> {
     let policy = RetryPolicy { seed: t.seed, ..RetryPolicy::default() };
     if let Some(spec) = &t.mock {
-        let mut world = crate::serve::world_for(spec, Some(t.seed).filter(|s| *s != 0))?;
+        let mut world = crate::serve::world_with(spec, Some(t.seed).filter(|s| *s != 0), t.customers)?;
         let token = world.issue_token(None, mock_server::model::TokenMode::AppUser).map_err(|e| anyhow!("{e}"))?;
         let now = world.now();
         let app = mock_server::app(mock_server::Mock::new(world));

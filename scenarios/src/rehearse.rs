@@ -20,7 +20,7 @@ use mock_server::model::{Cause, Event, EventKind, Scenario, TokenMode, World};
 use serde::Serialize;
 use skuswap_migrator::apply::{ApplyOptions, ApplyOutcome, Progress, apply};
 use skuswap_migrator::client::{InProcess, PartnerCenter, RestClient, RetryPolicy};
-use skuswap_migrator::discover::discover_only;
+use skuswap_migrator::discover::discover_concurrently;
 use skuswap_migrator::journal::Journal;
 use skuswap_migrator::mapping::Mapping;
 use skuswap_migrator::plan::{CustomerAction, Plan, Policy, Step, plan};
@@ -172,12 +172,12 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
     for _ in 0..64 {
         let wave_start = mock.read(World::now);
         let before = pc.requests_sent();
-        let snapshot = discover_only(pc.as_ref(), &mapping, scope.as_deref(), |_, _| {}).await?;
+        let snapshot = discover_concurrently(pc.clone(), &mapping, scope.as_deref(), 4).await?;
         let discovery_requests = pc.requests_sent() - before;
         let now = wave_start + cost(discovery_requests, opts.rate);
         mock.with(|w| w.advance_to(now)).map_err(|e| anyhow!("{e}"))?;
         let plan = plan(&snapshot, &mapping, &Policy { now, requests_per_minute: opts.rate })?;
-        let journal = Arc::new(Journal::open(Path::new(":memory:"))?);
+        let journal = Arc::new(Journal::in_memory());
         let pacer = Arc::new(Pacer {
             mock: mock.clone(),
             pc: pc.clone(),

@@ -3,7 +3,7 @@
 //! Link URIs are relative and omit `/v1`, as the real service's do.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 use crate::model::{Customer, Offer, Order, SubscribedSku, Subscription, SubscriptionStatus, User, UserState, World};
 
@@ -11,51 +11,56 @@ pub fn date(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// An object from fields, moving every value in (serde_json's `json!` would copy nested
+/// values, which dominates the cost of large collections).
+pub fn obj<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map<String, Value>>())
+}
+
+fn s(v: impl ToString) -> Value {
+    Value::String(v.to_string())
+}
+
 pub fn link(uri: String) -> Value {
-    json!({ "uri": uri, "method": "GET", "headers": [] })
+    obj([("uri", Value::String(uri)), ("method", s("GET")), ("headers", Value::Array(Vec::new()))])
 }
 
 fn attributes(object_type: &str) -> Value {
-    json!({ "objectType": object_type })
+    obj([("objectType", s(object_type))])
 }
 
 /// A plain (non-seek) collection.
 pub fn collection(items: Vec<Value>, self_uri: String) -> Value {
-    json!({
-        "totalCount": items.len(),
-        "items": items,
-        "links": { "self": link(self_uri) },
-        "attributes": attributes("Collection"),
-    })
+    obj([
+        ("totalCount", items.len().into()),
+        ("items", Value::Array(items)),
+        ("links", obj([("self", link(self_uri))])),
+        ("attributes", attributes("Collection")),
+    ])
 }
 
 /// A seek-based page: `continuationToken` and a `links.next` carrying it as a header.
 pub fn seek_page(items: Vec<Value>, self_uri: String, next: Option<(String, String)>) -> Value {
-    let mut body = json!({
-        "totalCount": items.len(),
-        "items": items,
-        "links": { "self": link(self_uri) },
-        "attributes": attributes("Collection"),
-    });
+    let mut body = collection(items, self_uri);
     if let Some((next_uri, token)) = next {
-        body["links"]["next"] = json!({
-            "uri": next_uri,
-            "method": "GET",
-            "headers": [{ "key": "MS-ContinuationToken", "value": token }],
-        });
+        body["links"]["next"] = obj([
+            ("uri", Value::String(next_uri)),
+            ("method", s("GET")),
+            ("headers", Value::Array(vec![obj([("key", s("MS-ContinuationToken")), ("value", s(&token))])])),
+        ]);
         body["continuationToken"] = Value::String(token);
     }
     body
 }
 
 fn company_profile(c: &Customer) -> Value {
-    json!({
-        "tenantId": c.id,
-        "domain": c.domain,
-        "companyName": c.company_name,
-        "links": { "self": link(format!("/customers/{}/profiles/company", c.id)) },
-        "attributes": attributes("CustomerCompanyProfile"),
-    })
+    obj([
+        ("tenantId", s(c.id)),
+        ("domain", s(&c.domain)),
+        ("companyName", s(&c.company_name)),
+        ("links", obj([("self", link(format!("/customers/{}/profiles/company", c.id)))])),
+        ("attributes", attributes("CustomerCompanyProfile")),
+    ])
 }
 
 fn relationship(c: &Customer, partner: uuid::Uuid) -> &'static str {
@@ -64,116 +69,133 @@ fn relationship(c: &Customer, partner: uuid::Uuid) -> &'static str {
 
 /// A customer as a list item (only these fields appear in lists).
 pub fn customer_item(c: &Customer, partner: uuid::Uuid) -> Value {
-    json!({
-        "id": c.id,
-        "companyProfile": company_profile(c),
-        "relationshipToPartner": relationship(c, partner),
-        "links": { "self": link(format!("/customers/{}", c.id)) },
-        "attributes": attributes("Customer"),
-    })
+    obj([
+        ("id", s(c.id)),
+        ("companyProfile", company_profile(c)),
+        ("relationshipToPartner", s(relationship(c, partner))),
+        ("links", obj([("self", link(format!("/customers/{}", c.id)))])),
+        ("attributes", attributes("Customer")),
+    ])
 }
 
 pub fn customer(c: &Customer, partner: uuid::Uuid) -> Value {
-    json!({
-        "id": c.id,
-        "commerceId": c.commerce_id,
-        "companyProfile": company_profile(c),
-        "billingProfile": {
-            "id": c.commerce_id,
-            "companyName": c.company_name,
-            "culture": "en-US",
-            "language": "en",
-            "defaultAddress": { "country": c.country },
-            "attributes": { "objectType": "CustomerBillingProfile" },
-        },
-        "relationshipToPartner": relationship(c, partner),
-        "allowDelegatedAccess": true,
-        "customDomains": [c.domain],
-        "links": { "self": link(format!("/customers/{}", c.id)) },
-        "attributes": attributes("Customer"),
-    })
+    obj([
+        ("id", s(c.id)),
+        ("commerceId", s(c.commerce_id)),
+        ("companyProfile", company_profile(c)),
+        (
+            "billingProfile",
+            obj([
+                ("id", s(c.commerce_id)),
+                ("companyName", s(&c.company_name)),
+                ("culture", s("en-US")),
+                ("language", s("en")),
+                ("defaultAddress", obj([("country", s(&c.country))])),
+                ("attributes", attributes("CustomerBillingProfile")),
+            ]),
+        ),
+        ("relationshipToPartner", s(relationship(c, partner))),
+        ("allowDelegatedAccess", true.into()),
+        ("customDomains", Value::Array(vec![s(&c.domain)])),
+        ("links", obj([("self", link(format!("/customers/{}", c.id)))])),
+        ("attributes", attributes("Customer")),
+    ])
+}
+
+fn strings(items: &[String]) -> Value {
+    Value::Array(items.iter().map(s).collect())
 }
 
 pub fn offer(o: &Offer, now: DateTime<Utc>, country: &str, locale: &str) -> Value {
-    let has_add_ons = false;
-    json!({
-        "id": o.id,
-        "name": o.name,
-        "description": o.description,
-        "minimumQuantity": o.minimum_quantity,
-        "maximumQuantity": o.maximum_quantity,
-        "rank": 0,
-        "uri": format!("/offers/{}", o.id),
-        "locale": locale,
-        "country": country,
-        "category": {
-            "id": o.category.to_ascii_lowercase().replace(' ', "-"),
-            "name": o.category,
-            "rank": 0,
-            "locale": locale,
-            "country": country,
-            "attributes": attributes("OfferCategory"),
-        },
-        "limitUnitOfMeasure": "None",
-        "limit": 0,
-        "prerequisiteOffers": o.prerequisite_offers,
-        "isAddOn": o.is_add_on,
-        "hasAddOns": has_add_ons,
-        "isAvailableForPurchase": o.is_available_for_purchase(now),
-        "billing": "license",
-        "supportedBillingCycles": ["monthly", "annual"],
-        "isAutoRenewable": o.is_auto_renewable(now),
-        "upgradeTargetOffers": o.upgrade_target_offers,
-        "conversionTargetOffers": [],
-        "isTrial": false,
-        "product": { "id": o.key, "name": o.name, "unit": "Licenses" },
-        "unitType": "Licenses",
-        "salesGroupId": o.family,
-        "links": {
-            "learnMore": link(format!("https://docs.microsoft.com/partner-center/offers/{}", o.key)),
-            "self": link(format!("/offers/{}?country={country}", o.id)),
-        },
-        "attributes": attributes("Offer"),
-    })
+    obj([
+        ("id", s(&o.id)),
+        ("name", s(&o.name)),
+        ("description", s(&o.description)),
+        ("minimumQuantity", o.minimum_quantity.into()),
+        ("maximumQuantity", o.maximum_quantity.into()),
+        ("rank", 0.into()),
+        ("uri", s(format!("/offers/{}", o.id))),
+        ("locale", s(locale)),
+        ("country", s(country)),
+        (
+            "category",
+            obj([
+                ("id", s(o.category.to_ascii_lowercase().replace(' ', "-"))),
+                ("name", s(&o.category)),
+                ("rank", 0.into()),
+                ("locale", s(locale)),
+                ("country", s(country)),
+                ("attributes", attributes("OfferCategory")),
+            ]),
+        ),
+        ("limitUnitOfMeasure", s("None")),
+        ("limit", 0.into()),
+        ("prerequisiteOffers", strings(&o.prerequisite_offers)),
+        ("isAddOn", o.is_add_on.into()),
+        ("hasAddOns", false.into()),
+        ("isAvailableForPurchase", o.is_available_for_purchase(now).into()),
+        ("billing", s("license")),
+        ("supportedBillingCycles", Value::Array(vec![s("monthly"), s("annual")])),
+        ("isAutoRenewable", o.is_auto_renewable(now).into()),
+        ("upgradeTargetOffers", strings(&o.upgrade_target_offers)),
+        ("conversionTargetOffers", Value::Array(Vec::new())),
+        ("isTrial", false.into()),
+        ("product", obj([("id", s(&o.key)), ("name", s(&o.name)), ("unit", s("Licenses"))])),
+        ("unitType", s("Licenses")),
+        ("salesGroupId", s(&o.family)),
+        (
+            "links",
+            obj([
+                ("learnMore", link(format!("https://docs.microsoft.com/partner-center/offers/{}", o.key))),
+                ("self", link(format!("/offers/{}?country={country}", o.id))),
+            ]),
+        ),
+        ("attributes", attributes("Offer")),
+    ])
 }
 
-pub fn subscription(s: &Subscription) -> Value {
-    let mut v = json!({
-        "id": s.id,
-        "entitlementId": s.id,
-        "offerId": s.offer_id,
-        "offerName": s.offer_name,
-        "friendlyName": s.friendly_name,
-        "quantity": s.quantity,
-        "unitType": "Licenses",
-        "hasPurchasableAddons": false,
-        "creationDate": date(s.creation_date),
-        "effectiveStartDate": date(s.effective_start_date),
-        "commitmentEndDate": date(s.commitment_end_date),
-        "status": s.status.as_str(),
-        "autoRenewEnabled": s.auto_renew_enabled,
-        "isTrial": s.is_trial,
-        "billingType": "license",
-        "billingCycle": "monthly",
-        "termDuration": "P1Y",
-        "isMicrosoftProduct": true,
-        "partnerId": s.partner_id_on_record,
-        "contractType": "subscription",
-        "publisherName": "Microsoft Corporation",
-        "suspensionReasons": if s.status == SubscriptionStatus::Suspended { json!(["PartnerInitiated"]) } else { json!([]) },
-        "actions": if s.status == SubscriptionStatus::Active { json!(["edit", "cancel"]) } else { json!([]) },
-        "links": {
-            "offer": link(format!("/offers/{}?country=US", s.offer_id)),
-            "self": link(format!("/customers/{}/subscriptions/{}", s.customer, s.id)),
-        },
-        "attributes": { "etag": s.etag(), "objectType": "Subscription" },
-    });
-    if let Some(p) = s.parent_subscription_id {
-        v["parentSubscriptionId"] = json!(p);
-        v["links"]["parentSubscription"] = link(format!("/customers/{}/subscriptions/{p}", s.customer));
+pub fn subscription(sub: &Subscription) -> Value {
+    let suspended = sub.status == SubscriptionStatus::Suspended;
+    let active = sub.status == SubscriptionStatus::Active;
+    let mut v = obj([
+        ("id", s(sub.id)),
+        ("entitlementId", s(sub.id)),
+        ("offerId", s(&sub.offer_id)),
+        ("offerName", s(&sub.offer_name)),
+        ("friendlyName", s(&sub.friendly_name)),
+        ("quantity", sub.quantity.into()),
+        ("unitType", s("Licenses")),
+        ("hasPurchasableAddons", false.into()),
+        ("creationDate", s(date(sub.creation_date))),
+        ("effectiveStartDate", s(date(sub.effective_start_date))),
+        ("commitmentEndDate", s(date(sub.commitment_end_date))),
+        ("status", s(sub.status.as_str())),
+        ("autoRenewEnabled", sub.auto_renew_enabled.into()),
+        ("isTrial", sub.is_trial.into()),
+        ("billingType", s("license")),
+        ("billingCycle", s("monthly")),
+        ("termDuration", s("P1Y")),
+        ("isMicrosoftProduct", true.into()),
+        ("partnerId", s(&sub.partner_id_on_record)),
+        ("contractType", s("subscription")),
+        ("publisherName", s("Microsoft Corporation")),
+        ("suspensionReasons", Value::Array(if suspended { vec![s("PartnerInitiated")] } else { Vec::new() })),
+        ("actions", Value::Array(if active { vec![s("edit"), s("cancel")] } else { Vec::new() })),
+        (
+            "links",
+            obj([
+                ("offer", link(format!("/offers/{}?country=US", sub.offer_id))),
+                ("self", link(format!("/customers/{}/subscriptions/{}", sub.customer, sub.id))),
+            ]),
+        ),
+        ("attributes", obj([("etag", s(sub.etag())), ("objectType", s("Subscription"))])),
+    ]);
+    if let Some(p) = sub.parent_subscription_id {
+        v["parentSubscriptionId"] = s(p);
+        v["links"]["parentSubscription"] = link(format!("/customers/{}/subscriptions/{p}", sub.customer));
     }
-    if let Some(o) = s.order_id {
-        v["orderId"] = json!(o);
+    if let Some(o) = sub.order_id {
+        v["orderId"] = s(o);
     }
     v
 }
@@ -183,47 +205,57 @@ pub fn order(o: &Order) -> Value {
         .line_items
         .iter()
         .map(|l| {
-            json!({
-                "lineItemNumber": l.line_item_number,
-                "offerId": l.offer_id,
-                "subscriptionId": l.subscription_id,
-                "friendlyName": l.friendly_name,
-                "quantity": l.quantity,
-                "partnerIdOnRecord": l.partner_id_on_record,
-                "links": {
-                    "subscription": link(format!("/customers/{}/subscriptions/{}", o.customer, l.subscription_id)),
-                },
-            })
+            obj([
+                ("lineItemNumber", l.line_item_number.into()),
+                ("offerId", s(&l.offer_id)),
+                ("subscriptionId", s(l.subscription_id)),
+                ("friendlyName", s(&l.friendly_name)),
+                ("quantity", l.quantity.into()),
+                ("partnerIdOnRecord", s(&l.partner_id_on_record)),
+                (
+                    "links",
+                    obj([(
+                        "subscription",
+                        link(format!("/customers/{}/subscriptions/{}", o.customer, l.subscription_id)),
+                    )]),
+                ),
+            ])
         })
         .collect();
-    json!({
-        "id": o.id,
-        "referenceCustomerId": o.customer,
-        "billingCycle": "monthly",
-        "lineItems": lines,
-        "creationDate": date(o.creation_date),
-        "status": "completed",
-        "currencyCode": "USD",
-        "currencySymbol": "$",
-        "transactionType": "UserPurchase",
-        "links": { "self": link(format!("/customers/{}/orders/{}", o.customer, o.id)) },
-        "attributes": attributes("Order"),
-    })
+    obj([
+        ("id", s(o.id)),
+        ("referenceCustomerId", s(o.customer)),
+        ("billingCycle", s("monthly")),
+        ("lineItems", Value::Array(lines)),
+        ("creationDate", s(date(o.creation_date))),
+        ("status", s("completed")),
+        ("currencyCode", s("USD")),
+        ("currencySymbol", s("$")),
+        ("transactionType", s("UserPurchase")),
+        ("links", obj([("self", link(format!("/customers/{}/orders/{}", o.customer, o.id)))])),
+        ("attributes", attributes("Order")),
+    ])
 }
 
 pub fn user(c: &Customer, u: &User) -> Value {
-    let mut v = json!({
-        "id": u.id,
-        "userPrincipalName": u.user_principal_name,
-        "firstName": u.first_name,
-        "lastName": u.last_name,
-        "displayName": u.display_name(),
-        "usageLocation": u.usage_location,
-        "userDomainType": "none",
-        "state": match u.state { UserState::Active => "active", UserState::Inactive => "inactive" },
-        "links": { "self": link(format!("/customers/{}/users/{}", c.id, u.id)) },
-        "attributes": attributes("CustomerUser"),
-    });
+    let mut v = obj([
+        ("id", s(u.id)),
+        ("userPrincipalName", s(&u.user_principal_name)),
+        ("firstName", s(&u.first_name)),
+        ("lastName", s(&u.last_name)),
+        ("displayName", s(u.display_name())),
+        ("usageLocation", s(&u.usage_location)),
+        ("userDomainType", s("none")),
+        (
+            "state",
+            s(match u.state {
+                UserState::Active => "active",
+                UserState::Inactive => "inactive",
+            }),
+        ),
+        ("links", obj([("self", link(format!("/customers/{}/users/{}", c.id, u.id)))])),
+        ("attributes", attributes("CustomerUser")),
+    ]);
     if u.state == UserState::Inactive {
         v["softDeletionTime"] = Value::Null;
     }
@@ -232,47 +264,49 @@ pub fn user(c: &Customer, u: &User) -> Value {
 
 fn product_sku(w: &World, sku: uuid::Uuid) -> Value {
     let offer = w.catalog.by_sku(sku);
-    json!({
-        "id": sku,
-        "name": offer.map(|o| o.name.as_str()).unwrap_or(""),
-        "skuPartNumber": offer.map(|o| o.sku_part_number.as_str()).unwrap_or(""),
-        "targetType": "User",
-        "licenseGroupId": "group1",
-    })
+    obj([
+        ("id", s(sku)),
+        ("name", s(offer.map(|o| o.name.as_str()).unwrap_or(""))),
+        ("skuPartNumber", s(offer.map(|o| o.sku_part_number.as_str()).unwrap_or(""))),
+        ("targetType", s("User")),
+        ("licenseGroupId", s("group1")),
+    ])
 }
 
+/// The one service plan each SKU carries; its id is derived from the SKU's (no hashing on
+/// the hot path of license reads).
 fn service_plans(w: &World, sku: uuid::Uuid, status: &str) -> Value {
     let offer = w.catalog.by_sku(sku);
-    let part = offer.map(|o| o.sku_part_number.as_str()).unwrap_or("");
-    json!([{
-        "displayName": offer.map(|o| o.name.as_str()).unwrap_or(""),
-        "serviceName": part,
-        "id": crate::model::ids::named(&format!("plan:{sku}")),
-        "capabilityStatus": status,
-        "targetType": "User",
-    }])
+    let plan_id = uuid::Uuid::from_u128(sku.as_u128() ^ 0x5e41_1ce0_0000_0000_0000_0000_0000_0001);
+    Value::Array(vec![obj([
+        ("displayName", s(offer.map(|o| o.name.as_str()).unwrap_or(""))),
+        ("serviceName", s(offer.map(|o| o.sku_part_number.as_str()).unwrap_or(""))),
+        ("id", s(plan_id)),
+        ("capabilityStatus", s(status)),
+        ("targetType", s("User")),
+    ])])
 }
 
 pub fn license(w: &World, c: &Customer, sku: uuid::Uuid) -> Value {
     let status = if w.license_is_effective(c, sku) { "Enabled" } else { "Suspended" };
-    json!({
-        "servicePlans": service_plans(w, sku, status),
-        "productSku": product_sku(w, sku),
-        "attributes": attributes("License"),
-    })
+    obj([
+        ("servicePlans", service_plans(w, sku, status)),
+        ("productSku", product_sku(w, sku)),
+        ("attributes", attributes("License")),
+    ])
 }
 
-pub fn subscribed_sku(w: &World, s: &SubscribedSku) -> Value {
-    json!({
-        "availableUnits": s.available_units(),
-        "activeUnits": s.active_units,
-        "consumedUnits": s.consumed_units,
-        "suspendedUnits": s.suspended_units,
-        "totalUnits": s.total_units(),
-        "warningUnits": s.warning_units,
-        "productSku": product_sku(w, s.sku_id),
-        "servicePlans": service_plans(w, s.sku_id, "Enabled"),
-        "capabilityStatus": s.capability_status(),
-        "attributes": attributes("SubscribedSku"),
-    })
+pub fn subscribed_sku(w: &World, sk: &SubscribedSku) -> Value {
+    obj([
+        ("availableUnits", sk.available_units().into()),
+        ("activeUnits", sk.active_units.into()),
+        ("consumedUnits", sk.consumed_units.into()),
+        ("suspendedUnits", sk.suspended_units.into()),
+        ("totalUnits", sk.total_units().into()),
+        ("warningUnits", sk.warning_units.into()),
+        ("productSku", product_sku(w, sk.sku_id)),
+        ("servicePlans", service_plans(w, sk.sku_id, "Enabled")),
+        ("capabilityStatus", s(sk.capability_status())),
+        ("attributes", attributes("SubscribedSku")),
+    ])
 }

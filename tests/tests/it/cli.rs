@@ -28,7 +28,13 @@ async fn a_stale_plan_names_its_first_difference() -> TestResult {
 }
 
 fn mock_target() -> Target {
-    Target { base_url: "http://127.0.0.1:9".into(), token_file: None, mock: Some("article".into()), seed: 0 }
+    Target {
+        base_url: "http://127.0.0.1:9".into(),
+        token_file: None,
+        mock: Some("article".into()),
+        seed: 0,
+        customers: None,
+    }
 }
 
 fn planning() -> Planning {
@@ -61,6 +67,7 @@ async fn missing_token_journal_and_plan_are_errors_not_panics() -> TestResult {
         base_url: "http://127.0.0.1:9".into(),
         token_file: Some("/nonexistent/token".into()),
         seed: 0,
+        customers: None,
     };
     let e = migrate::cmd_plan(&http, &planning(), std::path::Path::new("/tmp/never.json"), false)
         .await
