@@ -330,10 +330,11 @@ fn is_request(e: &Event) -> bool {
 }
 
 fn timelines(events: &[Event], waves: &[Wave]) -> Vec<Timeline> {
-    let mut by_id: BTreeMap<String, Timeline> = BTreeMap::new();
+    let mut by_id: BTreeMap<uuid::Uuid, Timeline> = BTreeMap::new();
     for w in waves {
         for c in w.plan.customers.iter().filter(|c| !c.steps.is_empty()) {
-            by_id.entry(c.customer_id.clone()).or_insert_with(|| Timeline {
+            let Ok(id) = c.customer_id.parse::<uuid::Uuid>() else { continue };
+            by_id.entry(id).or_insert_with(|| Timeline {
                 customer_id: c.customer_id.clone(),
                 name: c.name.clone(),
                 deadline: c.deadline,
@@ -343,8 +344,7 @@ fn timelines(events: &[Event], waves: &[Wave]) -> Vec<Timeline> {
         }
     }
     for e in events {
-        let Some(c) = e.customer.map(|c| c.to_string()) else { continue };
-        let Some(t) = by_id.get_mut(&c) else { continue };
+        let Some(t) = e.customer.and_then(|c| by_id.get_mut(&c)) else { continue };
         match &e.kind {
             EventKind::OrderPlaced { .. } if is_request(e) => {
                 t.purchased.get_or_insert(e.at);
