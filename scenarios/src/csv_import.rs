@@ -12,12 +12,12 @@ use mock_server::model::scenario::{
     ScenarioChannel, ScenarioCustomer, ScenarioPartner, ScenarioRelationship, ScenarioSubscription, ScenarioUser,
 };
 use mock_server::model::{Catalog, Scenario, Settings, SubscriptionStatus};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::generate::{OTHER_PARTNER, PARTNER};
+use crate::generate::{OTHER_PARTNER, PARTNER, slug, uuid};
 
 #[derive(Debug, Deserialize)]
 struct Row {
@@ -36,16 +36,6 @@ pub enum CsvError {
     Read(String, String),
     #[error("{file} line {line}: {message}")]
     Row { file: String, line: u64, message: String },
-}
-
-fn uuid(rng: &mut ChaCha8Rng) -> Uuid {
-    let mut bytes = [0u8; 16];
-    rng.fill_bytes(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
-fn slug(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
 }
 
 struct Parsed {

@@ -139,13 +139,14 @@ fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [(T, u32)]) -> Option<&'a T> {
     None
 }
 
-fn uuid(rng: &mut ChaCha8Rng) -> Uuid {
+/// A GUID from the scenario's RNG (shared with the CSV import).
+pub(crate) fn uuid(rng: &mut ChaCha8Rng) -> Uuid {
     let mut bytes = [0u8; 16];
     rng.fill_bytes(&mut bytes);
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
-fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
 }
 
