@@ -55,6 +55,18 @@ pub async fn discover<P: PartnerCenter>(
     discover_only(pc, mapping, None, progress).await
 }
 
+/// Every customer of the partner, or only those in `only`.
+async fn customers_in_scope<P: PartnerCenter>(
+    pc: &P,
+    only: Option<&[String]>,
+) -> Result<Vec<crate::client::Customer>, ClientError> {
+    let mut customers = pc.customers().await?;
+    if let Some(only) = only {
+        customers.retain(|c| only.iter().any(|o| o.eq_ignore_ascii_case(&c.id)));
+    }
+    Ok(customers)
+}
+
 /// One customer's subscriptions, seats, and (where a retired SKU is held) users and licenses.
 async fn read_customer<P: PartnerCenter>(
     pc: &P,
@@ -94,10 +106,7 @@ pub async fn discover_concurrently<P: PartnerCenter + 'static>(
     concurrency: usize,
 ) -> Result<Snapshot, ClientError> {
     let offers = pc.offers(&mapping.country).await?;
-    let mut customers = pc.customers().await?;
-    if let Some(only) = only {
-        customers.retain(|c| only.iter().any(|o| o.eq_ignore_ascii_case(&c.id)));
-    }
+    let customers = customers_in_scope(pc.as_ref(), only).await?;
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let shared = std::sync::Arc::new(mapping.clone());
     let mut tasks = tokio::task::JoinSet::new();
@@ -144,10 +153,7 @@ pub async fn discover_only<P: PartnerCenter>(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Snapshot, ClientError> {
     let offers = pc.offers(&mapping.country).await?;
-    let mut customers = pc.customers().await?;
-    if let Some(only) = only {
-        customers.retain(|c| only.iter().any(|o| o.eq_ignore_ascii_case(&c.id)));
-    }
+    let customers = customers_in_scope(pc, only).await?;
     let mut states = Vec::with_capacity(customers.len());
     let total = customers.len();
     for (i, c) in customers.into_iter().enumerate() {

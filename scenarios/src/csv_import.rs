@@ -8,16 +8,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use fake::Fake;
 use fake::faker::company::en::CompanyName;
 use fake::faker::name::en::{FirstName, LastName};
-use mock_server::model::scenario::{
-    ScenarioChannel, ScenarioCustomer, ScenarioPartner, ScenarioRelationship, ScenarioSubscription, ScenarioUser,
-};
+use mock_server::model::scenario::{ScenarioChannel, ScenarioCustomer, ScenarioRelationship, ScenarioSubscription};
 use mock_server::model::{Catalog, Scenario, Settings, SubscriptionStatus};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::generate::{OTHER_PARTNER, PARTNER, slug, uuid};
+use crate::generate::{OTHER_PARTNER, PARTNER, invented_user, partners, slug, uuid};
 
 #[derive(Debug, Deserialize)]
 struct Row {
@@ -183,15 +181,8 @@ pub fn from_csv(text: &str, file: &str, seed: u64, start: DateTime<Utc>) -> Resu
             for _ in 0..p.assigned {
                 let first_name: String = FirstName().fake_with_rng(&mut rng);
                 let last_name: String = LastName().fake_with_rng(&mut rng);
-                let upn = format!("{}.{}{}@{domain}", slug(&first_name), slug(&last_name), users.len());
-                users.push(ScenarioUser {
-                    id: Some(uuid(&mut rng)),
-                    first_name,
-                    last_name,
-                    user_principal_name: Some(upn),
-                    usage_location: Some("US".into()),
-                    licenses: vec![p.product.clone()],
-                });
+                let n = users.len();
+                users.push(invented_user(&mut rng, first_name, last_name, &domain, n, vec![p.product.clone()]));
             }
         }
         let other_csp = rows.iter().any(|(_, p)| p.channel.1);
@@ -218,10 +209,7 @@ pub fn from_csv(text: &str, file: &str, seed: u64, start: DateTime<Utc>) -> Resu
         seed: Some(seed),
         settings: Settings::default(),
         offers: Vec::new(),
-        partners: vec![
-            ScenarioPartner { id: Some(partner), name: "Contoso Cloud Distribution".into(), mpn_id: "4601238".into() },
-            ScenarioPartner { id: Some(other), name: "Fabrikam Solutions".into(), mpn_id: "4716529".into() },
-        ],
+        partners: partners(),
         customers,
     })
 }

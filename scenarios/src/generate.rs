@@ -240,15 +240,8 @@ pub fn generate(name: &str, knobs: &Knobs, seed: u64) -> Result<Scenario, Genera
                     }
                 }
             }
-            let upn = format!("{}.{}{}@{domain}", slug(&first_name), slug(&last_name), users.len());
-            users.push(ScenarioUser {
-                id: Some(uuid(&mut rng)),
-                first_name,
-                last_name,
-                user_principal_name: Some(upn),
-                usage_location: Some("US".into()),
-                licenses,
-            });
+            let n = users.len();
+            users.push(invented_user(&mut rng, first_name, last_name, &domain, n, licenses));
         }
         let mut subscriptions = Vec::new();
         let mut base_id = None;
@@ -319,10 +312,36 @@ pub fn generate(name: &str, knobs: &Knobs, seed: u64) -> Result<Scenario, Genera
         seed: Some(seed),
         settings: Settings { deprovision_days: knobs.deprovision_days, ..Settings::default() },
         offers: Vec::new(),
-        partners: vec![
-            ScenarioPartner { id: Some(partner), name: "Contoso Cloud Distribution".into(), mpn_id: "4601238".into() },
-            ScenarioPartner { id: Some(other), name: "Fabrikam Solutions".into(), mpn_id: "4716529".into() },
-        ],
+        partners: partners(),
         customers,
     })
+}
+
+/// The partner (Contoso) and the other CSP partner (Fabrikam) of every synthetic book.
+pub(crate) fn partners() -> Vec<ScenarioPartner> {
+    let id = |s: &str| s.parse::<Uuid>().ok();
+    vec![
+        ScenarioPartner { id: id(PARTNER), name: "Contoso Cloud Distribution".into(), mpn_id: "4601238".into() },
+        ScenarioPartner { id: id(OTHER_PARTNER), name: "Fabrikam Solutions".into(), mpn_id: "4716529".into() },
+    ]
+}
+
+/// A user with invented names (drawn by the caller), a unique UPN, and an id from the RNG.
+pub(crate) fn invented_user(
+    rng: &mut ChaCha8Rng,
+    first_name: String,
+    last_name: String,
+    domain: &str,
+    n: usize,
+    licenses: Vec<String>,
+) -> ScenarioUser {
+    let upn = format!("{}.{}{n}@{domain}", slug(&first_name), slug(&last_name));
+    ScenarioUser {
+        id: Some(uuid(rng)),
+        first_name,
+        last_name,
+        user_principal_name: Some(upn),
+        usage_location: Some("US".into()),
+        licenses,
+    }
 }
