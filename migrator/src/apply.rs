@@ -244,6 +244,14 @@ async fn run_customer<P: PartnerCenter>(
     Ok(())
 }
 
+/// Attempts per step when answers get lost; each one reads the truth again before acting.
+const RECONCILE_ATTEMPTS: u32 = 6;
+
+/// An unclear answer (timeout, 5xx, dropped connection) to a write: it may have been applied.
+fn unclear(e: &ClientError) -> bool {
+    matches!(e, ClientError::OutcomeUnknown { .. })
+}
+
 async fn buy<P: PartnerCenter>(
     pc: &P,
     cid: &str,
@@ -252,24 +260,38 @@ async fn buy<P: PartnerCenter>(
     tag: &str,
     request_id: &str,
 ) -> Result<String, StepError> {
-    // Read before buying: a purchase whose answer was lost carries our tag.
     let mine = |subs: &[crate::client::Subscription]| {
         subs.iter().find(|s| s.friendly_name == tag && s.offer_id.eq_ignore_ascii_case(offer_id)).map(|s| s.id.clone())
     };
-    if let Some(id) = mine(&pc.subscriptions(cid).await?) {
-        return Ok(format!("subscription {id} (found, not bought again)"));
-    }
     let line =
         NewLine { line_item_number: 0, offer_id: offer_id.to_string(), quantity, friendly_name: tag.to_string() };
-    let order = pc.create_order(cid, &[line], request_id).await?;
-    match order.line_items.first().and_then(|l| l.subscription_id.clone()) {
-        Some(id) => Ok(format!("subscription {id}")),
-        // Provisioning still pending: the subscription will carry our tag when it appears.
-        None => match mine(&pc.subscriptions(cid).await?) {
+    let mut last = String::new();
+    for attempt in 0..RECONCILE_ATTEMPTS {
+        if attempt > 0 {
+            pc.back_off(attempt - 1).await;
+        }
+        // Read before (re-)buying: a lost answer, a crash or a duplicate delivery may already
+        // have bought it. The purchase tag in the friendly name is how we recognise ours.
+        if let Some(id) = mine(&pc.subscriptions(cid).await?) {
+            return Ok(format!("subscription {id} (found, not bought again)"));
+        }
+        let order = match pc.create_order(cid, std::slice::from_ref(&line), request_id).await {
+            Ok(order) => order,
+            Err(e) if unclear(&e) => {
+                last = e.to_string();
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        return match order.line_items.first().and_then(|l| l.subscription_id.clone()) {
             Some(id) => Ok(format!("subscription {id}")),
-            None => Err(StepError::Unknown(format!("order {} is still provisioning", order.id))),
-        },
+            None => match mine(&pc.subscriptions(cid).await?) {
+                Some(id) => Ok(format!("subscription {id}")),
+                None => Err(StepError::Unknown(format!("order {} is still provisioning", order.id))),
+            },
+        };
     }
+    Err(StepError::Unknown(last))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -294,30 +316,48 @@ async fn swap<P: PartnerCenter>(
             }
         }
     }
-    if resuming {
+    let swapped = async || -> Result<bool, StepError> {
         let held: Vec<String> = pc.user_licenses(cid, user).await?.into_iter().map(|l| l.product_sku.id).collect();
-        if assign_ids.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r)) {
+        Ok(assign_ids.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r)))
+    };
+    let mut last = String::new();
+    for attempt in 0..RECONCILE_ATTEMPTS {
+        if attempt > 0 {
+            pc.back_off(attempt - 1).await;
+        }
+        if (resuming || attempt > 0) && swapped().await? {
             return Ok("already swapped".to_string());
         }
-    }
-    pc.update_licenses(cid, user, &assign_ids, remove, request_id).await?;
-    Ok(format!("assigned {}, removed {}", assign_ids.join(","), remove.join(",")))
-}
-
-async fn suspend<P: PartnerCenter>(pc: &P, cid: &str, sid: &str, request_id: &str) -> Result<String, StepError> {
-    for _ in 0..2 {
-        let current = pc.subscription(cid, sid).await?;
-        // Suspended already (by us, or a lost answer), or past suspending: an expired or
-        // de-provisioned subscription bills nothing and goes away by itself.
-        if matches!(current.subscription.status.as_str(), "suspended" | "deleted" | "expired") {
-            return Ok(format!("already {}", current.subscription.status));
-        }
-        match pc.set_subscription_status(cid, &current, "suspended", request_id).await {
-            Ok(s) => return Ok(format!("status {}", s.status)),
-            // A stale ETag (someone else changed it, or our own lost PATCH did): read again.
-            Err(e) if e.code() == Some("2055") => continue,
+        match pc.update_licenses(cid, user, &assign_ids, remove, request_id).await {
+            Ok(()) => return Ok(format!("assigned {}, removed {}", assign_ids.join(","), remove.join(","))),
+            Err(e) if unclear(&e) => last = e.to_string(),
+            // After an unclear attempt a refusal may only say the first one was applied.
+            Err(e) if attempt > 0 && swapped().await? => {
+                return Ok(format!("already swapped ({})", e.code().unwrap_or("refused")));
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(StepError::Failed(format!("subscription {sid} kept changing under us (stale ETag twice)")))
+    Err(StepError::Unknown(last))
+}
+
+async fn suspend<P: PartnerCenter>(pc: &P, cid: &str, sid: &str, request_id: &str) -> Result<String, StepError> {
+    let mut last = String::new();
+    for attempt in 0..RECONCILE_ATTEMPTS {
+        if attempt > 0 {
+            pc.back_off(attempt - 1).await;
+        }
+        let current = pc.subscription(cid, sid).await?;
+        if matches!(current.subscription.status.as_str(), "suspended" | "deleted" | "expired") {
+            return Ok(format!("already {}", current.subscription.status));
+        }
+        // A stale ETag (someone, or our own lost attempt, changed it) or an unclear answer:
+        // read it again and decide afresh.
+        match pc.set_subscription_status(cid, &current, "suspended", request_id).await {
+            Ok(s) => return Ok(format!("status {}", s.status)),
+            Err(e) if e.code() == Some("2055") || unclear(&e) => last = e.to_string(),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StepError::Failed(format!("subscription {sid} could not be suspended: {last}")))
 }

@@ -1,5 +1,6 @@
 //! The judge: folds the audit log and reports every moment a licensed user lost their last
-//! effective license in a product family, or a SKU had more holders than purchased seats.
+//! effective license in a product family, a SKU had more holders than purchased seats, or a
+//! client retried a throttled request before its `Retry-After` had passed.
 //!
 //! It is a pure function over the events (no access to the live state), so it judges any
 //! client's migration the same way and tests can reuse it on an exported log. State is judged
@@ -21,6 +22,8 @@ pub enum ViolationKind {
     UserUnlicensed,
     /// More users hold a SKU than the tenant has purchased (active + warning) seats.
     SeatsOverAssigned,
+    /// A throttled request was sent again before its `Retry-After` had passed.
+    EarlyRetry,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -151,6 +154,23 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
         let mut touched_users: BTreeMap<Uuid, u64> = BTreeMap::new();
         let mut touched_pools: BTreeMap<(Uuid, Uuid), u64> = BTreeMap::new();
         for e in group {
+            if let EventKind::EarlyRetry { operation, not_before } = &e.kind {
+                violations.push(Violation {
+                    kind: ViolationKind::EarlyRetry,
+                    customer: e.customer.unwrap_or_default(),
+                    user: None,
+                    sku: None,
+                    family: None,
+                    event: e.seq,
+                    batch,
+                    at: e.at,
+                    cause: e.cause.clone(),
+                    message: format!(
+                        "{operation} was retried at {} before its Retry-After ({not_before}) had passed ({})",
+                        e.at, e.cause
+                    ),
+                });
+            }
             apply(&mut f, e, &mut touched_users, &mut touched_pools);
         }
         for (pool, seq) in &touched_pools {

@@ -66,4 +66,11 @@ impl PartnerCenter for AnyClient {
             AnyClient::InProcess(c) => c.requests_sent(),
         }
     }
+
+    async fn back_off(&self, attempt: u32) {
+        match self {
+            AnyClient::Http(c) => c.back_off(attempt).await,
+            AnyClient::InProcess(c) => c.back_off(attempt).await,
+        }
+    }
 }

@@ -314,6 +314,7 @@ pub fn generate(name: &str, knobs: &Knobs, seed: u64) -> Result<Scenario, Genera
         offers: Vec::new(),
         partners: partners(),
         customers,
+        faults: None,
     })
 }
 

@@ -113,13 +113,27 @@ fn seats_chart(r: &Rehearsal, svg: &mut String) -> ChartResult {
 /// de-provisioning, and the deadline.
 fn timeline_chart(r: &Rehearsal, svg: &mut String) -> ChartResult {
     let rows: Vec<_> = r.timelines.iter().take(40).collect();
-    let height = 90 + 18 * rows.len().max(1) as u32;
+    let row_height = 22;
+    let height = 90 + row_height * rows.len().max(1) as u32;
     let root = SVGBackend::with_string(svg, (900, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let max_x = days(r, r.end).max(1.0);
     let n = rows.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Per customer: bought ●  swapped ━  suspended ▲  de-provisioned ✕  deadline |", ("sans-serif", 16))
+    // Names beside the rows, drawn by hand as in the seats chart: plotters' own y labels land
+    // on "nice" numbers, not on one row each.
+    let (label_area, chart_area) = root.split_horizontally(220);
+    let top = 12 + 22;
+    let usable = f64::from(height - top - 12 - 30);
+    for (i, t) in rows.iter().enumerate() {
+        let y = f64::from(top) + usable * (i as f64 + 0.5) / n;
+        let mut name: String = t.name.chars().take(30).collect();
+        if t.at_risk {
+            name.push_str(" (at risk)");
+        }
+        label_area.draw(&Text::new(name, (8, y as i32 - 6), ("sans-serif", 12).into_font()))?;
+    }
+    let mut chart = ChartBuilder::on(&chart_area)
+        .caption("bought ●  swapped ━  suspended ▲  de-provisioned ✕  deadline |", ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(10)
@@ -220,6 +234,15 @@ th{{background:#f6f6f6}} .ok{{color:#1a7f37;font-weight:600}} .bad{{color:#b0002
     );
     h.push_str("<h2>Licensed users over time</h2>");
     h.push_str(&chart(|s| licensed_chart(r, s)));
+    let _ = write!(
+        h,
+        "<p class=\"muted\">Users holding an effective license in each family, judged from the mock's audit log. \
+A drop is a user left without a license: here {exp} expected (at risk, or customers out of the partner's reach, \
+listed under Violations) and <span class=\"{class}\">{unexp} unexpected</span>.</p>",
+        exp = r.expected.len(),
+        unexp = r.unexpected.len(),
+        class = if r.unexpected.is_empty() { "ok" } else { "bad" },
+    );
     h.push_str("<h2>Seats bought and retired</h2>");
     h.push_str(&chart(|s| seats_chart(r, s)));
     h.push_str("<h2>Customer timelines</h2><p class=\"muted\">The 40 earliest deadlines; a red deadline marks a customer the plan flagged at risk.</p>");

@@ -11,7 +11,7 @@ pub mod wire;
 
 use std::future::Future;
 
-pub use rest::{ClientError, RestClient, RetryPolicy};
+pub use rest::{ClientError, Pause, RealTime, RestClient, RetryPolicy};
 pub use transport::{Http, InProcess, Transport};
 pub use wire::*;
 
@@ -56,4 +56,8 @@ pub trait PartnerCenter: Send + Sync {
     fn relationship_request_url(&self) -> impl Future<Output = Result<String>> + Send;
     /// How many requests this client has sent (retries included).
     fn requests_sent(&self) -> u64;
+    /// Wait before the engine's own attempt `attempt + 1` after an unclear outcome.
+    fn back_off(&self, _attempt: u32) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }

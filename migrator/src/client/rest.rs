@@ -3,8 +3,10 @@
 //! jitter on 5xx and timeouts, and a per-call timeout. A mutating call that never got a clear
 //! answer is [`ClientError::OutcomeUnknown`], never "failed": it may have been applied.
 
-use std::sync::Mutex;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::Method;
@@ -93,8 +95,24 @@ pub fn derived_guid(a: u64, b: u64) -> String {
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
+/// How the client waits between attempts. Real time by default; a rehearsal passes one that
+/// moves its virtual clock instead, so honouring a 60-second `Retry-After` costs no wall time.
+pub trait Pause: Send + Sync {
+    fn pause(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// Waits on the real clock (tokio's timer).
+pub struct RealTime;
+
+impl Pause for RealTime {
+    fn pause(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(wait))
+    }
+}
+
 pub struct RestClient<T> {
     transport: T,
+    pause: Arc<dyn Pause>,
     token: String,
     policy: RetryPolicy,
     jitter: Mutex<u64>,
@@ -142,12 +160,19 @@ impl<T: Transport> RestClient<T> {
         let seed = policy.seed;
         RestClient {
             transport,
+            pause: Arc::new(RealTime),
             token: token.into(),
             policy,
             jitter: Mutex::new(seed),
             operations: AtomicU64::new(0),
             sent: AtomicU64::new(0),
         }
+    }
+
+    /// Wait with `pause` instead of the real clock (a rehearsal's virtual time).
+    pub fn with_pause(mut self, pause: Arc<dyn Pause>) -> Self {
+        self.pause = pause;
+        self
     }
 
     fn next_jitter(&self) -> f64 {
@@ -166,8 +191,14 @@ impl<T: Transport> RestClient<T> {
         let n = self.operations.fetch_add(1, Ordering::Relaxed);
         let request_id =
             call.request_id.map(str::to_string).unwrap_or_else(|| derived_guid(self.policy.seed, n.wrapping_mul(2)));
+        // Only reads are retried blindly. A write that got no clear answer may have been
+        // applied: it comes back as OutcomeUnknown at once and the engine reconciles (reads,
+        // then repeats with the same MS-RequestId). A 429 is safe to retry: it was refused.
+        let idempotent = call.method == Method::GET;
         let mut last = String::new();
+        let mut attempts = 0;
         for attempt in 0..self.policy.max_attempts {
+            attempts = attempt + 1;
             let k = self.sent.fetch_add(1, Ordering::Relaxed);
             let mut headers = vec![
                 ("Authorization".to_string(), format!("Bearer {}", self.token)),
@@ -181,36 +212,34 @@ impl<T: Transport> RestClient<T> {
                 headers.push(("Content-Type".to_string(), "application/json".to_string()));
             }
             let req = Outgoing { method: call.method.clone(), path: call.path.clone(), headers, body };
-            let wait = match tokio::time::timeout(self.policy.call_timeout, self.transport.send(req)).await {
+            let (wait, unclear) = match tokio::time::timeout(self.policy.call_timeout, self.transport.send(req)).await {
                 Err(_) => {
                     last = format!("no answer within {:?}", self.policy.call_timeout);
-                    self.backoff(attempt)
+                    (self.backoff(attempt), true)
                 }
                 Ok(Err(e)) => {
                     last = e.to_string();
-                    self.backoff(attempt)
+                    (self.backoff(attempt), true)
                 }
                 Ok(Ok(resp)) if (200..300).contains(&resp.status) => return Ok(resp),
                 Ok(Ok(resp)) if resp.status == 429 => {
                     last = "throttled (429)".to_string();
-                    retry_after(&resp).unwrap_or_else(|| self.backoff(attempt))
+                    (retry_after(&resp).unwrap_or_else(|| self.backoff(attempt)), false)
                 }
                 Ok(Ok(resp)) if resp.status >= 500 => {
                     last = format!("HTTP {}", resp.status);
-                    self.backoff(attempt)
+                    (self.backoff(attempt), true)
                 }
                 Ok(Ok(resp)) => return Err(api_error(call.operation, &resp, &request_id)),
             };
+            if unclear && !idempotent {
+                break;
+            }
             if attempt + 1 < self.policy.max_attempts {
-                tokio::time::sleep(wait).await;
+                self.pause.pause(wait).await;
             }
         }
-        Err(ClientError::OutcomeUnknown {
-            operation: call.operation.to_string(),
-            attempts: self.policy.max_attempts,
-            detail: last,
-            request_id,
-        })
+        Err(ClientError::OutcomeUnknown { operation: call.operation.to_string(), attempts, detail: last, request_id })
     }
 
     async fn json<R: DeserializeOwned>(&self, call: Call<'_>) -> Result<R> {
@@ -404,5 +433,10 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
 
     fn requests_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    async fn back_off(&self, attempt: u32) {
+        let wait = self.backoff(attempt);
+        self.pause.pause(wait).await;
     }
 }

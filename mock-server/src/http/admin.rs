@@ -220,3 +220,62 @@ pub async fn accept_relationship(State(m): State<Mock>, Path(cid): Path<String>,
     })?;
     Ok(Json(json!({ "customerId": cid, "relationshipToPartner": "reseller" })).into_response())
 }
+
+fn faults_view(w: &World) -> Value {
+    json!({
+        "plan": w.fault_plan(),
+        "orderDedupSeconds": w.settings.order_dedup_seconds,
+        "presets": crate::model::faults::FaultPlan::presets(),
+    })
+}
+
+/// GET /admin/faults: the plan in force (or null) and the order dedup window.
+pub async fn get_faults(State(m): State<Mock>) -> Reply {
+    Ok(Json(m.read(faults_view)).into_response())
+}
+
+/// PUT /admin/faults: a fault plan document, or `?preset=heavy&seed=7`. A bad plan is refused
+/// with the field that is wrong and the plan in force is kept.
+pub async fn put_faults(State(m): State<Mock>, q: PcQuery, RawBody(body): RawBody) -> Reply {
+    let seed = match q.get("seed") {
+        None => 0,
+        Some(s) => s.parse::<u64>().map_err(|_| PcError::invalid_input("seed must be a whole number >= 0."))?,
+    };
+    let plan = match q.get("preset") {
+        Some(name) => crate::model::faults::FaultPlan::preset(name, seed).ok_or_else(|| {
+            PcError::invalid_input(format!(
+                "Unknown fault preset {name:?}; presets: {}.",
+                crate::model::faults::FaultPlan::presets().join(", ")
+            ))
+        })?,
+        None => parse_body(&body)?,
+    };
+    m.with(|w| w.set_fault_plan(Some(plan)).map(|()| faults_view(w)))
+        .map(|v| Json(v).into_response())
+        .map_err(|e| PcError::invalid_input(format!("Invalid fault plan: {e}")))
+}
+
+/// DELETE /admin/faults: every call passes again (counters dropped).
+pub async fn delete_faults(State(m): State<Mock>) -> Reply {
+    m.with(|w| w.set_fault_plan(None)).map_err(PcError::invalid_input)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DedupBody {
+    order_dedup_seconds: i64,
+}
+
+/// PUT /admin/faults/dedup: `{"orderDedupSeconds": 0}` turns `MS-RequestId` deduplication of
+/// orders off, so a client's own reconciliation is what stands between it and a double buy.
+pub async fn put_dedup(State(m): State<Mock>, PcJson(body): PcJson<DedupBody>) -> Reply {
+    if body.order_dedup_seconds < 0 {
+        return Err(PcError::invalid_input("orderDedupSeconds must be 0 or more."));
+    }
+    Ok(Json(m.with(|w| {
+        w.settings.order_dedup_seconds = body.order_dedup_seconds;
+        faults_view(w)
+    }))
+    .into_response())
+}

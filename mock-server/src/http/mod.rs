@@ -7,11 +7,13 @@
 //! - `admin`: the admin API.
 //! - `wire`: Partner Center's JSON shapes.
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
+//! - `faults`: the fault layer in front of `/v1` (acts out the model's fault decisions).
 //! - `error`: the one error type and its Partner Center error body.
 
 pub mod admin;
 pub mod error;
 pub mod extract;
+pub mod faults;
 pub mod partner;
 pub mod wire;
 
@@ -55,7 +57,8 @@ pub fn app(mock: Mock) -> Router {
         .route("/customers/{customer_id}/users/{user_id}/licenses", get(partner::user_licenses))        // check-which-licenses-are-assigned-to-a-user.md
         .route("/customers/{customer_id}/users/{user_id}/licenseupdates", post(partner::update_licenses)) // assign-licenses-to-a-user.md
         .route("/offers", get(partner::list_offers))                                       // get-a-list-of-offers-for-a-market.md
-        .route("/offers/{offer_id}", get(partner::get_offer)); // get-an-offer-by-id.md
+        .route("/offers/{offer_id}", get(partner::get_offer))                              // get-an-offer-by-id.md
+        .layer(middleware::from_fn_with_state(mock.clone(), faults::faults));
 
     #[rustfmt::skip]
     let admin = Router::new()
@@ -68,6 +71,8 @@ pub fn app(mock: Mock) -> Router {
         .route("/clock/advance", post(admin::advance))
         .route("/events", get(admin::events))
         .route("/invariants", get(admin::invariants))
+        .route("/faults", get(admin::get_faults).put(admin::put_faults).delete(admin::delete_faults))
+        .route("/faults/dedup", axum::routing::put(admin::put_dedup))
         .route("/customers/{customer_id}/accept-relationship", post(admin::accept_relationship))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY));
 

@@ -205,7 +205,7 @@ pub async fn create_order(
         .collect();
     m.with(|w| {
         let batch = w.open_batch(ids.cause("createOrder"), caller.actor());
-        let id = w.create_order(&batch, caller.partner, cid, &lines)?;
+        let id = w.create_order_once(&batch, caller.partner, cid, &lines, &ids.request_id)?;
         created(wire::order(w.order_of(caller.partner, cid, id)?))
     })
 }

@@ -132,6 +132,27 @@ pub enum EventKind {
     LicenseRemoved {
         family: String,
     },
+    /// The fault plan hit this call (rule index into the plan, and what it did).
+    FaultInjected {
+        operation: String,
+        rule: usize,
+        effect: String,
+    },
+    /// A rate limit refused this call with 429.
+    Throttled {
+        operation: String,
+        retry_after_seconds: u32,
+        limit: String,
+    },
+    /// A throttled request came back before its `Retry-After` had passed.
+    EarlyRetry {
+        operation: String,
+        not_before: DateTime<Utc>,
+    },
+    /// An order repeated with the same `MS-RequestId` within the window: answered, not bought.
+    OrderReplayed {
+        order: Uuid,
+    },
     ClockAdvanced {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -161,6 +182,10 @@ impl EventKind {
             EventKind::FriendlyNameChanged { .. } => "FriendlyNameChanged",
             EventKind::LicenseAssigned { .. } => "LicenseAssigned",
             EventKind::LicenseRemoved { .. } => "LicenseRemoved",
+            EventKind::FaultInjected { .. } => "FaultInjected",
+            EventKind::Throttled { .. } => "Throttled",
+            EventKind::EarlyRetry { .. } => "EarlyRetry",
+            EventKind::OrderReplayed { .. } => "OrderReplayed",
             EventKind::ClockAdvanced { .. } => "ClockAdvanced",
         }
     }

@@ -12,12 +12,14 @@
 //! - `licenses`: license updates, subscribed SKUs, and the effective-license rule.
 //! - `lifecycle`: the virtual clock: renewal, expiry, de-provisioning, prospects accepting.
 //! - `events`: the audit log.
+//! - `faults`: fault plans, rate limits on virtual time, early-retry bookkeeping.
 //! - `scenario`: the scenario document and how a world is built from it.
 //! - `errors`: why a change is refused.
 
 pub mod catalog;
 pub mod errors;
 pub mod events;
+pub mod faults;
 pub mod ids;
 pub mod licenses;
 pub mod lifecycle;
@@ -54,11 +56,14 @@ pub struct Settings {
     pub deprovision_days: i64,
     /// Length of a subscription term (and of each renewal), in months.
     pub term_months: u32,
+    /// An order repeated with the same `MS-RequestId` within this many seconds returns the
+    /// first order instead of buying again; 0 models a service that does not deduplicate.
+    pub order_dedup_seconds: i64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { deprovision_days: 120, term_months: 12 }
+        Settings { deprovision_days: 120, term_months: 12, order_dedup_seconds: 86_400 }
     }
 }
 
@@ -83,6 +88,11 @@ pub struct World {
     /// against the subscription when it comes due, so stale entries are harmless.
     #[serde(skip)]
     deadlines: BTreeSet<(DateTime<Utc>, Uuid, Uuid)>,
+    /// Order requests by `MS-RequestId`: `(customer, order, when)`, for deduplication.
+    #[serde(default)]
+    order_requests: BTreeMap<String, (Uuid, Uuid, DateTime<Utc>)>,
+    #[serde(default)]
+    faults: faults::FaultState,
 }
 
 /// One batch of events in the making: everything one request, clock step or admin action did.
@@ -109,6 +119,8 @@ impl World {
             events: Vec::new(),
             next_batch: 1,
             deadlines: BTreeSet::new(),
+            order_requests: BTreeMap::new(),
+            faults: faults::FaultState::default(),
         }
     }
 

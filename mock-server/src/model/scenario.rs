@@ -33,6 +33,9 @@ pub struct Scenario {
     pub partners: Vec<ScenarioPartner>,
     #[serde(default)]
     pub customers: Vec<ScenarioCustomer>,
+    /// A fault plan in force from the start (see README, "Faults").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<super::faults::FaultPlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,8 +156,11 @@ impl World {
         let mut w = World::empty(scenario.start, seed);
         w.scenario = scenario.name.clone();
         w.settings = scenario.settings.clone();
-        if w.settings.deprovision_days < 0 || w.settings.term_months == 0 {
-            return Err(invalid("settings: deprovisionDays must be >= 0 and termMonths >= 1"));
+        if w.settings.deprovision_days < 0 || w.settings.term_months == 0 || w.settings.order_dedup_seconds < 0 {
+            return Err(invalid("settings: deprovisionDays must be >= 0, termMonths >= 1, orderDedupSeconds >= 0"));
+        }
+        if let Some(plan) = &scenario.faults {
+            w.set_fault_plan(Some(plan.clone())).map_err(|e| invalid(format!("faults: {e}")))?;
         }
         let mut catalog: Catalog = w.catalog.clone();
         for o in &scenario.offers {

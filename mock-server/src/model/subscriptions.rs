@@ -212,6 +212,40 @@ impl World {
     }
 
     /// `POST /customers/{id}/orders`: all lines are checked before anything is created.
+    /// [`World::create_order`] keyed by the caller's `MS-RequestId`: a repeat within the
+    /// dedup window (same customer) answers with the first order and buys nothing.
+    pub fn create_order_once(
+        &mut self,
+        batch: &Batch,
+        partner: Uuid,
+        customer: Uuid,
+        lines: &[OrderLineRequest],
+        request_id: &str,
+    ) -> Result<Uuid> {
+        let window = Duration::seconds(self.settings.order_dedup_seconds.max(0));
+        if let Some((c, order, at)) = self.order_requests.get(request_id).copied()
+            && c == customer
+            && self.now < at + window
+        {
+            self.customer_of(partner, customer)?;
+            self.log(
+                batch,
+                Subject { customer: Some(customer), ..Subject::default() },
+                EventKind::OrderReplayed { order },
+            );
+            return Ok(order);
+        }
+        let order = self.create_order(batch, partner, customer, lines)?;
+        if window > Duration::zero() && !request_id.is_empty() {
+            if self.order_requests.len() % 1024 == 1023 {
+                let now = self.now;
+                self.order_requests.retain(|_, (_, _, at)| *at + window > now);
+            }
+            self.order_requests.insert(request_id.to_string(), (customer, order, self.now));
+        }
+        Ok(order)
+    }
+
     pub fn create_order(
         &mut self,
         batch: &Batch,

@@ -252,6 +252,10 @@ impl<P: PartnerCenter> PartnerCenter for Crashing<P> {
     fn requests_sent(&self) -> u64 {
         self.inner.requests_sent()
     }
+
+    async fn back_off(&self, attempt: u32) {
+        self.inner.back_off(attempt).await;
+    }
 }
 
 #[tokio::test]

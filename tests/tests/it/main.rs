@@ -15,6 +15,7 @@
 //! - `cli`: the command-line layer: stale plans, exit codes, user errors.
 //! - `engine`: the migration engine against the mock, over both transports; crash and resume.
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
+//! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
 //! - `socket`: one test over a real loopback socket.
 
 mod admin;
@@ -26,6 +27,7 @@ mod licenses;
 mod lifecycle;
 mod orders;
 mod paging;
+mod rehearsals;
 mod shapes;
 mod socket;
 mod subscriptions;

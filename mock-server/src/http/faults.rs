@@ -1,0 +1,137 @@
+//! The fault layer: a middleware in front of the Partner Center routes that asks the model
+//! what to do with each call (pass, throttle, fail, delay, drop, lose the answer, deliver
+//! twice) and acts it out. Every decision and its audit event come from the model; this file
+//! only speaks HTTP.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::MAX_BODY;
+use super::error::PcError;
+use super::extract::RequestIds;
+use super::wire::obj;
+use crate::Mock;
+use crate::model::faults::{Call, Decision, Effect};
+
+/// Partner Center's operation name and rate-limit group of a `/v1` call, and its customer.
+pub fn operation_of(method: &str, path: &str) -> Option<(&'static str, &'static str, Option<Uuid>)> {
+    let rest = path.strip_prefix("/v1/")?;
+    let s: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let customer = s.get(1).and_then(|c| c.parse::<Uuid>().ok());
+    let get = method == "GET";
+    let op = match (s.as_slice(), method) {
+        (["customers"], "GET") => ("getCustomers", "customers"),
+        (["customers", "relationshiprequests"], "GET") => ("getRelationshipRequest", "customers"),
+        (["customers", _], "GET") => ("getCustomer", "customers"),
+        (["customers", _, "orders"], "POST") => ("createOrder", "orders"),
+        (["customers", _, "orders", ..], _) if get => ("getOrders", "orders"),
+        (["customers", _, "subscriptions"], "GET") => ("getSubscriptions", "subscriptions"),
+        (["customers", _, "subscriptions", _], "GET") => ("getSubscription", "subscriptions"),
+        (["customers", _, "subscriptions", _], "PATCH") => ("updateSubscription", "subscriptions"),
+        (["customers", _, "subscribedskus"], "GET") => ("getSubscribedSkus", "licenses"),
+        (["customers", _, "users"], "GET") => ("getUsers", "users"),
+        (["customers", _, "users", _], _) => ("user", "users"),
+        (["customers", _, "users", _, "licenses"], "GET") => ("getUserLicenses", "licenses"),
+        (["customers", _, "users", _, "licenseupdates"], "POST") => ("updateLicenses", "licenses"),
+        (["offers", ..], "GET") => ("getOffers", "offers"),
+        _ => return None,
+    };
+    Some((op.0, op.1, customer))
+}
+
+fn http_date(t: DateTime<Utc>) -> Option<HeaderValue> {
+    HeaderValue::from_str(&t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
+}
+
+/// The throttling answer Partner Center really sends: not its usual error shape.
+fn throttled(retry_after: u32, at: DateTime<Utc>, as_date: bool, message: String, now: DateTime<Utc>) -> Response {
+    let body = obj([("statusCode", 429.into()), ("message", message.into())]);
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let value = if as_date { http_date(at) } else { HeaderValue::from_str(&retry_after.to_string()).ok() };
+    if let Some(v) = value {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    // The answer's own Date is the virtual now, so a client can read an HTTP-date Retry-After
+    // without consulting its own clock.
+    if let Some(v) = http_date(now) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
+    resp
+}
+
+fn server_error(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let (code, text) = match status.as_u16() {
+        503 => (800_006, "The service is temporarily unavailable. Try again later."),
+        504 => (800_004, "The request timed out before the service answered."),
+        502 => (800_005, "Bad gateway."),
+        _ => (800_003, "Unexpected service error."),
+    };
+    PcError::new(status, code, text).into_response()
+}
+
+/// A response whose body fails mid-way: the connection drops before a whole answer arrives.
+fn dropped() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection dropped"))
+    });
+    Response::new(Body::from_stream(stream))
+}
+
+/// Middleware: consult the fault plan before the route runs.
+pub async fn faults(State(mock): State<Mock>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let Some((operation, group, customer)) = operation_of(&method, &path) else {
+        return next.run(req).await;
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_string());
+    let request_id = req.extensions().get::<RequestIds>().map(|r| r.request_id.clone()).unwrap_or_default();
+    let (decision, now) = mock.with(|w| {
+        if w.fault_plan().is_none() {
+            return (Decision::Pass, w.now());
+        }
+        let partner = token.as_deref().and_then(|t| w.token(t)).map(|t| t.partner);
+        let call = Call { operation, group, method: &method, path: &path, partner, customer, request_id: &request_id };
+        (w.decide(&call), w.now())
+    });
+    match decision {
+        Decision::Pass => next.run(req).await,
+        Decision::Throttle { retry_after, at, http_date, message } => {
+            throttled(retry_after, at, http_date, message, now)
+        }
+        Decision::Inject(Effect::Error { status }) => server_error(status),
+        Decision::Inject(Effect::Drop) => dropped(),
+        Decision::Inject(Effect::Latency { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            next.run(req).await
+        }
+        Decision::Inject(Effect::LostResponse { status }) => {
+            let _ = next.run(req).await;
+            server_error(status)
+        }
+        Decision::Inject(Effect::Duplicate) => {
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+                return PcError::invalid_input("The request body is too large.").into_response();
+            };
+            let again = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+            let first = next.clone().run(Request::from_parts(parts, Body::from(bytes))).await;
+            let _ = next.run(again).await;
+            first
+        }
+        Decision::Inject(Effect::Throttle { .. }) => server_error(500),
+    }
+}
