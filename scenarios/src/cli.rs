@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use chrono::{Timelike, Utc};
+use mock_server::model::faults::FaultPlan;
 use serde_json::json;
 use skuswap_migrator::mapping::Mapping;
 
@@ -20,6 +21,26 @@ pub struct RehearseArgs<'a> {
     pub json: bool,
     pub rate: u32,
     pub mapping: Option<&'a Path>,
+    pub faults: Option<&'a str>,
+    pub fault_seed: Option<u64>,
+}
+
+/// A preset name or a fault-plan file.
+pub fn fault_plan(spec: &str, seed: u64) -> anyhow::Result<FaultPlan> {
+    if let Some(plan) = FaultPlan::preset(spec, seed) {
+        return Ok(plan);
+    }
+    let path = Path::new(spec);
+    if !path.is_file() && !spec.ends_with(".json") {
+        return Err(anyhow!(
+            "unknown fault preset {spec:?}: give one of {} or a fault-plan .json file",
+            FaultPlan::presets().join(", ")
+        ));
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read fault plan {spec}"))?;
+    let plan: FaultPlan = serde_json::from_str(&text).with_context(|| format!("{spec}: not a fault plan"))?;
+    plan.validate().map_err(|e| anyhow!("{spec}: {e}"))?;
+    Ok(plan)
 }
 
 pub async fn rehearse(a: RehearseArgs<'_>) -> anyhow::Result<u8> {
@@ -42,10 +63,14 @@ pub async fn rehearse(a: RehearseArgs<'_>) -> anyhow::Result<u8> {
         }
         None => crate::named::resolve(a.scenario, a.seed, a.customers).map_err(|e| anyhow!(e))?,
     };
+    let faults = match a.faults {
+        Some(spec) => Some(fault_plan(spec, a.fault_seed.or(a.seed).or(scenario.seed).unwrap_or(0))?),
+        None => scenario.faults.clone(),
+    };
     if !a.json {
         eprintln!("rehearsing {} ({} customers)…", scenario.name, scenario.customers.len());
     }
-    let r = run(&scenario, &Options { rate: a.rate, mapping, seed: a.seed }).await?;
+    let r = run(&scenario, &Options { rate: a.rate, mapping, seed: a.seed, faults }).await?;
     std::fs::write(a.report, crate::html::render(&r))
         .with_context(|| format!("cannot write the report to {}", a.report.display()))?;
     if a.json {
@@ -63,6 +88,8 @@ pub async fn rehearse(a: RehearseArgs<'_>) -> anyhow::Result<u8> {
             "unexpected": r.unexpected.iter().take(20).collect::<Vec<_>>(),
             "expected": r.expected.len(),
             "incomplete": r.incomplete,
+            "doublePurchases": r.double_purchases,
+            "faults": r.faults,
             "report": a.report.display().to_string(),
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -247,6 +247,30 @@ listed under Violations) and <span class=\"{class}\">{unexp} unexpected</span>.<
     h.push_str(&chart(|s| seats_chart(r, s)));
     h.push_str("<h2>Customer timelines</h2><p class=\"muted\">The 40 earliest deadlines; a red deadline marks a customer the plan flagged at risk.</p>");
     h.push_str(&chart(|s| timeline_chart(r, s)));
+    if let Some(f) = &r.faults {
+        let _ = write!(
+            h,
+            "<h2>Faults met</h2><p>Plan: {plan}. The client waited {waited} of virtual time (Retry-After and back-off); \
+{throttled} call(s) were refused by rate limits; {replayed} order(s) were answered from the MS-RequestId window \
+instead of bought again; {resumed} resumed run(s) of apply.</p><table><tr><th>Effect</th><th>Calls</th></tr>",
+            plan = esc(&f.plan),
+            waited = skuswap_migrator::plan::human_minutes(f.waited_minutes),
+            throttled = f.throttled,
+            replayed = f.replayed_orders,
+            resumed = f.resumed_runs,
+        );
+        for (effect, n) in &f.injected {
+            let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(effect));
+        }
+        h.push_str("</table>");
+    }
+    if !r.double_purchases.is_empty() {
+        h.push_str("<h2 class=\"bad\">Bought twice</h2><ul>");
+        for d in &r.double_purchases {
+            let _ = write!(h, "<li>{}</li>", esc(d));
+        }
+        h.push_str("</ul>");
+    }
     h.push_str("<h2>At risk if the migration started at the beginning</h2>");
     if r.at_risk.is_empty() {
         h.push_str("<p class=\"ok\">Nobody: every customer is reached before their end date.</p>");

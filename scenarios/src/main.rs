@@ -132,6 +132,14 @@ enum Command {
         /// Mapping file (TOML) replacing the built-in table.
         #[arg(long, value_name = "FILE")]
         mapping: Option<PathBuf>,
+        /// Make the mock misbehave: a preset (limits, light, heavy, storm) or a fault-plan
+        /// .json file (format in README, "Faults"). Rate limits, 5xx, lost answers, duplicate
+        /// deliveries; the report shows what was met and the virtual time it cost.
+        #[arg(long, value_name = "PRESET|FILE")]
+        faults: Option<String>,
+        /// Seed of a preset's draws (default: the rehearsal's seed).
+        #[arg(long)]
+        fault_seed: Option<u64>,
     },
     /// List the named scenarios.
     Scenarios,
@@ -211,7 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             runtime.block_on(migrate::cmd_verify(&target, plan.as_deref(), &journal))
         }
         Command::Status { journal, format } => migrate::cmd_status(&journal, &format),
-        Command::Rehearse { scenario, seed, customers, from_csv, report, json, rate, mapping } => {
+        Command::Rehearse { scenario, seed, customers, from_csv, report, json, rate, mapping, faults, fault_seed } => {
             let args = skuswap_scenarios::cli::RehearseArgs {
                 scenario: &scenario,
                 seed,
@@ -221,6 +229,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 json,
                 rate,
                 mapping: mapping.as_deref(),
+                faults: faults.as_deref(),
+                fault_seed,
             };
             runtime.block_on(skuswap_scenarios::cli::rehearse(args))
         }

@@ -8,18 +8,22 @@
 //! (or that never became the partner's customers) are expected; any other is a failure.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::anyhow;
 use chrono::{DateTime, Duration, Utc};
 use mock_server::Mock;
-use mock_server::invariants::{SeriesPoint, Verdict, Violation, check_with_series};
+use mock_server::invariants::{SeriesPoint, Verdict, Violation, ViolationKind, check_with_series};
+use mock_server::model::faults::FaultPlan;
 use mock_server::model::{Cause, Event, EventKind, Scenario, TokenMode, World};
 use serde::Serialize;
-use skuswap_migrator::apply::{ApplyOptions, ApplyOutcome, Progress, apply};
-use skuswap_migrator::client::{InProcess, PartnerCenter, RestClient, RetryPolicy};
+use skuswap_migrator::apply::{ApplyOptions, ApplyOutcome, CustomerOutcome, Progress, apply};
+use skuswap_migrator::client::{InProcess, PartnerCenter, Pause, RestClient, RetryPolicy};
 use skuswap_migrator::discover::discover_concurrently;
 use skuswap_migrator::journal::Journal;
 use skuswap_migrator::mapping::Mapping;
@@ -31,12 +35,33 @@ pub struct Options {
     pub rate: u32,
     pub mapping: Mapping,
     pub seed: Option<u64>,
+    /// A fault plan in force while the migration runs (rate limits, errors, lost answers).
+    pub faults: Option<FaultPlan>,
+}
+
+/// What the fault plan did to the migration, from the audit log.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultReport {
+    pub plan: String,
+    /// Faults injected, by effect.
+    pub injected: BTreeMap<String, u64>,
+    /// 429s from the rate limits.
+    pub throttled: u64,
+    /// Orders answered from the MS-RequestId window instead of bought again.
+    pub replayed_orders: u64,
+    /// Virtual minutes the client spent waiting (Retry-After and back-off).
+    pub waited_minutes: f64,
+    /// Extra `apply` runs (resumed from the journal) it took to finish.
+    pub resumed_runs: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Wave {
     pub at: DateTime<Utc>,
+    /// When discovery ended and the plan was made.
+    pub planned_at: DateTime<Utc>,
     pub plan: Plan,
     pub outcome: ApplyOutcome,
     pub discovery_requests: u64,
@@ -102,27 +127,55 @@ pub struct Rehearsal {
     pub incomplete: Vec<String>,
     /// For a failure: the audit-log lines around the first unexpected violation.
     pub log_excerpt: Vec<String>,
+    pub faults: Option<FaultReport>,
+    /// Customers (and offers) bought more than once: `customer: offer xN`.
+    pub double_purchases: Vec<String>,
 }
 
 impl Rehearsal {
     pub fn passed(&self) -> bool {
-        self.unexpected.is_empty() && self.incomplete.is_empty()
+        self.unexpected.is_empty() && self.incomplete.is_empty() && self.double_purchases.is_empty()
     }
 }
 
-/// Moves the mock's clock as requests are spent.
+/// Waits on the mock's virtual clock: honouring `Retry-After: 60` moves the clock a minute
+/// and costs no wall time.
+struct VirtualPause {
+    mock: Mock,
+    waited_ms: AtomicU64,
+}
+
+impl Pause for VirtualPause {
+    fn pause(&self, wait: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 4);
+        self.waited_ms.fetch_add(ms, Ordering::Relaxed);
+        self.mock.with(|w| {
+            let to = w.now() + Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 4));
+            let _ = w.advance_to(to);
+        });
+        Box::pin(tokio::task::yield_now())
+    }
+}
+
+/// Moves the mock's clock as requests are spent (and as the client waits).
 struct Pacer {
     mock: Mock,
     pc: Arc<Client>,
+    pause: Arc<VirtualPause>,
+    reached: Reached,
     base_time: DateTime<Utc>,
     base_requests: u64,
+    base_waited_ms: u64,
     rate: u32,
 }
 
 impl Pacer {
     fn catch_up(&self) {
         let spent = self.pc.requests_sent().saturating_sub(self.base_requests);
-        let t = self.base_time + cost(spent, self.rate);
+        let waited = self.pause.waited_ms.load(Ordering::Relaxed).saturating_sub(self.base_waited_ms);
+        let t = self.base_time
+            + cost(spent, self.rate)
+            + Duration::milliseconds(i64::try_from(waited).unwrap_or(i64::MAX / 4));
         self.mock.with(|w| {
             if t > w.now() {
                 let _ = w.advance_to(t);
@@ -132,10 +185,26 @@ impl Pacer {
 }
 
 impl Progress for Pacer {
-    fn step(&self, _customer: &str, _step: &Step) {
+    fn step(&self, customer: &str, _step: &Step) {
         self.catch_up();
+        let now = self.mock.read(World::now);
+        let mut r = self.reached.lock().unwrap_or_else(|p| p.into_inner());
+        r.entry(customer.to_string()).or_insert((now, None));
+    }
+
+    fn customer_finished(&self, outcome: &CustomerOutcome) {
+        if outcome.complete {
+            let now = self.mock.read(World::now);
+            let mut r = self.reached.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = r.get_mut(&outcome.customer_id) {
+                entry.1 = Some(now);
+            }
+        }
     }
 }
+
+/// When the engine first acted for each customer, and when it finished it (virtual time).
+type Reached = Arc<Mutex<BTreeMap<String, (DateTime<Utc>, Option<DateTime<Utc>>)>>>;
 
 fn cost(requests: u64, rate: u32) -> Duration {
     Duration::milliseconds(
@@ -151,9 +220,16 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
     let token = world.issue_token(None, TokenMode::AppUser).map_err(|e| anyhow!("{e}"))?;
     let start = world.now();
     let deprovision_days = world.settings.deprovision_days;
+    if let Some(plan) = &opts.faults {
+        world.set_fault_plan(Some(plan.clone())).map_err(|e| anyhow!("fault plan: {e}"))?;
+    }
     let mock = crate::serve::mock(world);
     let app = mock_server::app(mock.clone());
-    let pc = Arc::new(RestClient::new(InProcess::new(app), token, RetryPolicy { seed, ..RetryPolicy::default() }));
+    let pause = Arc::new(VirtualPause { mock: mock.clone(), waited_ms: AtomicU64::new(0) });
+    let pc = Arc::new(
+        RestClient::new(InProcess::new(app), token, RetryPolicy { seed, ..RetryPolicy::default() })
+            .with_pause(pause.clone()),
+    );
     let prospects: Vec<String> = mock.read(|w| {
         let partner = w.partners().first().map(|p| p.id);
         w.all_customers()
@@ -167,31 +243,61 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
 
     let mut waves = Vec::new();
     let mut migration = Duration::zero();
+    let mut resumed_runs = 0u32;
+    let reached: Reached = Arc::default();
     // The first wave reads every customer; later ones only those who have just accepted.
     let mut scope: Option<Vec<String>> = None;
     for _ in 0..64 {
         let wave_start = mock.read(World::now);
+        let waited_before = pause.waited_ms.load(Ordering::Relaxed);
         let before = pc.requests_sent();
-        let snapshot = discover_concurrently(pc.clone(), &mapping, scope.as_deref(), 4).await?;
+        // Under faults, one request at a time: the plan's draws then land on the same calls
+        // in every run, so a seed replays a storm exactly.
+        let readers = if opts.faults.is_some() { 1 } else { 4 };
+        let snapshot = discover_concurrently(pc.clone(), &mapping, scope.as_deref(), readers).await?;
         let discovery_requests = pc.requests_sent() - before;
-        let now = wave_start + cost(discovery_requests, opts.rate);
-        mock.with(|w| w.advance_to(now)).map_err(|e| anyhow!("{e}"))?;
+        // Waits during discovery (Retry-After) may already have moved the clock further.
+        let now = mock.with(|w| {
+            let t = (wave_start + cost(discovery_requests, opts.rate)).max(w.now());
+            w.advance_to(t).map(|_| t)
+        });
+        let now = now.map_err(|e| anyhow!("{e}"))?;
         let plan = plan(&snapshot, &mapping, &Policy { now, requests_per_minute: opts.rate })?;
         let journal = Arc::new(Journal::in_memory());
         let pacer = Arc::new(Pacer {
             mock: mock.clone(),
             pc: pc.clone(),
+            pause: pause.clone(),
+            reached: reached.clone(),
             base_time: now,
             base_requests: pc.requests_sent(),
+            base_waited_ms: pause.waited_ms.load(Ordering::Relaxed),
             rate: opts.rate,
         });
         let before_apply = pc.requests_sent();
         let options = ApplyOptions { concurrency: 1, ..ApplyOptions::default() };
-        let outcome = apply(pc.clone(), Arc::new(plan.clone()), journal, &options, pacer.clone()).await?;
+        let shared_plan = Arc::new(plan.clone());
+        let mut outcome = apply(pc.clone(), shared_plan.clone(), journal.clone(), &options, pacer.clone()).await?;
+        // Under faults a customer may end unfinished; an operator runs `apply` again and it
+        // resumes from the journal. The last run comes after the plan is cleared: the storm
+        // is over, and the migration must then complete.
+        for round in 0..4 {
+            if outcome.complete() || opts.faults.is_none() {
+                break;
+            }
+            if round == 3 {
+                mock.with(|w| w.set_fault_plan(None)).map_err(|e| anyhow!("{e}"))?;
+            }
+            resumed_runs += 1;
+            outcome = apply(pc.clone(), shared_plan.clone(), journal.clone(), &options, pacer.clone()).await?;
+        }
         pacer.catch_up();
         let apply_requests = pc.requests_sent() - before_apply;
-        migration += cost(discovery_requests + apply_requests, opts.rate);
-        waves.push(Wave { at: wave_start, plan, outcome, discovery_requests, apply_requests });
+        migration += cost(discovery_requests + apply_requests, opts.rate)
+            + Duration::milliseconds(
+                i64::try_from(pause.waited_ms.load(Ordering::Relaxed).saturating_sub(waited_before)).unwrap_or(0),
+            );
+        waves.push(Wave { at: wave_start, planned_at: now, plan, outcome, discovery_requests, apply_requests });
         // The next prospect to accept starts the next wave.
         let pending = |w: &World| -> Vec<String> {
             w.all_customers().filter(|c| c.accepts.is_some()).map(|c| c.id.to_string()).collect()
@@ -219,7 +325,7 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
             .max(w.now())
     });
     let end = last + Duration::days(deprovision_days + 1);
-    mock.with(|w| w.advance_to(end)).map_err(|e| anyhow!("{e}"))?;
+    mock.with(|w| w.advance_to(end.max(w.now()))).map_err(|e| anyhow!("{e}"))?;
 
     let (verdict, series, timelines, seats, log_excerpt, counts) = mock.read(|w| {
         let (verdict, series) = check_with_series(w.events());
@@ -232,7 +338,20 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
         );
         (verdict, series, timelines, seats, Vec::new(), counts)
     });
-    let (unexpected, expected) = classify(&verdict, &waves, &mapping);
+    let late = match opts.faults {
+        Some(_) => late_in_order(&waves, &reached.lock().unwrap_or_else(|p| p.into_inner())),
+        None => BTreeSet::new(),
+    };
+    let (unexpected, expected) = classify(&verdict, &waves, &mapping, &late, opts.faults.is_some());
+    let (double_purchases, fault_report) = mock.read(|w| {
+        let report = opts.faults.as_ref().map(|plan| FaultReport {
+            plan: describe_plan(plan),
+            resumed_runs,
+            waited_minutes: pause.waited_ms.load(Ordering::Relaxed) as f64 / 60_000.0,
+            ..fault_counts(w.events())
+        });
+        (double_purchases(w), report)
+    });
     let log_excerpt = match unexpected.first() {
         Some(v) => mock.read(|w| excerpt(w.events(), v.event)),
         None => log_excerpt,
@@ -281,27 +400,121 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
         incomplete,
         log_excerpt,
         waves,
+        faults: fault_report,
+        double_purchases,
     })
+}
+
+fn describe_plan(plan: &FaultPlan) -> String {
+    format!(
+        "seed {}: {} rule(s), {} rate limit(s), fairness {}",
+        plan.seed,
+        plan.rules.len(),
+        plan.rate_limits.len(),
+        plan.fairness
+    )
+}
+
+fn fault_counts(events: &[Event]) -> FaultReport {
+    let mut r = FaultReport::default();
+    for e in events {
+        match &e.kind {
+            EventKind::FaultInjected { effect, .. } => *r.injected.entry(effect.clone()).or_default() += 1,
+            EventKind::Throttled { .. } => r.throttled += 1,
+            EventKind::OrderReplayed { .. } => r.replayed_orders += 1,
+            _ => {}
+        }
+    }
+    r
+}
+
+/// Successor subscriptions bought by requests more than once for the same customer and offer.
+fn double_purchases(w: &World) -> Vec<String> {
+    let mut bought: BTreeMap<(uuid::Uuid, String), u32> = BTreeMap::new();
+    for e in w.events() {
+        if let (EventKind::SubscriptionCreated { offer_id, .. }, Some(c)) = (&e.kind, e.customer)
+            && is_request(e)
+        {
+            *bought.entry((c, offer_id.clone())).or_default() += 1;
+        }
+    }
+    bought
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|((c, offer), n)| {
+            let name = w.customer_any(c).map_or_else(|| c.to_string(), |c| c.company_name.clone());
+            format!("{name}: {offer} bought {n} times")
+        })
+        .collect()
 }
 
 /// Losses the plan foresaw (at risk) or could not prevent (not the partner's customer) are
 /// expected; the rest are the engine's failures.
-fn classify(verdict: &Verdict, waves: &[Wave], mapping: &Mapping) -> (Vec<Violation>, Vec<Expected>) {
-    let mut planned_at: BTreeMap<String, (bool, DateTime<Utc>)> = BTreeMap::new();
+/// Under faults, throughput is lost to waiting, so the plan's at-risk estimate (made at the
+/// clean request rate) is optimistic. A customer the engine had not finished by its end date
+/// is then late through no fault of its order, provided the engine reached customers in
+/// deadline order (earliest first); if it did not, nobody is excused.
+fn late_in_order(
+    waves: &[Wave],
+    reached: &BTreeMap<String, (DateTime<Utc>, Option<DateTime<Utc>>)>,
+) -> BTreeSet<String> {
+    let mut late = BTreeSet::new();
+    for w in waves {
+        let mut started: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> =
+            w.plan.customers.iter().filter_map(|c| reached.get(&c.customer_id).map(|r| (r.0, c.deadline))).collect();
+        started.sort_by_key(|(t, _)| *t);
+        let in_order = started.windows(2).all(|p| match (p[0].1, p[1].1) {
+            (Some(a), Some(b)) => a <= b,
+            (None, Some(_)) => false,
+            _ => true,
+        });
+        if !in_order {
+            return BTreeSet::new();
+        }
+        for c in &w.plan.customers {
+            let Some(deadline) = c.deadline else { continue };
+            let finished = reached.get(&c.customer_id).and_then(|r| r.1);
+            if finished.is_none_or(|f| f > deadline) {
+                late.insert(c.customer_id.clone());
+            }
+        }
+    }
+    late
+}
+
+fn classify(
+    verdict: &Verdict,
+    waves: &[Wave],
+    mapping: &Mapping,
+    late: &BTreeSet<String>,
+    faults: bool,
+) -> (Vec<Violation>, Vec<Expected>) {
+    let mut planned_at: BTreeMap<String, (bool, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for w in waves {
         for c in w.plan.customers.iter().filter(|c| !c.steps.is_empty()) {
-            planned_at.entry(c.customer_id.clone()).or_insert((c.at_risk, w.at));
+            planned_at.entry(c.customer_id.clone()).or_insert((c.at_risk, w.at, w.planned_at));
         }
     }
     let mut unexpected = Vec::new();
     let mut expected = Vec::new();
     for v in &verdict.violations {
+        // Only a lost license can be excused; an early retry or an over-assignment never is.
+        if v.kind != ViolationKind::UserUnlicensed {
+            unexpected.push(v.clone());
+            continue;
+        }
         let id = v.customer.to_string();
         let reason = match planned_at.get(&id) {
-            Some((true, _)) => {
+            Some((true, _, _)) => {
                 Some("the plan flagged this customer at risk: its end date came before the migration could reach it")
             }
-            Some((false, at)) if v.at < *at => {
+            Some((false, _, planned)) if faults && v.at < *planned => {
+                Some("lost while faults slowed discovery, before the plan could reach it")
+            }
+            Some((false, _, _)) if late.contains(&id) => Some(
+                "the faults cost the engine its lead: taking customers earliest deadline first, it had not finished this one by its end date",
+            ),
+            Some((false, at, _)) if v.at < *at => {
                 Some("lost before the partner could act (the customer accepted the invitation too late)")
             }
             Some(_) => None,
@@ -455,6 +668,19 @@ impl Rehearsal {
             self.unexpected.len(),
             self.expected.len()
         ));
+        if let Some(f) = &self.faults {
+            let injected: u64 = f.injected.values().sum();
+            out.push_str(&format!(
+                "  faults:      {injected} injected, {} throttled by rate limits, {} orders answered from the MS-RequestId window; {} of waiting; {} resumed run(s)\n",
+                f.throttled,
+                f.replayed_orders,
+                skuswap_migrator::plan::human_minutes(f.waited_minutes),
+                f.resumed_runs
+            ));
+        }
+        for d in &self.double_purchases {
+            out.push_str(&format!("  bought twice: {d}\n"));
+        }
         for i in &self.incomplete {
             out.push_str(&format!("  incomplete:  {i}\n"));
         }

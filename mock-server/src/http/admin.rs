@@ -143,10 +143,15 @@ pub struct AdvanceBody {
     #[serde(default)]
     hours: Option<i64>,
     #[serde(default)]
+    minutes: Option<i64>,
+    #[serde(default)]
+    seconds: Option<i64>,
+    #[serde(default)]
     to: Option<DateTime<Utc>>,
 }
 
-/// POST /admin/clock/advance: `{"days": n}`, `{"hours": n}` or `{"to": RFC 3339}`.
+/// POST /admin/clock/advance: `{"days": n}`, `{"hours": n}`, `{"minutes": n}`, `{"seconds": n}`
+/// or `{"to": RFC 3339}`.
 pub async fn advance(State(m): State<Mock>, PcJson(body): PcJson<AdvanceBody>) -> Reply {
     let step = |n: i64, per: i64| {
         n.checked_mul(per)
@@ -155,13 +160,18 @@ pub async fn advance(State(m): State<Mock>, PcJson(body): PcJson<AdvanceBody>) -
             .ok_or_else(|| PcError::invalid_input("The clock moves forward only, by at most 100 years at a time."))
     };
     let advance = m.with(|w| {
-        let to = match (body.days, body.hours, body.to) {
-            (Some(d), None, None) => w.now() + step(d, 86_400)?,
-            (None, Some(h), None) => w.now() + step(h, 3_600)?,
-            (None, None, Some(t)) => t,
-            _ => {
-                return Err(PcError::invalid_input("Give exactly one of days, hours or to."));
-            }
+        let given = [body.days, body.hours, body.minutes, body.seconds].iter().flatten().count()
+            + usize::from(body.to.is_some());
+        if given != 1 {
+            return Err(PcError::invalid_input("Give exactly one of days, hours, minutes, seconds or to."));
+        }
+        let to = match (body.days, body.hours, body.minutes, body.seconds, body.to) {
+            (Some(d), ..) => w.now() + step(d, 86_400)?,
+            (_, Some(h), ..) => w.now() + step(h, 3_600)?,
+            (_, _, Some(m), ..) => w.now() + step(m, 60)?,
+            (_, _, _, Some(s), _) => w.now() + step(s, 1)?,
+            (.., Some(t)) => t,
+            _ => return Err(PcError::invalid_input("Give exactly one of days, hours, minutes, seconds or to.")),
         };
         Ok(w.advance_to(to)?)
     })?;

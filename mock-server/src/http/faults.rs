@@ -21,8 +21,9 @@ use crate::Mock;
 use crate::model::faults::{Call, Decision, Effect};
 
 /// Partner Center's operation name and rate-limit group of a `/v1` call, and its customer.
+/// Takes the path with or without `/v1` (inside the nested router axum has stripped it).
 pub fn operation_of(method: &str, path: &str) -> Option<(&'static str, &'static str, Option<Uuid>)> {
-    let rest = path.strip_prefix("/v1/")?;
+    let rest = path.strip_prefix("/v1").unwrap_or(path).strip_prefix('/')?;
     let s: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let customer = s.get(1).and_then(|c| c.parse::<Uuid>().ok());
     let get = method == "GET";
@@ -87,8 +88,13 @@ fn dropped() -> Response {
 
 /// Middleware: consult the fault plan before the route runs.
 pub async fn faults(State(mock): State<Mock>, req: Request, next: Next) -> Response {
+    // Most runs have no plan: one short lock, nothing parsed.
+    if mock.read(|w| w.fault_plan().is_none()) {
+        return next.run(req).await;
+    }
     let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
+    // Rules match the path a client sent (`/v1/...`), not the one left after nesting.
+    let path = format!("/v1{}", req.uri().path());
     let Some((operation, group, customer)) = operation_of(&method, &path) else {
         return next.run(req).await;
     };
@@ -100,9 +106,6 @@ pub async fn faults(State(mock): State<Mock>, req: Request, next: Next) -> Respo
         .map(|t| t.trim().to_string());
     let request_id = req.extensions().get::<RequestIds>().map(|r| r.request_id.clone()).unwrap_or_default();
     let (decision, now) = mock.with(|w| {
-        if w.fault_plan().is_none() {
-            return (Decision::Pass, w.now());
-        }
         let partner = token.as_deref().and_then(|t| w.token(t)).map(|t| t.partner);
         let call = Call { operation, group, method: &method, path: &path, partner, customer, request_id: &request_id };
         (w.decide(&call), w.now())

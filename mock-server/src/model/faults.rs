@@ -23,7 +23,8 @@ pub struct FaultPlan {
     /// Rate limits measured on the virtual clock.
     #[serde(default)]
     pub rate_limits: Vec<RateLimit>,
-    /// After this many faults in a row on one operation the next call passes: a storm ends.
+    /// After this many faults on one request (one `MS-RequestId`) its next attempt passes, so
+    /// a client that retries enough always gets through: every storm ends.
     #[serde(default = "default_fairness")]
     pub fairness: u32,
 }
@@ -271,7 +272,7 @@ pub struct FaultState {
     /// Matching calls seen per rule, and firings per rule.
     seen: Vec<u64>,
     fired: Vec<u64>,
-    /// Faults in a row per operation (the fairness bound).
+    /// Faults met per request id (the fairness bound); dropped once the request passes.
     streak: BTreeMap<String, u32>,
     /// Request times per rate-limit key, oldest first.
     #[serde(skip)]
@@ -379,7 +380,7 @@ impl World {
             }
         }
 
-        let streak = self.faults.streak.get(call.operation).copied().unwrap_or(0);
+        let streak = self.faults.streak.get(call.request_id).copied().unwrap_or(0);
         let mut chosen = None;
         for (i, rule) in plan.rules.iter().enumerate() {
             if !rule.matches(call) || rule.times.is_some_and(|t| self.faults.fired[i] >= u64::from(t)) {
@@ -401,11 +402,11 @@ impl World {
             }
         }
         let Some(i) = chosen.filter(|_| streak < plan.fairness) else {
-            self.faults.streak.remove(call.operation);
+            self.faults.streak.remove(call.request_id);
             return Decision::Pass;
         };
         self.faults.fired[i] += 1;
-        self.faults.streak.insert(call.operation.to_string(), streak + 1);
+        self.faults.streak.insert(call.request_id.to_string(), streak + 1);
         let effect = plan.rules[i].effect.clone();
         let batch = self.open_batch(cause, actor);
         self.log(

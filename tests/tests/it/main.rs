@@ -13,6 +13,7 @@
 //! - `bad_inputs`: a table of malformed requests: 400 with the error body, nothing changed.
 //! - `admin`: scenarios, snapshots, determinism, events, tokens, relationships.
 //! - `cli`: the command-line layer: stale plans, exit codes, user errors.
+//! - `faults`: fault effects, triggers, rate limits, order dedup; the engine under every preset.
 //! - `engine`: the migration engine against the mock, over both transports; crash and resume.
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
@@ -23,6 +24,7 @@ mod auth;
 mod bad_inputs;
 mod cli;
 mod engine;
+mod faults;
 mod licenses;
 mod lifecycle;
 mod orders;
