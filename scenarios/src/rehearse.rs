@@ -29,7 +29,36 @@ use skuswap_migrator::journal::Journal;
 use skuswap_migrator::mapping::Mapping;
 use skuswap_migrator::plan::{CustomerAction, Plan, Policy, Step, plan};
 
-type Client = RestClient<InProcess<axum::Router>>;
+/// The rehearsal's own client: the engine's REST client over the in-process transport.
+pub type Client = RestClient<InProcess<axum::Router>>;
+
+/// Which engine rehearses. The real one is [`Correct`]; tests build deliberately broken ones
+/// (remove-then-assign, suspend first, no reconciliation, ...) to prove the judge catches them.
+pub trait Engine: Send + Sync {
+    type Pc: PartnerCenter + 'static;
+    /// The client the engine talks through (a wrapper may misbehave, or crash).
+    fn client(&self, pc: Arc<Client>) -> Arc<Self::Pc>;
+    /// The plan the engine follows (a broken engine may reorder it).
+    fn shape(&self, plan: Plan) -> Plan {
+        plan
+    }
+    /// Whether the client waits out `Retry-After` and back-off on the virtual clock.
+    fn waits(&self) -> bool {
+        true
+    }
+    /// Called before each resumed run of `apply` (a crashed process starts again).
+    fn restart(&self) {}
+}
+
+/// The engine as shipped.
+pub struct Correct;
+
+impl Engine for Correct {
+    type Pc = Client;
+    fn client(&self, pc: Arc<Client>) -> Arc<Client> {
+        pc
+    }
+}
 
 pub struct Options {
     pub rate: u32,
@@ -130,11 +159,19 @@ pub struct Rehearsal {
     pub faults: Option<FaultReport>,
     /// Customers (and offers) bought more than once: `customer: offer xN`.
     pub double_purchases: Vec<String>,
+    /// Extra runs of `apply` (resumed from the journal) it took to finish.
+    pub resumed_runs: u32,
+    /// After the de-provisioning window: old subscriptions of migrated customers not deleted,
+    /// moved users holding an old SKU or missing a successor.
+    pub leftovers: Vec<String>,
 }
 
 impl Rehearsal {
     pub fn passed(&self) -> bool {
-        self.unexpected.is_empty() && self.incomplete.is_empty() && self.double_purchases.is_empty()
+        self.unexpected.is_empty()
+            && self.incomplete.is_empty()
+            && self.double_purchases.is_empty()
+            && self.leftovers.is_empty()
     }
 }
 
@@ -143,10 +180,15 @@ impl Rehearsal {
 struct VirtualPause {
     mock: Mock,
     waited_ms: AtomicU64,
+    /// False for an engine that does not wait: the clock stands still.
+    waits: bool,
 }
 
 impl Pause for VirtualPause {
     fn pause(&self, wait: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        if !self.waits {
+            return Box::pin(tokio::task::yield_now());
+        }
         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX / 4);
         self.waited_ms.fetch_add(ms, Ordering::Relaxed);
         self.mock.with(|w| {
@@ -214,6 +256,11 @@ fn cost(requests: u64, rate: u32) -> Duration {
 
 /// Run a rehearsal of `scenario`.
 pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Rehearsal> {
+    rehearse_with(scenario, opts, &Correct).await
+}
+
+/// Run a rehearsal of `scenario` with `engine`.
+pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> anyhow::Result<Rehearsal> {
     let wall = Instant::now();
     let mut world = World::from_scenario(scenario, opts.seed).map_err(|e| anyhow!("{}: {e}", scenario.name))?;
     let seed = world.seed();
@@ -225,11 +272,12 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
     }
     let mock = crate::serve::mock(world);
     let app = mock_server::app(mock.clone());
-    let pause = Arc::new(VirtualPause { mock: mock.clone(), waited_ms: AtomicU64::new(0) });
+    let pause = Arc::new(VirtualPause { mock: mock.clone(), waited_ms: AtomicU64::new(0), waits: engine.waits() });
     let pc = Arc::new(
         RestClient::new(InProcess::new(app), token, RetryPolicy { seed, ..RetryPolicy::default() })
             .with_pause(pause.clone()),
     );
+    let engine_pc = engine.client(pc.clone());
     let prospects: Vec<String> = mock.read(|w| {
         let partner = w.partners().first().map(|p| p.id);
         w.all_customers()
@@ -262,7 +310,7 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
             w.advance_to(t).map(|_| t)
         });
         let now = now.map_err(|e| anyhow!("{e}"))?;
-        let plan = plan(&snapshot, &mapping, &Policy { now, requests_per_minute: opts.rate })?;
+        let plan = engine.shape(plan(&snapshot, &mapping, &Policy { now, requests_per_minute: opts.rate })?);
         let journal = Arc::new(Journal::in_memory());
         let pacer = Arc::new(Pacer {
             mock: mock.clone(),
@@ -277,19 +325,22 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
         let before_apply = pc.requests_sent();
         let options = ApplyOptions { concurrency: 1, ..ApplyOptions::default() };
         let shared_plan = Arc::new(plan.clone());
-        let mut outcome = apply(pc.clone(), shared_plan.clone(), journal.clone(), &options, pacer.clone()).await?;
-        // Under faults a customer may end unfinished; an operator runs `apply` again and it
-        // resumes from the journal. The last run comes after the plan is cleared: the storm
-        // is over, and the migration must then complete.
+        let mut outcome =
+            apply(engine_pc.clone(), shared_plan.clone(), journal.clone(), &options, pacer.clone()).await?;
+        // A customer may end unfinished (faults, a crash); an operator runs `apply` again and
+        // it resumes from the journal. Under faults the last run comes after the plan is
+        // cleared: the storm is over, and the migration must then complete.
         for round in 0..4 {
-            if outcome.complete() || opts.faults.is_none() {
+            if outcome.complete() {
                 break;
             }
-            if round == 3 {
+            if round == 3 && opts.faults.is_some() {
                 mock.with(|w| w.set_fault_plan(None)).map_err(|e| anyhow!("{e}"))?;
             }
             resumed_runs += 1;
-            outcome = apply(pc.clone(), shared_plan.clone(), journal.clone(), &options, pacer.clone()).await?;
+            engine.restart();
+            let options = ApplyOptions { concurrency: 1, ..ApplyOptions::default() };
+            outcome = apply(engine_pc.clone(), shared_plan.clone(), journal.clone(), &options, pacer.clone()).await?;
         }
         pacer.catch_up();
         let apply_requests = pc.requests_sent() - before_apply;
@@ -338,11 +389,12 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
         );
         (verdict, series, timelines, seats, Vec::new(), counts)
     });
+    let reached = reached.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let late = match opts.faults {
-        Some(_) => late_in_order(&waves, &reached.lock().unwrap_or_else(|p| p.into_inner())),
+        Some(_) => late_in_order(&waves, &reached),
         None => BTreeSet::new(),
     };
-    let (unexpected, expected) = classify(&verdict, &waves, &mapping, &late, opts.faults.is_some());
+    let (unexpected, expected) = classify(&verdict, &waves, &mapping, &late, &reached, opts.faults.is_some());
     let (double_purchases, fault_report) = mock.read(|w| {
         let report = opts.faults.as_ref().map(|plan| FaultReport {
             plan: describe_plan(plan),
@@ -352,6 +404,7 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
         });
         (double_purchases(w), report)
     });
+    let leftovers = mock.read(|w| leftovers(w, &waves));
     let log_excerpt = match unexpected.first() {
         Some(v) => mock.read(|w| excerpt(w.events(), v.event)),
         None => log_excerpt,
@@ -402,7 +455,51 @@ pub async fn rehearse(scenario: &Scenario, opts: &Options) -> anyhow::Result<Reh
         waves,
         faults: fault_report,
         double_purchases,
+        resumed_runs,
+        leftovers,
     })
+}
+
+/// The end state the migration promised, checked on the world after the window closed.
+fn leftovers(w: &World, waves: &[Wave]) -> Vec<String> {
+    use mock_server::model::SubscriptionStatus;
+    let mut out = Vec::new();
+    for wave in waves {
+        for c in &wave.plan.customers {
+            let Some(customer) = c.customer_id.parse().ok().and_then(|id| w.customer_any(id)) else { continue };
+            for step in &c.steps {
+                match step {
+                    Step::Suspend { subscription_id, offer_name } => {
+                        let sub = subscription_id.parse().ok().and_then(|id| customer.subscriptions.get(&id));
+                        if sub.is_some_and(|s| s.status != SubscriptionStatus::Deleted) {
+                            out.push(format!("{}: {offer_name} {subscription_id} is not de-provisioned", c.name));
+                        }
+                    }
+                    Step::Swap { user_id, user_principal_name, assign, remove } => {
+                        let Some(user) = user_id.parse().ok().and_then(|id| customer.users.get(&id)) else { continue };
+                        let holds = |sku: &String| sku.parse().is_ok_and(|s| user.holds(s));
+                        if remove.iter().any(holds) {
+                            out.push(format!("{}: {user_principal_name} still holds a retired SKU", c.name));
+                        }
+                        let successors: Vec<String> = assign
+                            .iter()
+                            .filter_map(|name| {
+                                w.catalog
+                                    .offers()
+                                    .find(|o| o.name.eq_ignore_ascii_case(name))
+                                    .map(|o| o.sku_id.to_string())
+                            })
+                            .collect();
+                        if !successors.iter().all(holds) {
+                            out.push(format!("{}: {user_principal_name} lacks a successor", c.name));
+                        }
+                    }
+                    Step::Buy { .. } => {}
+                }
+            }
+        }
+    }
+    out
 }
 
 fn describe_plan(plan: &FaultPlan) -> String {
@@ -487,19 +584,27 @@ fn classify(
     waves: &[Wave],
     mapping: &Mapping,
     late: &BTreeSet<String>,
+    reached: &BTreeMap<String, (DateTime<Utc>, Option<DateTime<Utc>>)>,
     faults: bool,
 ) -> (Vec<Violation>, Vec<Expected>) {
     let mut planned_at: BTreeMap<String, (bool, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    // Customers whose end date the partner cannot see (another channel sold the subscription).
+    let mut unseen: BTreeSet<String> = BTreeSet::new();
     for w in waves {
         for c in w.plan.customers.iter().filter(|c| !c.steps.is_empty()) {
             planned_at.entry(c.customer_id.clone()).or_insert((c.at_risk, w.at, w.planned_at));
+            if c.deadline.is_none() {
+                unseen.insert(c.customer_id.clone());
+            }
         }
     }
+    let finished = |id: &str| reached.get(id).and_then(|r| r.1);
     let mut unexpected = Vec::new();
     let mut expected = Vec::new();
     for v in &verdict.violations {
-        // Only a lost license can be excused; an early retry or an over-assignment never is.
-        if v.kind != ViolationKind::UserUnlicensed {
+        // Only a license lost to the clock (an end date passing) can be excused; one lost to
+        // a request is the engine's doing, and an early retry or an over-assignment never is.
+        if v.kind != ViolationKind::UserUnlicensed || !matches!(v.cause, Cause::ClockStep) {
             unexpected.push(v.clone());
             continue;
         }
@@ -511,6 +616,9 @@ fn classify(
             Some((false, _, planned)) if faults && v.at < *planned => {
                 Some("lost while faults slowed discovery, before the plan could reach it")
             }
+            Some((false, _, _)) if unseen.contains(&id) && finished(&id).is_none_or(|f| v.at < f) => Some(
+                "its end date is not visible to this partner (another channel sold it), so the plan could not put it first; the engine had not finished it yet",
+            ),
             Some((false, _, _)) if late.contains(&id) => Some(
                 "the faults cost the engine its lead: taking customers earliest deadline first, it had not finished this one by its end date",
             ),

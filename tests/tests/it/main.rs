@@ -17,6 +17,7 @@
 //! - `engine`: the migration engine against the mock, over both transports; crash and resume.
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
+//! - `simulation`: proptest: random tenants, faults, crashes, tight end dates; broken engines caught.
 //! - `socket`: one test over a real loopback socket.
 
 mod admin;
@@ -31,6 +32,7 @@ mod orders;
 mod paging;
 mod rehearsals;
 mod shapes;
+mod simulation;
 mod socket;
 mod subscriptions;
 mod tidy;
