@@ -9,6 +9,7 @@
 //! - `orders`: order creation rules.
 //! - `subscriptions`: PATCH rules (suspend, reactivate, quantity, ETag, channels).
 //! - `licenses`: license updates, atomicity, out-of-licenses, the effective rule.
+//! - `model`: proptest: random operations against the mock and a reference model of its rules.
 //! - `lifecycle`: the virtual clock: expiry, renewal, de-provisioning, prospects.
 //! - `bad_inputs`: a table of malformed requests: 400 with the error body, nothing changed.
 //! - `admin`: scenarios, snapshots, determinism, events, tokens, relationships.
@@ -28,6 +29,7 @@ mod engine;
 mod faults;
 mod licenses;
 mod lifecycle;
+mod model;
 mod orders;
 mod paging;
 mod rehearsals;

@@ -1,0 +1,332 @@
+//! Model-based test of the mock: random sequences of orders, license updates, suspensions,
+//! reactivations, quantity changes and clock advances, sent through the HTTP layer, against a
+//! small reference model of seats, statuses and the lifecycle written from the rules in
+//! README (not from the mock's code). After every step the mock's observable state
+//! (subscriptions, user licenses, and whether the call was accepted) must equal the model's.
+//!
+//! Case count: `PROPTEST_CASES` (default 256).
+
+use axum::http::Method;
+use chrono::{DateTime, Duration, Months, Utc};
+use proptest::prelude::*;
+use serde_json::json;
+use skuswap_tests::Harness;
+
+const CUSTOMER: &str = "6a1f0c3e-1111-4a2b-9c3d-4e5f6a7b8c9d";
+const OFFERS: [&str; 3] = ["o365-e3", "d365-team-members", "d365-activity"];
+const USERS: usize = 3;
+const DEPROVISION_DAYS: i64 = 120;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Buy { offer: usize, quantity: u32 },
+    Assign { user: usize, offer: usize },
+    Remove { user: usize, offer: usize },
+    Swap { user: usize, from: usize, to: usize },
+    Suspend { sub: usize },
+    Reactivate { sub: usize },
+    Quantity { sub: usize, quantity: u32 },
+    Advance { hours: i64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..OFFERS.len(), 0u32..=6).prop_map(|(offer, quantity)| Op::Buy { offer, quantity }),
+        4 => (0..USERS, 0..OFFERS.len()).prop_map(|(user, offer)| Op::Assign { user, offer }),
+        2 => (0..USERS, 0..OFFERS.len()).prop_map(|(user, offer)| Op::Remove { user, offer }),
+        2 => (0..USERS, 0..OFFERS.len(), 0..OFFERS.len()).prop_map(|(user, from, to)| Op::Swap { user, from, to }),
+        2 => (0usize..6).prop_map(|sub| Op::Suspend { sub }),
+        2 => (0usize..6).prop_map(|sub| Op::Reactivate { sub }),
+        2 => (0usize..6, 0u32..=6).prop_map(|(sub, quantity)| Op::Quantity { sub, quantity }),
+        3 => prop_oneof![1i64..48, 2400i64..9600].prop_map(|hours| Op::Advance { hours }),
+    ]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Active,
+    Suspended,
+    Expired,
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Sub {
+    offer: usize,
+    quantity: u32,
+    status: Status,
+    end: DateTime<Utc>,
+    inactive_since: Option<DateTime<Utc>>,
+}
+
+impl Sub {
+    fn deadline(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            Status::Active => Some(self.end),
+            Status::Suspended | Status::Expired => self.inactive_since.map(|t| t + Duration::days(DEPROVISION_DAYS)),
+            Status::Deleted => None,
+        }
+    }
+}
+
+/// The reference: what README's rules say the tenant looks like.
+#[derive(Debug, Clone)]
+struct Reference {
+    now: DateTime<Utc>,
+    subs: Vec<Sub>,
+    /// Per user, the offers whose SKU they hold.
+    licenses: Vec<Vec<bool>>,
+}
+
+impl Reference {
+    fn seats(&self, offer: usize, counts: impl Fn(Status) -> bool) -> u32 {
+        self.subs.iter().filter(|s| s.offer == offer && counts(s.status)).map(|s| s.quantity).sum()
+    }
+
+    fn consumed(&self, offer: usize) -> u32 {
+        self.licenses.iter().filter(|l| l[offer]).count() as u32
+    }
+
+    /// Apply one op; `Ok` when Partner Center would accept it.
+    fn apply(&mut self, op: &Op) -> Result<(), ()> {
+        match *op {
+            Op::Buy { offer, quantity } => {
+                if quantity == 0 {
+                    return Err(());
+                }
+                let end = self.now.checked_add_months(Months::new(12)).ok_or(())?;
+                self.subs.push(Sub { offer, quantity, status: Status::Active, end, inactive_since: None });
+                Ok(())
+            }
+            Op::Assign { user, offer } => self.update(user, &[offer], &[]),
+            Op::Remove { user, offer } => self.update(user, &[], &[offer]),
+            // The same SKU in both lists is refused (a duplicate SKU).
+            Op::Swap { from, to, .. } if from == to => Err(()),
+            Op::Swap { user, from, to } => self.update(user, &[to], &[from]),
+            Op::Suspend { sub } => {
+                let Some(s) = self.subs.get_mut(sub) else { return Err(()) };
+                match s.status {
+                    Status::Active => {
+                        s.status = Status::Suspended;
+                        s.inactive_since = Some(self.now);
+                        Ok(())
+                    }
+                    Status::Suspended => Ok(()),
+                    _ => Err(()),
+                }
+            }
+            Op::Reactivate { sub } => {
+                let now = self.now;
+                let Some(s) = self.subs.get_mut(sub) else { return Err(()) };
+                match s.status {
+                    Status::Active => Ok(()),
+                    Status::Suspended if now < s.end => {
+                        s.status = Status::Active;
+                        s.inactive_since = None;
+                        Ok(())
+                    }
+                    _ => Err(()),
+                }
+            }
+            Op::Quantity { sub, quantity } => {
+                let Some(s) = self.subs.get_mut(sub) else { return Err(()) };
+                // No change is accepted whatever the status (nothing to refuse).
+                if s.quantity == quantity {
+                    return Ok(());
+                }
+                if s.status != Status::Active || quantity == 0 {
+                    return Err(());
+                }
+                s.quantity = quantity;
+                Ok(())
+            }
+            Op::Advance { hours } => {
+                let to = self.now + Duration::hours(hours);
+                self.advance(to);
+                Ok(())
+            }
+        }
+    }
+
+    /// One license update: all or nothing; assigning a held SKU or removing a missing one is a
+    /// no-op; each newly assigned SKU needs a free active seat.
+    fn update(&mut self, user: usize, assign: &[usize], remove: &[usize]) -> Result<(), ()> {
+        for &offer in assign {
+            if !self.licenses[user][offer] && self.consumed(offer) >= self.seats(offer, |s| s == Status::Active) {
+                return Err(());
+            }
+        }
+        for &offer in assign {
+            self.licenses[user][offer] = true;
+        }
+        for &offer in remove {
+            self.licenses[user][offer] = false;
+        }
+        Ok(())
+    }
+
+    /// Deadlines in time order: renew (successor offers renew), or de-provision after the window,
+    /// then release assignments beyond the seats that remain (last-created users first).
+    fn advance(&mut self, to: DateTime<Utc>) {
+        loop {
+            let next = self
+                .subs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.deadline().map(|d| (d, i)))
+                .filter(|(d, _)| *d <= to)
+                .min();
+            let Some((at, i)) = next else { break };
+            self.now = at;
+            let s = &mut self.subs[i];
+            match s.status {
+                Status::Active => s.end = s.end.checked_add_months(Months::new(12)).unwrap_or(at),
+                _ => {
+                    s.status = Status::Deleted;
+                    let offer = s.offer;
+                    let capacity = self.seats(offer, |st| st != Status::Deleted);
+                    let mut excess = self.consumed(offer).saturating_sub(capacity);
+                    for u in (0..USERS).rev() {
+                        if excess > 0 && self.licenses[u][offer] {
+                            self.licenses[u][offer] = false;
+                            excess -= 1;
+                        }
+                    }
+                }
+            }
+        }
+        self.now = to;
+    }
+}
+
+fn harness() -> Result<Harness, Box<dyn std::error::Error>> {
+    let doc = json!({
+        "name": "model",
+        "start": "2017-07-03T09:00:00Z",
+        "seed": 1,
+        "partners": [{ "id": skuswap_tests::article::PARTNER, "name": "Contoso", "mpnId": "1234567" }],
+        "customers": [{
+            "id": CUSTOMER,
+            "companyName": "Model Co",
+            "domain": "modelco.onmicrosoft.com",
+            "users": [
+                { "firstName": "Ann", "lastName": "One" },
+                { "firstName": "Bob", "lastName": "Two" },
+                { "firstName": "Cy", "lastName": "Three" }
+            ]
+        }]
+    });
+    let scenario: mock_server::model::Scenario = serde_json::from_value(doc)?;
+    Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)
+}
+
+/// The mock's observable state in the reference's terms.
+/// Subscriptions as `(offer, quantity, status, end)`, and per user the offers held.
+type Observed = (Vec<(usize, u32, Status, DateTime<Utc>)>, Vec<Vec<bool>>);
+
+fn observe(h: &Harness, skus: &[uuid::Uuid], ids: &[String]) -> Observed {
+    use mock_server::model::SubscriptionStatus as S;
+    h.mock.read(|w| {
+        let Some(c) = CUSTOMER.parse().ok().and_then(|id| w.customer_any(id)) else { return (Vec::new(), Vec::new()) };
+        // In the order they were bought (the reference's order), and every one of them.
+        let mut subs: Vec<_> =
+            ids.iter().filter_map(|id| id.parse().ok().and_then(|id| c.subscriptions.get(&id))).collect();
+        if subs.len() != c.subscriptions.len() {
+            subs = c.subscriptions.values().collect();
+        }
+        let subs = subs
+            .iter()
+            .map(|s| {
+                let offer = skus.iter().position(|k| *k == s.sku_id).unwrap_or(usize::MAX);
+                let status = match s.status {
+                    S::Active => Status::Active,
+                    S::Suspended => Status::Suspended,
+                    S::Expired => Status::Expired,
+                    S::Deleted => Status::Deleted,
+                };
+                (offer, s.quantity, status, s.commitment_end_date)
+            })
+            .collect();
+        let licenses = c.users_in_order().map(|u| skus.iter().map(|k| u.holds(*k)).collect()).collect();
+        (subs, licenses)
+    })
+}
+
+/// Send one op; whether it was accepted, and the new subscription of an accepted order.
+async fn send(h: &Harness, op: &Op, offers: &[(String, uuid::Uuid)], subs: &[String]) -> (bool, Option<String>) {
+    let users: Vec<String> = h.mock.read(|w| {
+        CUSTOMER
+            .parse()
+            .ok()
+            .and_then(|id| w.customer_any(id))
+            .map(|c| c.users_in_order().map(|u| u.id.to_string()).collect())
+            .unwrap_or_default()
+    });
+    let licenses = |user: usize, assign: &[usize], remove: &[usize]| {
+        let a: Vec<_> = assign.iter().map(|o| json!({"skuId": offers[*o].1, "excludedPlans": null})).collect();
+        let r: Vec<_> = remove.iter().map(|o| offers[*o].1.to_string()).collect();
+        (
+            format!("/v1/customers/{CUSTOMER}/users/{}/licenseupdates", users[user]),
+            json!({"licensesToAssign": a, "licensesToRemove": r}),
+        )
+    };
+    let sub_path = |i: usize| subs.get(i).map(|id| format!("/v1/customers/{CUSTOMER}/subscriptions/{id}"));
+    let reply = match *op {
+        Op::Buy { offer, quantity } => {
+            let body = json!({"lineItems": [{"lineItemNumber": 0, "offerId": offers[offer].0, "quantity": quantity}]});
+            h.post(&format!("/v1/customers/{CUSTOMER}/orders"), &body.to_string()).await
+        }
+        Op::Assign { user, offer } => {
+            let (p, b) = licenses(user, &[offer], &[]);
+            h.post(&p, &b.to_string()).await
+        }
+        Op::Remove { user, offer } => {
+            let (p, b) = licenses(user, &[], &[offer]);
+            h.post(&p, &b.to_string()).await
+        }
+        Op::Swap { user, from, to } => {
+            let (p, b) = licenses(user, &[to], &[from]);
+            h.post(&p, &b.to_string()).await
+        }
+        Op::Suspend { sub } | Op::Reactivate { sub } => {
+            let Some(p) = sub_path(sub) else { return (false, None) };
+            let status = if matches!(op, Op::Suspend { .. }) { "suspended" } else { "active" };
+            h.patch(&p, &json!({"status": status}).to_string(), &[]).await
+        }
+        Op::Quantity { sub, quantity } => {
+            let Some(p) = sub_path(sub) else { return (false, None) };
+            h.patch(&p, &json!({"quantity": quantity}).to_string(), &[]).await
+        }
+        Op::Advance { hours } => {
+            h.send(Method::POST, "/admin/clock/advance", Some(&json!({"hours": hours}).to_string()), &[]).await
+        }
+    };
+    let bought = reply.body["lineItems"][0]["subscriptionId"].as_str().map(str::to_string);
+    (reply.status.is_success(), bought)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256), ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_mock_keeps_the_rules_of_the_reference(ops in proptest::collection::vec(op(), 1..30)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let h = harness().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let offers: Vec<(String, uuid::Uuid)> = h.mock.read(|w| {
+            OFFERS.iter().filter_map(|k| w.catalog.resolve(k).map(|o| (o.id.clone(), o.sku_id))).collect()
+        });
+        let skus: Vec<uuid::Uuid> = offers.iter().map(|o| o.1).collect();
+        let mut reference = Reference { now: h.mock.read(|w| w.now()), subs: Vec::new(), licenses: vec![vec![false; OFFERS.len()]; USERS] };
+        let mut ids: Vec<String> = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let (accepted, bought) = runtime.block_on(send(&h, op, &offers, &ids));
+            ids.extend(bought);
+            let expected = reference.apply(op).is_ok();
+            prop_assert_eq!(accepted, expected, "step {} {:?}: mock accepted {}, reference {}", i, op, accepted, expected);
+            let (subs, licenses) = observe(&h, &skus, &ids);
+            let model: Vec<_> = reference.subs.iter().map(|s| (s.offer, s.quantity, s.status, s.end)).collect();
+            prop_assert_eq!(&subs, &model, "step {} {:?}: subscriptions differ", i, op);
+            prop_assert_eq!(&licenses, &reference.licenses, "step {} {:?}: licenses differ", i, op);
+        }
+    }
+}
