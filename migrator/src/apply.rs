@@ -230,7 +230,12 @@ async fn run_customer<P: PartnerCenter>(
                 let map = skus.as_ref().unwrap_or(&empty);
                 swap(pc, cid, user_id, assign, remove, map, resuming, &request_id).await
             }
-            Step::Suspend { subscription_id, .. } => suspend(pc, cid, subscription_id, &request_id).await,
+            Step::Suspend { subscription_id, offer_name } => {
+                match make_room(pc, plan_id, c, i, subscription_id, offer_name).await {
+                    Ok(()) => suspend(pc, cid, subscription_id, &request_id).await,
+                    Err(e) => Err(e),
+                }
+            }
         };
         match result {
             Ok(outcome) => journal.finish(cid, i, StepState::Done, &outcome)?,
@@ -339,6 +344,140 @@ async fn swap<P: PartnerCenter>(
         }
     }
     Err(StepError::Unknown(last))
+}
+
+/// Before a suspension: anyone licensed since the plan was made (a customer admin, meanwhile)
+/// would be left without a seat. Move them the way the plan moves their colleagues, if a
+/// successor seat is free; otherwise refuse to suspend and say why.
+async fn make_room<P: PartnerCenter>(
+    pc: &P,
+    plan_id: &str,
+    c: &CustomerPlan,
+    index: usize,
+    sid: &str,
+    offer_name: &str,
+) -> Result<(), StepError> {
+    let cid = c.customer_id.as_str();
+    let current = pc.subscription(cid, sid).await?;
+    if current.subscription.status != "active" {
+        return Ok(());
+    }
+    let skus = pc.subscribed_skus(cid).await?;
+    let Some(old) = skus.iter().find(|s| s.product_sku.name.eq_ignore_ascii_case(offer_name)) else {
+        return Ok(());
+    };
+    let remaining = old.active_units - i64::from(current.subscription.quantity);
+    if old.consumed_units <= remaining {
+        return Ok(());
+    }
+    let successors: Option<&Vec<String>> = c.steps.iter().find_map(|s| match s {
+        Step::Swap { assign, remove, .. } if remove.contains(&old.product_sku.id) => Some(assign),
+        _ => None,
+    });
+    let mut stragglers = Vec::new();
+    for user in pc.users(cid).await? {
+        let held = pc.user_licenses(cid, &user.id).await?;
+        if held.iter().any(|l| l.product_sku.id == old.product_sku.id) {
+            stragglers.push(user);
+        }
+    }
+    let excess = usize::try_from(old.consumed_units - remaining.max(0)).unwrap_or(0);
+    let Some(successors) = successors else {
+        return Err(StepError::Failed(format!(
+            "{} user(s) still hold {offer_name} and the plan moves nobody off it; suspending would leave them unlicensed: run `skuswap plan` again",
+            stragglers.len()
+        )));
+    };
+    let mut free: BTreeMap<String, i64> =
+        skus.iter().map(|s| (s.product_sku.name.to_lowercase(), s.available_units)).collect();
+    for user in stragglers.iter().take(excess.max(1)) {
+        let mut assign = Vec::new();
+        for name in successors {
+            let Some(sku) = skus.iter().find(|s| s.product_sku.name.eq_ignore_ascii_case(name)) else {
+                return Err(StepError::Failed(format!(
+                    "successor SKU {name:?} is not in the tenant's subscribed SKUs"
+                )));
+            };
+            let left = free.entry(name.to_lowercase()).or_insert(0);
+            if *left < 1 {
+                let request_id = step_request_id(plan_id, cid, index, &format!("seat|{}|{name}", user.id));
+                add_seat(pc, c, name, &request_id).await.map_err(|e| match e {
+                    StepError::Failed(why) => StepError::Failed(format!(
+                        "{} was licensed for {offer_name} after the plan was made and no {name} seat is free ({why}); not suspended",
+                        user.user_principal_name
+                    )),
+                    other => other,
+                })?;
+                *left += 1;
+            }
+            *left -= 1;
+            assign.push(sku.product_sku.id.clone());
+        }
+        let request_id = step_request_id(plan_id, cid, index, &format!("straggler|{}", user.id));
+        swap_user(pc, cid, &user.id, &assign, std::slice::from_ref(&old.product_sku.id), &request_id).await?;
+    }
+    Ok(())
+}
+
+/// One more seat on the successor subscription this migration bought (or, when it reused
+/// seats, on an active one of the same product), for a user found at suspension time.
+async fn add_seat<P: PartnerCenter>(pc: &P, c: &CustomerPlan, name: &str, request_id: &str) -> Result<(), StepError> {
+    let cid = c.customer_id.as_str();
+    let tag = c.steps.iter().find_map(|s| match s {
+        Step::Buy { offer_name, tag, .. } if offer_name.eq_ignore_ascii_case(name) => Some(tag.as_str()),
+        _ => None,
+    });
+    let subs = pc.subscriptions(cid).await?;
+    let target = subs
+        .iter()
+        .find(|s| s.status == "active" && tag.is_some_and(|t| s.friendly_name == t))
+        .or_else(|| subs.iter().find(|s| s.status == "active" && s.offer_name.eq_ignore_ascii_case(name)));
+    let Some(target) = target else {
+        return Err(StepError::Failed(format!("no active {name} subscription to add a seat to")));
+    };
+    let current = pc.subscription(cid, &target.id).await?;
+    let wanted = current.subscription.quantity + 1;
+    for attempt in 0..RECONCILE_ATTEMPTS {
+        if attempt > 0 {
+            pc.back_off(attempt - 1).await;
+        }
+        let current = pc.subscription(cid, &target.id).await?;
+        if current.subscription.quantity >= wanted {
+            return Ok(());
+        }
+        match pc.set_subscription_quantity(cid, &current, wanted, request_id).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.code() == Some("2055") || unclear(&e) => {}
+            Err(e) => return Err(StepError::Failed(e.to_string())),
+        }
+    }
+    Err(StepError::Unknown(format!("adding a {name} seat: no clear answer")))
+}
+
+/// One reconciled swap for a user found at suspension time.
+async fn swap_user<P: PartnerCenter>(
+    pc: &P,
+    cid: &str,
+    user: &str,
+    assign: &[String],
+    remove: &[String],
+    request_id: &str,
+) -> Result<(), StepError> {
+    for attempt in 0..RECONCILE_ATTEMPTS {
+        if attempt > 0 {
+            pc.back_off(attempt - 1).await;
+            let held: Vec<String> = pc.user_licenses(cid, user).await?.into_iter().map(|l| l.product_sku.id).collect();
+            if assign.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r)) {
+                return Ok(());
+            }
+        }
+        match pc.update_licenses(cid, user, assign, remove, request_id).await {
+            Ok(()) => return Ok(()),
+            Err(e) if unclear(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StepError::Unknown(format!("moving {user} off the retired SKU: no clear answer")))
 }
 
 async fn suspend<P: PartnerCenter>(pc: &P, cid: &str, sid: &str, request_id: &str) -> Result<String, StepError> {

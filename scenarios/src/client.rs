@@ -39,6 +39,15 @@ impl PartnerCenter for AnyClient {
     ) -> Result<Subscription> {
         delegate!(self, c => c.set_subscription_status(customer, cur, status, rid))
     }
+    async fn set_subscription_quantity(
+        &self,
+        customer: &str,
+        cur: &FetchedSubscription,
+        quantity: u32,
+        rid: &str,
+    ) -> Result<Subscription> {
+        delegate!(self, c => c.set_subscription_quantity(customer, cur, quantity, rid))
+    }
     async fn create_order(&self, customer: &str, lines: &[NewLine], rid: &str) -> Result<Order> {
         delegate!(self, c => c.create_order(customer, lines, rid))
     }

@@ -48,6 +48,11 @@ pub trait Engine: Send + Sync {
     }
     /// Called before each resumed run of `apply` (a crashed process starts again).
     fn restart(&self) {}
+    /// How many copies of the engine run the same plan at once, each with its own journal
+    /// (two operators who both pressed "apply").
+    fn racers(&self) -> usize {
+        1
+    }
 }
 
 /// The engine as shipped.
@@ -60,13 +65,20 @@ impl Engine for Correct {
     }
 }
 
+#[derive(Clone)]
 pub struct Options {
     pub rate: u32,
     pub mapping: Mapping,
     pub seed: Option<u64>,
     /// A fault plan in force while the migration runs (rate limits, errors, lost answers).
     pub faults: Option<FaultPlan>,
+    /// What the customers' own admins do while the migration runs: called with the world and
+    /// the number of engine steps so far, before each step (tests license new users this way).
+    pub meanwhile: Option<Meanwhile>,
 }
+
+/// See [`Options::meanwhile`].
+pub type Meanwhile = Arc<dyn Fn(&mut World, u64) + Send + Sync>;
 
 /// What the fault plan did to the migration, from the audit log.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -205,6 +217,8 @@ struct Pacer {
     pc: Arc<Client>,
     pause: Arc<VirtualPause>,
     reached: Reached,
+    meanwhile: Option<Meanwhile>,
+    steps: AtomicU64,
     base_time: DateTime<Utc>,
     base_requests: u64,
     base_waited_ms: u64,
@@ -229,6 +243,10 @@ impl Pacer {
 impl Progress for Pacer {
     fn step(&self, customer: &str, _step: &Step) {
         self.catch_up();
+        if let Some(f) = &self.meanwhile {
+            let n = self.steps.fetch_add(1, Ordering::Relaxed);
+            self.mock.with(|w| f(w, n));
+        }
         let now = self.mock.read(World::now);
         let mut r = self.reached.lock().unwrap_or_else(|p| p.into_inner());
         r.entry(customer.to_string()).or_insert((now, None));
@@ -317,6 +335,8 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
             pc: pc.clone(),
             pause: pause.clone(),
             reached: reached.clone(),
+            meanwhile: opts.meanwhile.clone(),
+            steps: AtomicU64::new(0),
             base_time: now,
             base_requests: pc.requests_sent(),
             base_waited_ms: pause.waited_ms.load(Ordering::Relaxed),
@@ -325,8 +345,22 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
         let before_apply = pc.requests_sent();
         let options = ApplyOptions { concurrency: 1, ..ApplyOptions::default() };
         let shared_plan = Arc::new(plan.clone());
-        let mut outcome =
-            apply(engine_pc.clone(), shared_plan.clone(), journal.clone(), &options, pacer.clone()).await?;
+        let first = apply(engine_pc.clone(), shared_plan.clone(), journal.clone(), &options, pacer.clone());
+        let mut outcome = if engine.racers() > 1 {
+            let rival_options = ApplyOptions { concurrency: 1, ..ApplyOptions::default() };
+            let rival = apply(
+                engine_pc.clone(),
+                shared_plan.clone(),
+                Arc::new(Journal::in_memory()),
+                &rival_options,
+                Arc::new(skuswap_migrator::apply::Quiet),
+            );
+            let (ours, theirs) = tokio::join!(first, rival);
+            theirs?;
+            ours?
+        } else {
+            first.await?
+        };
         // A customer may end unfinished (faults, a crash); an operator runs `apply` again and
         // it resumes from the journal. Under faults the last run comes after the plan is
         // cleared: the storm is over, and the migration must then complete.

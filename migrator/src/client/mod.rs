@@ -32,6 +32,14 @@ pub trait PartnerCenter: Send + Sync {
         status: &str,
         request_id: &str,
     ) -> impl Future<Output = Result<Subscription>> + Send;
+    /// PATCH the full resource with `quantity` changed, honouring its ETag.
+    fn set_subscription_quantity(
+        &self,
+        customer: &str,
+        current: &FetchedSubscription,
+        quantity: u32,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Subscription>> + Send;
     fn create_order(
         &self,
         customer: &str,

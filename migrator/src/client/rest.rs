@@ -248,6 +248,32 @@ impl<T: Transport> RestClient<T> {
         decode(&operation, &resp.body)
     }
 
+    /// PATCH the full resource with one field changed, honouring its ETag.
+    async fn patch_subscription(
+        &self,
+        customer: &str,
+        current: &FetchedSubscription,
+        field: &str,
+        value: Value,
+        request_id: &str,
+    ) -> Result<Subscription> {
+        let mut body = current.raw.clone();
+        body[field] = value;
+        let mut extra = Vec::new();
+        if let Some(etag) = &current.subscription.attributes.etag {
+            extra.push(("If-Match".to_string(), etag.clone()));
+        }
+        self.json(Call {
+            operation: "update subscription",
+            method: Method::PATCH,
+            path: format!("/v1/customers/{customer}/subscriptions/{}", current.subscription.id),
+            body: Some(body),
+            request_id: Some(request_id),
+            extra,
+        })
+        .await
+    }
+
     /// Every page of a seek-paged collection.
     async fn all_pages<R: DeserializeOwned>(&self, operation: &str, path: &str) -> Result<Vec<R>> {
         let mut out = Vec::new();
@@ -348,21 +374,17 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
         status: &str,
         request_id: &str,
     ) -> Result<Subscription> {
-        let mut body = current.raw.clone();
-        body["status"] = Value::String(status.to_string());
-        let mut extra = Vec::new();
-        if let Some(etag) = &current.subscription.attributes.etag {
-            extra.push(("If-Match".to_string(), etag.clone()));
-        }
-        self.json(Call {
-            operation: "update subscription",
-            method: Method::PATCH,
-            path: format!("/v1/customers/{customer}/subscriptions/{}", current.subscription.id),
-            body: Some(body),
-            request_id: Some(request_id),
-            extra,
-        })
-        .await
+        self.patch_subscription(customer, current, "status", Value::String(status.to_string()), request_id).await
+    }
+
+    async fn set_subscription_quantity(
+        &self,
+        customer: &str,
+        current: &FetchedSubscription,
+        quantity: u32,
+        request_id: &str,
+    ) -> Result<Subscription> {
+        self.patch_subscription(customer, current, "quantity", Value::from(quantity), request_id).await
     }
 
     async fn create_order(&self, customer: &str, lines: &[NewLine], request_id: &str) -> Result<Order> {

@@ -223,6 +223,15 @@ impl<P: PartnerCenter> PartnerCenter for Crashing<P> {
     ) -> Result<Subscription> {
         mutate!(self, self.inner.set_subscription_status(c, cur, status, rid))
     }
+    async fn set_subscription_quantity(
+        &self,
+        c: &str,
+        cur: &FetchedSubscription,
+        quantity: u32,
+        rid: &str,
+    ) -> Result<Subscription> {
+        mutate!(self, self.inner.set_subscription_quantity(c, cur, quantity, rid))
+    }
     async fn create_order(&self, c: &str, lines: &[NewLine], rid: &str) -> Result<Order> {
         mutate!(self, self.inner.create_order(c, lines, rid))
     }
@@ -427,5 +436,25 @@ async fn user_errors_are_one_clear_line_and_change_nothing() -> TestResult {
         run(Arc::new(in_process(&h)), &plan_b, &path, 1).await.err().ok_or("accepted another migration's journal")?;
     assert!(e.to_string().contains("another migration"), "{e}");
     assert_eq!(events(&h), before, "a user error changed the server");
+    Ok(())
+}
+
+/// The article's migration as the audit log tells it, pinned: every purchase, swap and
+/// suspension, in order, with its request id; then the clock through de-provisioning.
+#[tokio::test]
+async fn the_article_migration_transcript() -> TestResult {
+    let h = Harness::article()?;
+    let pc = Arc::new(in_process(&h));
+    let plan = plan_for(pc.as_ref(), &h, &Mapping::builtin()).await?;
+    let journal = Arc::new(Journal::in_memory());
+    let options = ApplyOptions { concurrency: 1, ..ApplyOptions::default() };
+    let outcome = apply(pc, Arc::new(plan), journal, &options, Arc::new(Quiet)).await?;
+    assert!(outcome.complete());
+    h.advance_days(121).await;
+    let first = h.mock.read(|w| w.events().iter().find(|e| e.kind.name() == "TokenIssued").map(|e| e.seq)).unwrap_or(0);
+    let text = h.get(&format!("/admin/events?after={first}&format=text")).await.text;
+    assert!(text.contains("SubscriptionDeprovisioned"), "{text}");
+    assert_eq!(h.invariants().await["ok"], true);
+    insta::assert_snapshot!("article_migration_transcript", text);
     Ok(())
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use mock_server::model::Scenario;
 use mock_server::model::faults::FaultPlan;
+use mock_server::model::{Actor, Cause, Channel, Scenario, SubscriptionStatus, UserState, World};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use skuswap_migrator::client::rest::derived_guid;
@@ -23,7 +23,7 @@ use skuswap_migrator::client::{
 use skuswap_migrator::mapping::Mapping;
 use skuswap_migrator::plan::{Plan, Step};
 use skuswap_scenarios::generate::{EndWindow, Knobs, UsersPerCustomer, generate};
-use skuswap_scenarios::rehearse::{Client, Engine, Options, Rehearsal, rehearse_with};
+use skuswap_scenarios::rehearse::{Client, Engine, Meanwhile, Options, Rehearsal, rehearse_with};
 
 /// One simulated migration, all of it chosen by proptest (and shrunk by it).
 #[derive(Debug, Clone)]
@@ -38,11 +38,26 @@ pub struct Case {
     dedup: bool,
     /// The process dies after this many writes (the last one reached the server) and resumes.
     crash_after: Option<u64>,
+    /// Before this engine step a customer's admin licenses one more user on a retired SKU.
+    admin_at: Option<u64>,
+    /// A second engine runs the same plan at the same time (only with deduplication on: two
+    /// uncoordinated buyers against a service that does not deduplicate can both buy).
+    race: bool,
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (0u64..100_000, 1usize..=5, any::<bool>(), 0u8..=4, 0u64..1000, any::<bool>(), proptest::option::of(0u64..30))
-        .prop_map(|(seed, customers, tight, faults, fault_seed, dedup, crash_after)| Case {
+    (
+        0u64..100_000,
+        1usize..=5,
+        any::<bool>(),
+        0u8..=4,
+        0u64..1000,
+        any::<bool>(),
+        proptest::option::of(0u64..30),
+        proptest::option::of(0u64..20),
+        any::<bool>(),
+    )
+        .prop_map(|(seed, customers, tight, faults, fault_seed, dedup, crash_after, admin_at, race)| Case {
             seed,
             customers,
             tight,
@@ -50,6 +65,8 @@ fn case() -> impl Strategy<Value = Case> {
             fault_seed,
             dedup,
             crash_after,
+            admin_at,
+            race: race && dedup,
         })
 }
 
@@ -93,7 +110,7 @@ pub enum Broken {
     None,
     /// Removes the old license, then assigns the new one, in two calls.
     RemoveThenAssign,
-    /// Suspends the old subscriptions before swapping the users.
+    /// Suspends the old subscriptions before swapping the users (without looking who holds them).
     SuspendFirst,
     /// After a lost answer, buys again under a new request id without reading first.
     NoReconcile,
@@ -173,6 +190,17 @@ impl PartnerCenter for Wrapped {
         let r = self.inner.set_subscription_status(customer, current, status, request_id).await;
         self.after_write("set status", r)
     }
+    async fn set_subscription_quantity(
+        &self,
+        customer: &str,
+        current: &FetchedSubscription,
+        quantity: u32,
+        request_id: &str,
+    ) -> Result<Subscription> {
+        self.alive("set quantity")?;
+        let r = self.inner.set_subscription_quantity(customer, current, quantity, request_id).await;
+        self.after_write("set quantity", r)
+    }
     async fn create_order(&self, customer: &str, lines: &[NewLine], request_id: &str) -> Result<Order> {
         self.alive("create order")?;
         let id = match self.broken {
@@ -184,7 +212,14 @@ impl PartnerCenter for Wrapped {
     }
     async fn subscribed_skus(&self, customer: &str) -> Result<Vec<SubscribedSku>> {
         self.alive("subscribed skus")?;
-        self.inner.subscribed_skus(customer).await
+        let mut skus = self.inner.subscribed_skus(customer).await?;
+        if self.broken == Broken::SuspendFirst {
+            // An engine that never looks whether anyone still holds a seat before suspending.
+            for s in &mut skus {
+                s.consumed_units = 0;
+            }
+        }
+        Ok(skus)
     }
     async fn users(&self, customer: &str) -> Result<Vec<User>> {
         self.alive("users")?;
@@ -235,6 +270,7 @@ impl PartnerCenter for Wrapped {
 
 pub struct Sim {
     broken: Broken,
+    race: bool,
     crash_after: Option<u64>,
     seed: u64,
     client: Mutex<Option<Arc<Wrapped>>>,
@@ -283,6 +319,9 @@ impl Engine for Sim {
     fn waits(&self) -> bool {
         self.broken != Broken::IgnoreRetryAfter
     }
+    fn racers(&self) -> usize {
+        if self.race { 2 } else { 1 }
+    }
     fn restart(&self) {
         if let Some(w) = self.client.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             w.dead.store(false, Ordering::SeqCst);
@@ -290,10 +329,59 @@ impl Engine for Sim {
     }
 }
 
+/// A customer's admin, meanwhile: license one more active user on a retired SKU that a
+/// colleague already holds (so the plan knows its successor), on a subscription this partner
+/// sold and has not suspended yet (so the engine still has work there), with a free seat.
+fn admin_licenses_a_user(at: u64) -> Meanwhile {
+    Arc::new(move |w: &mut World, step: u64| {
+        if step != at {
+            return;
+        }
+        let now = w.now();
+        let mut pick = None;
+        for c in w.all_customers() {
+            for s in c.subscriptions.values() {
+                let retired = w.catalog.by_sku(s.sku_id).is_some_and(|o| !o.is_available_for_purchase(now));
+                let active: u32 = c
+                    .subscriptions
+                    .values()
+                    .filter(|x| x.sku_id == s.sku_id && x.status == SubscriptionStatus::Active)
+                    .map(|x| x.quantity)
+                    .sum();
+                let held = c.consumed_units(s.sku_id);
+                let ours = matches!(s.channel, Channel::Csp(p) if c.resellers.first() == Some(&p));
+                if !retired || !ours || s.status != SubscriptionStatus::Active || held == 0 || held >= active {
+                    continue;
+                }
+                if let Some(u) = c.users_in_order().find(|u| u.state == UserState::Active && !u.holds(s.sku_id)) {
+                    pick = Some((c.id, c.resellers.first().copied(), u.id, s.sku_id));
+                    break;
+                }
+            }
+            if pick.is_some() {
+                break;
+            }
+        }
+        if let Some((customer, Some(partner), user, sku)) = pick {
+            let batch = w.open_batch(
+                Cause::Admin { operation: "customer admin assigns a license".into() },
+                Actor::Customer(customer),
+            );
+            let _ = w.update_licenses(&batch, partner, customer, user, &[sku], &[]);
+        }
+    })
+}
+
 fn run(c: &Case, broken: Broken, scenario: &Scenario) -> std::result::Result<Rehearsal, String> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let engine = Sim { broken, crash_after: c.crash_after, seed: c.seed, client: Mutex::new(None) };
-    let opts = Options { rate: 500, mapping: Mapping::builtin(), seed: None, faults: faults(c) };
+    let engine = Sim { broken, race: c.race, crash_after: c.crash_after, seed: c.seed, client: Mutex::new(None) };
+    let opts = Options {
+        rate: 500,
+        mapping: Mapping::builtin(),
+        seed: None,
+        faults: faults(c),
+        meanwhile: c.admin_at.map(admin_licenses_a_user),
+    };
     runtime.block_on(rehearse_with(scenario, &opts, &engine)).map_err(|e| format!("{e:#}"))
 }
 
@@ -369,7 +457,7 @@ fn suspending_before_the_swaps_is_caught() {
 fn buying_again_without_reconciling_is_caught() {
     // The service must not deduplicate (or the request id would save the engine) and orders
     // must lose their answers.
-    let lost_orders = case().prop_map(|c| Case { dedup: false, faults: 4, ..c });
+    let lost_orders = case().prop_map(|c| Case { dedup: false, faults: 4, admin_at: None, race: false, ..c });
     let text = caught(Broken::NoReconcile, lost_orders, scenario);
     assert!(text.contains("bought twice"), "{text}");
     insta::assert_snapshot!("broken_no_reconcile", text);
@@ -393,6 +481,8 @@ fn a_random_order_in_deadline_crunch_is_caught() {
         fault_seed: 0,
         dedup: true,
         crash_after: None,
+        admin_at: None,
+        race: false,
     });
     let named = |_: &Case| match skuswap_scenarios::named::resolve("deadline-crunch", None, None) {
         Ok(s) => s,
