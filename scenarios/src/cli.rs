@@ -70,7 +70,8 @@ pub async fn rehearse(a: RehearseArgs<'_>) -> anyhow::Result<u8> {
     if !a.json {
         eprintln!("rehearsing {} ({} customers)…", scenario.name, scenario.customers.len());
     }
-    let r = run(&scenario, &Options { rate: a.rate, mapping, seed: a.seed, faults, meanwhile: None }).await?;
+    let r = run(&scenario, &Options { rate: a.rate, mapping, seed: a.seed, faults, meanwhile: None, reapply: false })
+        .await?;
     std::fs::write(a.report, crate::html::render(&r))
         .with_context(|| format!("cannot write the report to {}", a.report.display()))?;
     if a.json {

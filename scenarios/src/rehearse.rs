@@ -22,7 +22,7 @@ use mock_server::invariants::{SeriesPoint, Verdict, Violation, ViolationKind, ch
 use mock_server::model::faults::FaultPlan;
 use mock_server::model::{Cause, Event, EventKind, Scenario, TokenMode, World};
 use serde::Serialize;
-use skuswap_migrator::apply::{ApplyOptions, ApplyOutcome, CustomerOutcome, Progress, apply};
+use skuswap_migrator::apply::{ApplyOptions, ApplyOutcome, CustomerOutcome, Progress, Quiet, apply};
 use skuswap_migrator::client::{InProcess, PartnerCenter, Pause, RestClient, RetryPolicy};
 use skuswap_migrator::discover::discover_concurrently;
 use skuswap_migrator::journal::Journal;
@@ -73,8 +73,12 @@ pub struct Options {
     /// A fault plan in force while the migration runs (rate limits, errors, lost answers).
     pub faults: Option<FaultPlan>,
     /// What the customers' own admins do while the migration runs: called with the world and
-    /// the number of engine steps so far, before each step (tests license new users this way).
+    /// the number of engine steps so far, before each step (tests license new users, or jump
+    /// the clock, this way). Losses to the clock are then judged as under faults.
     pub meanwhile: Option<Meanwhile>,
+    /// After the migration, run `apply` once more per wave with a fresh journal and count the
+    /// changes it makes (there must be none).
+    pub reapply: bool,
 }
 
 /// See [`Options::meanwhile`].
@@ -176,6 +180,8 @@ pub struct Rehearsal {
     /// After the de-provisioning window: old subscriptions of migrated customers not deleted,
     /// moved users holding an old SKU or missing a successor.
     pub leftovers: Vec<String>,
+    /// Changes made by a second `apply` after completion (with `Options::reapply`).
+    pub reapplied_changes: Vec<String>,
 }
 
 impl Rehearsal {
@@ -184,6 +190,7 @@ impl Rehearsal {
             && self.incomplete.is_empty()
             && self.double_purchases.is_empty()
             && self.leftovers.is_empty()
+            && self.reapplied_changes.is_empty()
     }
 }
 
@@ -397,6 +404,20 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
         scope = Some(before_accepting.into_iter().filter(|c| !still.contains(c)).collect());
     }
 
+    // A second apply of a finished migration must change nothing.
+    let mut reapplied_changes = Vec::new();
+    if opts.reapply {
+        for wave in &waves {
+            let before = mock.read(|w| w.events().len());
+            let options = ApplyOptions { concurrency: 1, ..ApplyOptions::default() };
+            let plan = Arc::new(wave.plan.clone());
+            apply(engine_pc.clone(), plan, Arc::new(Journal::in_memory()), &options, Arc::new(Quiet)).await?;
+            reapplied_changes.extend(mock.read(|w| {
+                w.events()[before..].iter().filter(|e| changes_state(e)).map(ToString::to_string).collect::<Vec<_>>()
+            }));
+        }
+    }
+
     // Past every end date and the de-provisioning window.
     let last = mock.read(|w| {
         w.all_customers()
@@ -424,11 +445,11 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
         (verdict, series, timelines, seats, Vec::new(), counts)
     });
     let reached = reached.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let late = match opts.faults {
-        Some(_) => late_in_order(&waves, &reached),
-        None => BTreeSet::new(),
-    };
-    let (unexpected, expected) = classify(&verdict, &waves, &mapping, &late, &reached, opts.faults.is_some());
+    // Faults, or a world changed under the engine (a clock jump), cost it time the plan could
+    // not foresee: judge losses to the clock by the order it kept.
+    let disturbed = opts.faults.is_some() || opts.meanwhile.is_some();
+    let late = if disturbed { late_in_order(&waves, &reached) } else { BTreeSet::new() };
+    let (unexpected, expected) = classify(&verdict, &waves, &mapping, &late, &reached, disturbed);
     let (double_purchases, fault_report) = mock.read(|w| {
         let report = opts.faults.as_ref().map(|plan| FaultReport {
             plan: describe_plan(plan),
@@ -491,6 +512,7 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
         double_purchases,
         resumed_runs,
         leftovers,
+        reapplied_changes,
     })
 }
 
@@ -678,6 +700,18 @@ fn excerpt(events: &[Event], seq: u64) -> Vec<String> {
     let from = i.saturating_sub(5);
     let to = (i + 4).min(events.len());
     events[from..to].iter().map(ToString::to_string).collect()
+}
+
+/// An event a Partner Center request made that changes state (not a fault or a replay).
+fn changes_state(e: &Event) -> bool {
+    is_request(e)
+        && !matches!(
+            e.kind,
+            EventKind::FaultInjected { .. }
+                | EventKind::Throttled { .. }
+                | EventKind::EarlyRetry { .. }
+                | EventKind::OrderReplayed { .. }
+        )
 }
 
 fn is_request(e: &Event) -> bool {

@@ -349,7 +349,14 @@ async fn rehearse_with(
     plan: FaultPlan,
 ) -> Result<Rehearsal, Box<dyn std::error::Error>> {
     let scenario = named::resolve(name, None, customers)?;
-    let opts = Options { rate: 500, mapping: Mapping::builtin(), seed: None, faults: Some(plan), meanwhile: None };
+    let opts = Options {
+        rate: 500,
+        mapping: Mapping::builtin(),
+        seed: None,
+        faults: Some(plan),
+        meanwhile: None,
+        reapply: false,
+    };
     Ok(rehearse(&scenario, &opts).await?)
 }
 
@@ -412,8 +419,14 @@ async fn the_engine_survives_each_effect_alone_with_and_without_deduplication() 
                 if !dedup {
                     scenario.settings.order_dedup_seconds = 0;
                 }
-                let opts =
-                    Options { rate: 500, mapping: Mapping::builtin(), seed: None, faults: Some(plan), meanwhile: None };
+                let opts = Options {
+                    rate: 500,
+                    mapping: Mapping::builtin(),
+                    seed: None,
+                    faults: Some(plan),
+                    meanwhile: None,
+                    reapply: false,
+                };
                 let r = rehearse(&scenario, &opts).await?;
                 judge(&format!("{effect} on {ops:?}, dedup {dedup}"), &r);
                 let purchases: usize = r

@@ -17,7 +17,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const SAMPLE: &str = include_str!("../../../scenarios/samples/book.csv");
 
 fn options() -> Options {
-    Options { rate: 500, mapping: Mapping::builtin(), seed: None, faults: None, meanwhile: None }
+    Options { rate: 500, mapping: Mapping::builtin(), seed: None, faults: None, meanwhile: None, reapply: false }
 }
 
 fn knobs(customers: usize) -> Knobs {
