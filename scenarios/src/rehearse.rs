@@ -516,10 +516,34 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
     })
 }
 
+/// Suspensions, read from the audit log, of subscriptions this partner did not sell (the mock
+/// refuses them; the log is checked anyway, as it would be for any client).
+fn foreign_suspensions(w: &World) -> Vec<String> {
+    use mock_server::model::Channel;
+    let partner = w.partners().first().map(|p| p.id);
+    let mut channel: BTreeMap<uuid::Uuid, Channel> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in w.events() {
+        match (&e.kind, e.subscription) {
+            (EventKind::SubscriptionCreated { channel: c, .. }, Some(s)) => {
+                channel.insert(s, *c);
+            }
+            (EventKind::SubscriptionSuspended { .. }, Some(s)) if is_request(e) => {
+                let ours = matches!(channel.get(&s), Some(Channel::Csp(p)) if Some(*p) == partner);
+                if !ours {
+                    out.push(format!("subscription {s} of another channel was suspended at event #{}", e.seq));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The end state the migration promised, checked on the world after the window closed.
 fn leftovers(w: &World, waves: &[Wave]) -> Vec<String> {
     use mock_server::model::SubscriptionStatus;
-    let mut out = Vec::new();
+    let mut out = foreign_suspensions(w);
     for wave in waves {
         for c in &wave.plan.customers {
             let Some(customer) = c.customer_id.parse().ok().and_then(|id| w.customer_any(id)) else { continue };

@@ -43,6 +43,8 @@ pub struct Case {
     /// Before engine step `.0` the clock jumps `.1` minutes (an end date may fall in the gap
     /// between a purchase and the swaps, or the swaps and the suspension).
     jump: Option<(u64, i64)>,
+    /// The plan's request rate (requests per minute): how soon customers count as at risk.
+    rate: u32,
     /// A second engine runs the same plan at the same time (only with deduplication on: two
     /// uncoordinated buyers against a service that does not deduplicate can both buy).
     race: bool,
@@ -59,20 +61,23 @@ fn case() -> impl Strategy<Value = Case> {
         proptest::option::of(0u64..30),
         proptest::option::of(0u64..20),
         any::<bool>(),
-        proptest::option::of((0u64..20, 1i64..240)),
+        (proptest::option::of((0u64..20, 1i64..240)), prop_oneof![Just(500u32), Just(100), Just(2000)]),
     )
-        .prop_map(|(seed, customers, tight, faults, fault_seed, dedup, crash_after, admin_at, race, jump)| Case {
-            seed,
-            customers,
-            tight,
-            faults,
-            fault_seed,
-            dedup,
-            crash_after,
-            admin_at,
-            race: race && dedup,
-            jump,
-        })
+        .prop_map(
+            |(seed, customers, tight, faults, fault_seed, dedup, crash_after, admin_at, race, (jump, rate))| Case {
+                seed,
+                customers,
+                tight,
+                faults,
+                fault_seed,
+                dedup,
+                crash_after,
+                admin_at,
+                race: race && dedup,
+                jump,
+                rate,
+            },
+        )
 }
 
 fn scenario(c: &Case) -> Scenario {
@@ -401,7 +406,7 @@ fn run(c: &Case, broken: Broken, scenario: &Scenario) -> std::result::Result<Reh
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let engine = Sim { broken, race: c.race, crash_after: c.crash_after, seed: c.seed, client: Mutex::new(None) };
     let opts = Options {
-        rate: 500,
+        rate: c.rate,
         mapping: Mapping::builtin(),
         seed: None,
         faults: faults(c),
@@ -515,6 +520,7 @@ fn a_random_order_in_deadline_crunch_is_caught() {
         admin_at: None,
         race: false,
         jump: None,
+        rate: 500,
     });
     let named = |_: &Case| match skuswap_scenarios::named::resolve("deadline-crunch", None, None) {
         Ok(s) => s,
