@@ -651,7 +651,7 @@ fn late_in_order(
         for c in &w.plan.customers {
             let Some(deadline) = c.deadline else { continue };
             let finished = reached.get(&c.customer_id).and_then(|r| r.1);
-            if finished.is_none_or(|f| f > deadline) {
+            if finished.is_none_or(|f| f >= deadline) {
                 late.insert(c.customer_id.clone());
             }
         }
@@ -696,7 +696,8 @@ fn classify(
             Some((false, _, planned)) if faults && v.at < *planned => {
                 Some("lost while faults slowed discovery, before the plan could reach it")
             }
-            Some((false, _, _)) if unseen.contains(&id) && finished(&id).is_none_or(|f| v.at < f) => Some(
+            // At the same instant the log orders the expiry first: still unfinished then.
+            Some((false, _, _)) if unseen.contains(&id) && finished(&id).is_none_or(|f| v.at <= f) => Some(
                 "its end date is not visible to this partner (another channel sold it), so the plan could not put it first; the engine had not finished it yet",
             ),
             Some((false, _, _)) if late.contains(&id) => Some(

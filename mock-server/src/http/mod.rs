@@ -5,12 +5,14 @@
 //! # Layout
 //! - `partner`: Partner Center handlers (translate only; rules live in the model).
 //! - `admin`: the admin API.
+//! - `dashboard`: the Partner Center dashboard pages at `/` (HTML forms over the same model).
 //! - `wire`: Partner Center's JSON shapes.
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
 //! - `faults`: the fault layer in front of `/v1` (acts out the model's fault decisions).
 //! - `error`: the one error type and its Partner Center error body.
 
 pub mod admin;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod faults;
@@ -76,7 +78,22 @@ pub fn app(mock: Mock) -> Router {
         .route("/customers/{customer_id}/accept-relationship", post(admin::accept_relationship))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY));
 
+    #[rustfmt::skip]
+    let dashboard = Router::new()
+        .route("/", get(dashboard::dashboard))
+        .route("/clock", post(dashboard::clock))
+        .route("/customers", get(dashboard::customers))
+        .route("/customers/{customer_id}", get(dashboard::customer))
+        .route("/customers/{customer_id}/add-subscriptions",
+            get(dashboard::add_subscriptions).post(dashboard::place_order))
+        .route("/customers/{customer_id}/users/{user_id}/licenses",
+            get(dashboard::manage_licenses).post(dashboard::update_licenses))
+        .route("/customers/{customer_id}/subscriptions/{subscription_id}",
+            get(dashboard::subscription).post(dashboard::change_status))
+        .route("/audit", get(dashboard::audit));
+
     Router::new()
+        .merge(dashboard)
         .nest("/v1", v1)
         .nest("/admin", admin)
         .fallback(unknown_route)

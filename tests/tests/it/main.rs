@@ -15,6 +15,7 @@
 //! - `admin`: scenarios, snapshots, determinism, events, tokens, relationships.
 //! - `cli`: the command-line layer: stale plans, exit codes, user errors.
 //! - `faults`: fault effects, triggers, rate limits, order dedup; the engine under every preset.
+//! - `dashboard`: the HTML dashboard at `/`: pages, forms, refusals with nothing changed.
 //! - `engine`: the migration engine against the mock, over both transports; crash and resume.
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
@@ -25,6 +26,7 @@ mod admin;
 mod auth;
 mod bad_inputs;
 mod cli;
+mod dashboard;
 mod engine;
 mod faults;
 mod licenses;
