@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::ids::splitmix64;
 use super::{Actor, Cause, EventKind, Subject, World};
 
 /// A whole plan: what misbehaves, how, and how often.
@@ -280,14 +281,6 @@ pub struct FaultState {
     /// Throttled request ids and when they may be retried.
     #[serde(skip)]
     not_before: HashMap<String, DateTime<Utc>>,
-}
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 fn path_matches(pattern: &str, path: &str) -> bool {
