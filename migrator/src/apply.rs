@@ -7,7 +7,7 @@
 //! and after. Steps read the server before acting: a purchase is recognised by its tag
 //! instead of being bought twice, a swap or a suspension already made is not repeated.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::client::rest::derived_guid;
-use crate::client::{ClientError, NewLine, PartnerCenter};
+use crate::client::{ClientError, NewLine, PartnerCenter, SubscribedSku};
 use crate::journal::{Journal, JournalError, StepState};
 use crate::plan::{CustomerPlan, Plan, Step, digest};
 
@@ -246,7 +246,7 @@ async fn run_customer<P: PartnerCenter>(
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    sweep(pc, plan_id, c).await
 }
 
 /// Attempts per step when answers get lost; each one reads the truth again before acting.
@@ -370,27 +370,69 @@ async fn make_room<P: PartnerCenter>(
     if old.consumed_units <= remaining {
         return Ok(());
     }
+    let excess = old.consumed_units - remaining.max(0);
+    move_stragglers(pc, plan_id, c, index, old, &skus, excess, &format!("suspending {offer_name}")).await
+}
+
+/// After the last step: the last chance to move anyone licensed on a retired SKU since the plan
+/// was made (on another channel's subscription, which the engine never suspends, or on seats
+/// left after a suspension). One read when there is nobody to move.
+async fn sweep<P: PartnerCenter>(pc: &P, plan_id: &str, c: &CustomerPlan) -> Result<(), StepError> {
+    let retired: BTreeSet<&String> = c
+        .steps
+        .iter()
+        .flat_map(|s| match s {
+            Step::Swap { remove, .. } => remove.iter().collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if retired.is_empty() {
+        return Ok(());
+    }
+    let skus = pc.subscribed_skus(&c.customer_id).await?;
+    for old in skus.iter().filter(|s| retired.contains(&s.product_sku.id) && s.consumed_units > 0) {
+        let context = format!("finishing with {}", old.product_sku.name);
+        move_stragglers(pc, plan_id, c, c.steps.len(), old, &skus, old.consumed_units, &context).await?;
+    }
+    Ok(())
+}
+
+/// Move up to `excess` users still holding `old` the way the plan moves their colleagues,
+/// adding a successor seat where none is free; refuse, saying why, when the plan has no
+/// successor for `old`.
+#[allow(clippy::too_many_arguments)]
+async fn move_stragglers<P: PartnerCenter>(
+    pc: &P,
+    plan_id: &str,
+    c: &CustomerPlan,
+    index: usize,
+    old: &SubscribedSku,
+    skus: &[SubscribedSku],
+    excess: i64,
+    context: &str,
+) -> Result<(), StepError> {
+    let cid = c.customer_id.as_str();
+    let offer_name = &old.product_sku.name;
     let successors: Option<&Vec<String>> = c.steps.iter().find_map(|s| match s {
         Step::Swap { assign, remove, .. } if remove.contains(&old.product_sku.id) => Some(assign),
         _ => None,
     });
     let mut stragglers = Vec::new();
-    for user in pc.users(cid).await? {
+    for user in pc.users(cid).await?.into_iter().filter(|u| !u.state.eq_ignore_ascii_case("inactive")) {
         let held = pc.user_licenses(cid, &user.id).await?;
         if held.iter().any(|l| l.product_sku.id == old.product_sku.id) {
             stragglers.push(user);
         }
     }
-    let excess = usize::try_from(old.consumed_units - remaining.max(0)).unwrap_or(0);
     let Some(successors) = successors else {
         return Err(StepError::Failed(format!(
-            "{} user(s) still hold {offer_name} and the plan moves nobody off it; suspending would leave them unlicensed: run `skuswap plan` again",
+            "{} user(s) still hold {offer_name} and the plan moves nobody off it ({context}): run `skuswap plan` again",
             stragglers.len()
         )));
     };
     let mut free: BTreeMap<String, i64> =
         skus.iter().map(|s| (s.product_sku.name.to_lowercase(), s.available_units)).collect();
-    for user in stragglers.iter().take(excess.max(1)) {
+    for user in stragglers.iter().take(usize::try_from(excess.max(1)).unwrap_or(1)) {
         let mut assign = Vec::new();
         for name in successors {
             let Some(sku) = skus.iter().find(|s| s.product_sku.name.eq_ignore_ascii_case(name)) else {
@@ -403,7 +445,7 @@ async fn make_room<P: PartnerCenter>(
                 let request_id = step_request_id(plan_id, cid, index, &format!("seat|{}|{name}", user.id));
                 add_seat(pc, c, name, &request_id).await.map_err(|e| match e {
                     StepError::Failed(why) => StepError::Failed(format!(
-                        "{} was licensed for {offer_name} after the plan was made and no {name} seat is free ({why}); not suspended",
+                        "{} was licensed for {offer_name} after the plan was made and no {name} seat is free ({why}); stopped before {context}",
                         user.user_principal_name
                     )),
                     other => other,

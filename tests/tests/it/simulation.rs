@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use mock_server::model::faults::FaultPlan;
-use mock_server::model::{Actor, Cause, Channel, Scenario, SubscriptionStatus, UserState, World};
+use mock_server::model::{Actor, Cause, Scenario, SubscriptionStatus, UserState, World};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use skuswap_migrator::client::rest::derived_guid;
@@ -340,8 +340,8 @@ impl Engine for Sim {
 }
 
 /// A customer's admin, meanwhile: license one more active user on a retired SKU that a
-/// colleague already holds (so the plan knows its successor), on a subscription this partner
-/// sold and has not suspended yet (so the engine still has work there), with a free seat.
+/// colleague already holds (so the plan knows its successor) and that has a free active seat,
+/// whichever channel sold it, while the partner still has work at that customer.
 fn admin_licenses_a_user(at: u64) -> Meanwhile {
     Arc::new(move |w: &mut World, step: u64| {
         if step != at {
@@ -359,8 +359,9 @@ fn admin_licenses_a_user(at: u64) -> Meanwhile {
                     .map(|x| x.quantity)
                     .sum();
                 let held = c.consumed_units(s.sku_id);
-                let ours = matches!(s.channel, Channel::Csp(p) if c.resellers.first() == Some(&p));
-                if !retired || !ours || s.status != SubscriptionStatus::Active || held == 0 || held >= active {
+                // The partner still has work here: a colleague still holds this retired SKU.
+                let busy = c.users_in_order().filter(|u| u.holds(s.sku_id)).count() > 0;
+                if !retired || !busy || s.status != SubscriptionStatus::Active || held == 0 || held >= active {
                     continue;
                 }
                 if let Some(u) = c.users_in_order().find(|u| u.state == UserState::Active && !u.holds(s.sku_id)) {
