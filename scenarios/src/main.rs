@@ -146,8 +146,14 @@ enum Command {
         #[arg(long)]
         fault_seed: Option<u64>,
     },
-    /// List the named scenarios.
-    Scenarios,
+    /// List the named scenarios, one line each (`skuswap scenarios list`; `list` is optional).
+    Scenarios {
+        #[arg(value_parser = ["list"], hide_possible_values = false)]
+        action: Option<String>,
+        /// Print each whole description instead of its first sentence.
+        #[arg(long)]
+        long: bool,
+    },
     /// Undo one customer's migration inside the de-provisioning window.
     ///
     /// Reactivates the old subscriptions and swaps every moved user back in one call each.
@@ -246,9 +252,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             drop(runtime);
             local.block_on(skuswap_scenarios::cli::rehearse(args))
         }
-        Command::Scenarios => {
+        Command::Scenarios { action: _, long } => {
             for (name, description) in skuswap_scenarios::named::list() {
-                println!("{name:<16} {description}");
+                let line = if long {
+                    description.as_str()
+                } else {
+                    description
+                        .split_once(": ")
+                        .or_else(|| description.split_once(". "))
+                        .map_or(description.as_str(), |(first, _)| first)
+                };
+                println!("{name:<16} {line}");
             }
             Ok(0)
         }
