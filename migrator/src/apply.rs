@@ -321,6 +321,20 @@ async fn swap<P: PartnerCenter>(
             }
         }
     }
+    swap_ids(pc, cid, user, &assign_ids, remove, resuming, request_id).await
+}
+
+/// One user's swap by SKU ids, in one license update, reconciled: after an unclear answer
+/// (or when resuming) the user's licenses are read before trying again.
+async fn swap_ids<P: PartnerCenter>(
+    pc: &P,
+    cid: &str,
+    user: &str,
+    assign_ids: &[String],
+    remove: &[String],
+    resuming: bool,
+    request_id: &str,
+) -> Result<String, StepError> {
     let swapped = async || -> Result<bool, StepError> {
         let held: Vec<String> = pc.user_licenses(cid, user).await?.into_iter().map(|l| l.product_sku.id).collect();
         Ok(assign_ids.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r)))
@@ -333,7 +347,7 @@ async fn swap<P: PartnerCenter>(
         if (resuming || attempt > 0) && swapped().await? {
             return Ok("already swapped".to_string());
         }
-        match pc.update_licenses(cid, user, &assign_ids, remove, request_id).await {
+        match pc.update_licenses(cid, user, assign_ids, remove, request_id).await {
             Ok(()) => return Ok(format!("assigned {}, removed {}", assign_ids.join(","), remove.join(","))),
             Err(e) if unclear(&e) => last = e.to_string(),
             // After an unclear attempt a refusal may only say the first one was applied.
@@ -456,7 +470,7 @@ async fn move_stragglers<P: PartnerCenter>(
             assign.push(sku.product_sku.id.clone());
         }
         let request_id = step_request_id(plan_id, cid, index, &format!("straggler|{}", user.id));
-        swap_user(pc, cid, &user.id, &assign, std::slice::from_ref(&old.product_sku.id), &request_id).await?;
+        swap_ids(pc, cid, &user.id, &assign, std::slice::from_ref(&old.product_sku.id), false, &request_id).await?;
     }
     Ok(())
 }
@@ -494,32 +508,6 @@ async fn add_seat<P: PartnerCenter>(pc: &P, c: &CustomerPlan, name: &str, reques
         }
     }
     Err(StepError::Unknown(format!("adding a {name} seat: no clear answer")))
-}
-
-/// One reconciled swap for a user found at suspension time.
-async fn swap_user<P: PartnerCenter>(
-    pc: &P,
-    cid: &str,
-    user: &str,
-    assign: &[String],
-    remove: &[String],
-    request_id: &str,
-) -> Result<(), StepError> {
-    for attempt in 0..RECONCILE_ATTEMPTS {
-        if attempt > 0 {
-            pc.back_off(attempt - 1).await;
-            let held: Vec<String> = pc.user_licenses(cid, user).await?.into_iter().map(|l| l.product_sku.id).collect();
-            if assign.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r)) {
-                return Ok(());
-            }
-        }
-        match pc.update_licenses(cid, user, assign, remove, request_id).await {
-            Ok(()) => return Ok(()),
-            Err(e) if unclear(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StepError::Unknown(format!("moving {user} off the retired SKU: no clear answer")))
 }
 
 async fn suspend<P: PartnerCenter>(pc: &P, cid: &str, sid: &str, request_id: &str) -> Result<String, StepError> {

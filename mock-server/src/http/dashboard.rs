@@ -7,8 +7,6 @@
 //! of the first partner (the one "signed in"), so they appear in the audit log like API calls
 //! and anything the API would refuse is refused here with Partner Center's error text.
 
-use std::collections::BTreeMap;
-
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -117,10 +115,19 @@ fn html_page(markup: Markup) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
 }
 
-fn html_error(status: StatusCode, w: &World, message: &str) -> Response {
-    let mut r = html_page(page(w, "Not found", html! { p class="error" { (message) } }));
+/// A page answered with an error status (a refused form keeps Partner Center's status).
+fn with_status(status: StatusCode, mut r: Response) -> Response {
     *r.status_mut() = status;
     r
+}
+
+fn html_error(status: StatusCode, w: &World, message: &str) -> Response {
+    with_status(status, html_page(page(w, "Not found", html! { p class="error" { (message) } })))
+}
+
+/// A SKU's product name, for display.
+fn sku_name(w: &World, sku: &Uuid) -> String {
+    w.catalog.by_sku(*sku).map_or_else(|| sku.to_string(), |o| o.name.clone())
 }
 
 fn clock_form() -> Markup {
@@ -192,13 +199,8 @@ pub async fn clock(State(m): State<Mock>, headers: HeaderMap, Form(f): Form<Cloc
     let days = f.days.trim().parse::<i64>().ok().filter(|d| (1..=3650).contains(d));
     let Some(days) = days else {
         return m.read(|w| {
-            let mut r = html_page(page(
-                w,
-                "Clock",
-                html! { p class="error" { "Days must be a whole number from 1 to 3650." } (clock_form()) },
-            ));
-            *r.status_mut() = StatusCode::BAD_REQUEST;
-            r
+            let body = html! { p class="error" { "Days must be a whole number from 1 to 3650." } (clock_form()) };
+            with_status(StatusCode::BAD_REQUEST, html_page(page(w, "Clock", body)))
         });
     };
     m.with(|w| {
@@ -264,7 +266,6 @@ pub async fn customer(State(m): State<Mock>, Path(cid): Path<String>) -> Respons
         let Ok((partner, _)) = signed_in(w) else {
             return html_error(StatusCode::NOT_FOUND, w, "No partner.");
         };
-        let names: BTreeMap<Uuid, String> = w.catalog.offers().map(|o| (o.sku_id, o.name.clone())).collect();
         let mine = c.is_customer_of(partner);
         html_page(page(
             w,
@@ -303,7 +304,7 @@ pub async fn customer(State(m): State<Mock>, Path(cid): Path<String>) -> Respons
                                     td { (u.display_name()) br; span class="muted" { (u.user_principal_name) } }
                                     td {
                                         @if u.licenses.is_empty() { span class="muted" { "No license" } }
-                                        @for l in &u.licenses { (names.get(l).cloned().unwrap_or_else(|| l.to_string())) br; }
+                                        @for l in &u.licenses { (sku_name(w, l)) br; }
                                     }
                                     td { @if mine { a href={ "/customers/" (c.id) "/users/" (u.id) "/licenses" } { "Manage licenses" } } }
                                 }
@@ -383,13 +384,8 @@ pub async fn place_order(
                 let Some(c) = w.customer_any(id) else {
                     return html_error(StatusCode::NOT_FOUND, w, "No such customer.");
                 };
-                let mut r = html_page(page(
-                    w,
-                    &format!("Add subscriptions: {}", c.company_name),
-                    add_form(w, c, Some(&e.description)),
-                ));
-                *r.status_mut() = e.status;
-                r
+                let title = format!("Add subscriptions: {}", c.company_name);
+                with_status(e.status, html_page(page(w, &title, add_form(w, c, Some(&e.description)))))
             }
         }
     })
@@ -452,7 +448,6 @@ pub async fn update_licenses(
         };
         let assign: Vec<Uuid> = ticked.iter().copied().filter(|s| !held.contains(s)).collect();
         let remove: Vec<Uuid> = held.iter().copied().filter(|s| !ticked.contains(s)).collect();
-        let names: BTreeMap<Uuid, String> = w.catalog.offers().map(|o| (o.sku_id, o.name.clone())).collect();
         let result = if assign.is_empty() && remove.is_empty() {
             Ok(())
         } else {
@@ -471,20 +466,15 @@ pub async fn update_licenses(
                     section class="confirm" role="status" id="confirmation" {
                         p { "Your changes to " strong { (upn) } " were saved." }
                         @if assign.is_empty() && remove.is_empty() { p { "Nothing changed." } }
-                        @for s in &assign { p { "Assigned: " (names.get(s).cloned().unwrap_or_default()) } }
-                        @for s in &remove { p { "Removed: " (names.get(s).cloned().unwrap_or_default()) } }
+                        @for s in &assign { p { "Assigned: " (sku_name(w, s)) } }
+                        @for s in &remove { p { "Removed: " (sku_name(w, s)) } }
                     }
                     p { a href={ "/customers/" (cid) } { "Back to " (c.company_name) } }
                 },
             )),
             Err(e) => {
-                let mut r = html_page(page(
-                    w,
-                    &format!("Manage licenses: {}", c.company_name),
-                    licenses_form(w, c, uid, Some(&e.description)),
-                ));
-                *r.status_mut() = e.status;
-                r
+                let title = format!("Manage licenses: {}", c.company_name);
+                with_status(e.status, html_page(page(w, &title, licenses_form(w, c, uid, Some(&e.description)))))
             }
         }
     })
@@ -567,11 +557,10 @@ pub async fn change_status(
         };
         match result {
             Ok(()) => html_page(page(w, &s.offer_name, subscription_body(w, c, s, None, true))),
-            Err(e) => {
-                let mut r = html_page(page(w, &s.offer_name, subscription_body(w, c, s, Some(&e.description), false)));
-                *r.status_mut() = e.status;
-                r
-            }
+            Err(e) => with_status(
+                e.status,
+                html_page(page(w, &s.offer_name, subscription_body(w, c, s, Some(&e.description), false))),
+            ),
         }
     })
 }

@@ -82,17 +82,18 @@ impl Caller {
     }
 }
 
+/// The bearer token of a request, if it carries a non-empty one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty())
+}
+
 impl FromRequestParts<Mock> for Caller {
     type Rejection = PcError;
     async fn from_request_parts(parts: &mut Parts, mock: &Mock) -> Result<Self, PcError> {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(PcError::missing_token)?;
-        let value = value.to_str().map_err(|_| PcError::access_denied())?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(PcError::missing_token)?;
+        value.to_str().map_err(|_| PcError::access_denied())?;
+        let token = bearer(&parts.headers).ok_or_else(PcError::missing_token)?;
         let found = mock.read(|w| w.token(token).cloned());
         let t = found.ok_or_else(PcError::access_denied)?;
         Ok(Caller { partner: t.partner, mode: t.mode })

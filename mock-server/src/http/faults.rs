@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::MAX_BODY;
 use super::error::PcError;
-use super::extract::RequestIds;
+use super::extract::{RequestIds, bearer};
 use super::wire::obj;
 use crate::Mock;
-use crate::model::faults::{Call, Decision, Effect};
+use crate::model::faults::{Call, Effect};
 
 /// Partner Center's operation name and rate-limit group of a `/v1` call, and its customer.
 /// Takes the path with or without `/v1` (inside the nested router axum has stripped it).
@@ -52,10 +52,15 @@ fn http_date(t: DateTime<Utc>) -> Option<HeaderValue> {
 }
 
 /// The throttling answer Partner Center really sends: not its usual error shape.
-fn throttled(retry_after: u32, at: DateTime<Utc>, as_date: bool, message: String, now: DateTime<Utc>) -> Response {
+fn throttled(retry_after: u32, as_date: bool, now: DateTime<Utc>) -> Response {
+    let message = format!("Rate limit is exceeded. Try again in {retry_after} seconds.");
     let body = obj([("statusCode", 429.into()), ("message", message.into())]);
     let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-    let value = if as_date { http_date(at) } else { HeaderValue::from_str(&retry_after.to_string()).ok() };
+    let value = if as_date {
+        http_date(now + chrono::Duration::seconds(i64::from(retry_after)))
+    } else {
+        HeaderValue::from_str(&retry_after.to_string()).ok()
+    };
     if let Some(v) = value {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -98,12 +103,7 @@ pub async fn faults(State(mock): State<Mock>, req: Request, next: Next) -> Respo
     let Some((operation, group, customer)) = operation_of(&method, &path) else {
         return next.run(req).await;
     };
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|t| t.trim().to_string());
+    let token = bearer(req.headers()).map(str::to_string);
     let request_id = req.extensions().get::<RequestIds>().map(|r| r.request_id.clone()).unwrap_or_default();
     let (decision, now) = mock.with(|w| {
         let partner = token.as_deref().and_then(|t| w.token(t)).map(|t| t.partner);
@@ -111,21 +111,19 @@ pub async fn faults(State(mock): State<Mock>, req: Request, next: Next) -> Respo
         (w.decide(&call), w.now())
     });
     match decision {
-        Decision::Pass => next.run(req).await,
-        Decision::Throttle { retry_after, at, http_date, message } => {
-            throttled(retry_after, at, http_date, message, now)
-        }
-        Decision::Inject(Effect::Error { status }) => server_error(status),
-        Decision::Inject(Effect::Drop) => dropped(),
-        Decision::Inject(Effect::Latency { ms }) => {
+        None => next.run(req).await,
+        Some(Effect::Throttle { retry_after_seconds, http_date }) => throttled(retry_after_seconds, http_date, now),
+        Some(Effect::Error { status }) => server_error(status),
+        Some(Effect::Drop) => dropped(),
+        Some(Effect::Latency { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(req).await
         }
-        Decision::Inject(Effect::LostResponse { status }) => {
+        Some(Effect::LostResponse { status }) => {
             let _ = next.run(req).await;
             server_error(status)
         }
-        Decision::Inject(Effect::Duplicate) => {
+        Some(Effect::Duplicate) => {
             let (parts, body) = req.into_parts();
             let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
                 return PcError::invalid_input("The request body is too large.").into_response();
@@ -135,6 +133,5 @@ pub async fn faults(State(mock): State<Mock>, req: Request, next: Next) -> Respo
             let _ = next.run(again).await;
             first
         }
-        Decision::Inject(Effect::Throttle { .. }) => server_error(500),
     }
 }

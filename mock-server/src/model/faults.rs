@@ -250,20 +250,6 @@ pub struct Call<'a> {
     pub request_id: &'a str,
 }
 
-/// What the HTTP layer must do with a call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    Pass,
-    /// 429: `retry_after` seconds from now (`at` is that instant, for an HTTP date).
-    Throttle {
-        retry_after: u32,
-        at: DateTime<Utc>,
-        http_date: bool,
-        message: String,
-    },
-    Inject(Effect),
-}
-
 /// The live side of a plan: counters, draws, windows. Part of the world (and its snapshots).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -313,9 +299,17 @@ impl World {
         Ok(())
     }
 
-    /// Decide the fate of one call, logging any fault, throttle or early retry.
-    pub fn decide(&mut self, call: &Call<'_>) -> Decision {
-        let Some(plan) = self.faults.plan.clone() else { return Decision::Pass };
+    /// Decide the fate of one call, logging any fault, throttle or early retry: `None` lets it
+    /// pass. A 429 from a rate limit comes back as [`Effect::Throttle`] like a ruled one.
+    pub fn decide(&mut self, call: &Call<'_>) -> Option<Effect> {
+        // Taken out for the call and put back: the plan is read while the counters change.
+        let plan = self.faults.plan.take()?;
+        let effect = self.decide_under(&plan, call);
+        self.faults.plan = Some(plan);
+        effect
+    }
+
+    fn decide_under(&mut self, plan: &FaultPlan, call: &Call<'_>) -> Option<Effect> {
         let now = self.now;
         let subject = Subject { customer: call.customer, ..Subject::default() };
         let cause = Cause::Request { operation: call.operation.to_string(), request_id: call.request_id.to_string() };
@@ -350,8 +344,6 @@ impl World {
                     let oldest = q.front().copied().unwrap_or(now);
                     let wait = (oldest + window - now).num_milliseconds().max(1);
                     let retry_after = u32::try_from((wait + 999) / 1000).unwrap_or(u32::MAX).max(1);
-                    let at = now + Duration::seconds(i64::from(retry_after));
-                    self.faults.not_before.insert(call.request_id.to_string(), at);
                     let batch = self.open_batch(cause, actor);
                     self.log(
                         &batch,
@@ -362,12 +354,7 @@ impl World {
                             limit: format!("{} per {} s on {}", limit.requests, limit.window_seconds, call.group),
                         },
                     );
-                    return Decision::Throttle {
-                        retry_after,
-                        at,
-                        http_date: false,
-                        message: format!("Rate limit is exceeded. Try again in {retry_after} seconds."),
-                    };
+                    return Some(self.throttle(call, retry_after, false));
                 }
                 q.push_back(now);
             }
@@ -396,7 +383,7 @@ impl World {
         }
         let Some(i) = chosen.filter(|_| streak < plan.fairness) else {
             self.faults.streak.remove(call.request_id);
-            return Decision::Pass;
+            return None;
         };
         self.faults.fired[i] += 1;
         self.faults.streak.insert(call.request_id.to_string(), streak + 1);
@@ -409,16 +396,16 @@ impl World {
         );
         match effect {
             Effect::Throttle { retry_after_seconds, http_date } => {
-                let at = now + Duration::seconds(i64::from(retry_after_seconds));
-                self.faults.not_before.insert(call.request_id.to_string(), at);
-                Decision::Throttle {
-                    retry_after: retry_after_seconds,
-                    at,
-                    http_date,
-                    message: format!("Rate limit is exceeded. Try again in {retry_after_seconds} seconds."),
-                }
+                Some(self.throttle(call, retry_after_seconds, http_date))
             }
-            other => Decision::Inject(other),
+            other => Some(other),
         }
+    }
+
+    /// A 429 for this call: remembered, so coming back before `Retry-After` is an early retry.
+    fn throttle(&mut self, call: &Call<'_>, retry_after_seconds: u32, http_date: bool) -> Effect {
+        let at = self.now + Duration::seconds(i64::from(retry_after_seconds));
+        self.faults.not_before.insert(call.request_id.to_string(), at);
+        Effect::Throttle { retry_after_seconds, http_date }
     }
 }

@@ -43,7 +43,7 @@ async fn pages_show_the_tenants_as_partner_center_does() -> TestResult {
 
     let wingtip = h.get(&format!("/customers/{WINGTIP}")).await.text;
     assert!(wingtip.contains("Microsoft Dynamics AX Enterprise"));
-    assert!(wingtip.contains("Expires on 2017-07-31") || wingtip.contains("Expires on"), "no status line");
+    assert!(wingtip.contains("Expires on"), "no status line");
     assert!(wingtip.contains("Manage licenses") && wingtip.contains("Add subscriptions"));
 
     let adventure = h.get(&format!("/customers/{ADVENTURE_WORKS}")).await.text;
