@@ -16,7 +16,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::client::rest::derived_guid;
-use crate::client::{ClientError, NewLine, PartnerCenter, SubscribedSku};
+use crate::client::{
+    ClientError, ErrorCode, FetchedSubscription, NewLine, PartnerCenter, SubscribedSku, SubscriptionStatus, UserState,
+};
 use crate::journal::{Journal, JournalError, StepState};
 use crate::plan::{CustomerPlan, Plan, Step, digest};
 
@@ -31,6 +33,8 @@ pub enum ApplyError {
 
 /// Told as work progresses (a progress bar, log lines, or nothing).
 pub trait Progress: Send + Sync {
+    /// Told once, before the first step, what will be carried out.
+    fn planned(&self, _plan: &Plan) {}
     fn step(&self, _customer: &str, _step: &Step) {}
     fn customer_finished(&self, _outcome: &CustomerOutcome) {}
 }
@@ -117,6 +121,7 @@ pub async fn apply<P: PartnerCenter + 'static>(
     progress: Arc<dyn Progress>,
 ) -> Result<ApplyOutcome, ApplyError> {
     journal.begin(&plan)?;
+    progress.planned(&plan);
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for index in 0..plan.customers.len() {
@@ -213,7 +218,7 @@ async fn run_customer<P: PartnerCenter>(
         }
         let resuming = record.is_some();
         let request_id = step_request_id(plan_id, cid, i, "apply");
-        journal.intend(cid, i, step.kind(), &request_id)?;
+        journal.intend(cid, i, step.kind().as_str(), &request_id)?;
         progress.step(cid, step);
         let result = match step {
             Step::Buy { offer_id, quantity, tag, .. } => {
@@ -257,6 +262,62 @@ fn unclear(e: &ClientError) -> bool {
     matches!(e, ClientError::OutcomeUnknown { .. })
 }
 
+/// What a read of the server says about a step.
+enum Truth<C> {
+    /// Already done (by us earlier, a lost answer, a rival): nothing to send.
+    Done(String),
+    /// Not done: act on this current state.
+    Act(C),
+}
+
+/// How a reconciled write treats a refusal it may retry after a fresh read.
+struct Retry {
+    /// Besides unclear answers, refusals worth a fresh read (a stale ETag).
+    stale: bool,
+    /// Attempts exhausted: refused (true) or unknown (false).
+    exhausted_is_failure: bool,
+}
+
+/// Read the truth, then act or skip; after an unclear answer, read again before repeating the
+/// write with the same request id. `read` is told the attempt number (0 first).
+async fn reconcile<P, C, R, A>(
+    pc: &P,
+    retry: Retry,
+    read: impl Fn(u32) -> R,
+    act: impl Fn(C) -> A,
+) -> Result<String, StepError>
+where
+    P: PartnerCenter,
+    R: Future<Output = Result<Truth<C>, StepError>>,
+    A: Future<Output = Result<Result<String, StepError>, ClientError>>,
+{
+    let mut last = String::new();
+    for attempt in 0..RECONCILE_ATTEMPTS {
+        if attempt > 0 {
+            pc.back_off(attempt - 1).await;
+        }
+        let current = match read(attempt).await? {
+            Truth::Done(what) => return Ok(what),
+            Truth::Act(c) => c,
+        };
+        match act(current).await {
+            Ok(done) => return done,
+            Err(e) if unclear(&e) || (retry.stale && e.is(ErrorCode::StaleEtag)) => last = e.to_string(),
+            // After an unclear attempt a refusal may only say the first one was applied.
+            Err(e) if attempt > 0 => {
+                if let Truth::Done(what) = read(attempt).await? {
+                    return Ok(format!("{what} ({})", e.code().unwrap_or("refused")));
+                }
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(if retry.exhausted_is_failure { StepError::Failed(last) } else { StepError::Unknown(last) })
+}
+
+const UNCLEAR_ONLY: Retry = Retry { stale: false, exhausted_is_failure: false };
+
 async fn buy<P: PartnerCenter>(
     pc: &P,
     cid: &str,
@@ -270,33 +331,26 @@ async fn buy<P: PartnerCenter>(
     };
     let line =
         NewLine { line_item_number: 0, offer_id: offer_id.to_string(), quantity, friendly_name: tag.to_string() };
-    let mut last = String::new();
-    for attempt in 0..RECONCILE_ATTEMPTS {
-        if attempt > 0 {
-            pc.back_off(attempt - 1).await;
-        }
-        // Read before (re-)buying: a lost answer, a crash or a duplicate delivery may already
-        // have bought it. The purchase tag in the friendly name is how we recognise ours.
-        if let Some(id) = mine(&pc.subscriptions(cid).await?) {
-            return Ok(format!("subscription {id} (found, not bought again)"));
-        }
-        let order = match pc.create_order(cid, std::slice::from_ref(&line), request_id).await {
-            Ok(order) => order,
-            Err(e) if unclear(&e) => {
-                last = e.to_string();
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        return match order.line_items.first().and_then(|l| l.subscription_id.clone()) {
+    let (line, mine) = (&line, &mine);
+    // Read before (re-)buying: a lost answer, a crash or a duplicate delivery may already have
+    // bought it. The purchase tag in the friendly name is how we recognise ours.
+    let read = |_| async move {
+        Ok::<Truth<_>, StepError>(match mine(&pc.subscriptions(cid).await?) {
+            Some(id) => Truth::Done(format!("subscription {id} (found, not bought again)")),
+            None => Truth::Act(()),
+        })
+    };
+    let act = move |()| async move {
+        let order = pc.create_order(cid, std::slice::from_ref(line), request_id).await?;
+        Ok::<_, ClientError>(match order.line_items.first().and_then(|l| l.subscription_id.clone()) {
             Some(id) => Ok(format!("subscription {id}")),
             None => match mine(&pc.subscriptions(cid).await?) {
                 Some(id) => Ok(format!("subscription {id}")),
                 None => Err(StepError::Unknown(format!("order {} is still provisioning", order.id))),
             },
-        };
-    }
-    Err(StepError::Unknown(last))
+        })
+    };
+    reconcile(pc, UNCLEAR_ONLY, read, act).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -335,29 +389,19 @@ async fn swap_ids<P: PartnerCenter>(
     resuming: bool,
     request_id: &str,
 ) -> Result<String, StepError> {
-    let swapped = async || -> Result<bool, StepError> {
+    let read = |attempt| async move {
+        if !resuming && attempt == 0 {
+            return Ok::<Truth<()>, StepError>(Truth::Act(()));
+        }
         let held: Vec<String> = pc.user_licenses(cid, user).await?.into_iter().map(|l| l.product_sku.id).collect();
-        Ok(assign_ids.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r)))
+        let swapped = assign_ids.iter().all(|a| held.contains(a)) && !remove.iter().any(|r| held.contains(r));
+        Ok::<Truth<_>, StepError>(if swapped { Truth::Done("already swapped".to_string()) } else { Truth::Act(()) })
     };
-    let mut last = String::new();
-    for attempt in 0..RECONCILE_ATTEMPTS {
-        if attempt > 0 {
-            pc.back_off(attempt - 1).await;
-        }
-        if (resuming || attempt > 0) && swapped().await? {
-            return Ok("already swapped".to_string());
-        }
-        match pc.update_licenses(cid, user, assign_ids, remove, request_id).await {
-            Ok(()) => return Ok(format!("assigned {}, removed {}", assign_ids.join(","), remove.join(","))),
-            Err(e) if unclear(&e) => last = e.to_string(),
-            // After an unclear attempt a refusal may only say the first one was applied.
-            Err(e) if attempt > 0 && swapped().await? => {
-                return Ok(format!("already swapped ({})", e.code().unwrap_or("refused")));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StepError::Unknown(last))
+    let act = move |()| async move {
+        pc.update_licenses(cid, user, assign_ids, remove, request_id).await?;
+        Ok::<_, ClientError>(Ok(format!("assigned {}, removed {}", assign_ids.join(","), remove.join(","))))
+    };
+    reconcile(pc, UNCLEAR_ONLY, read, act).await
 }
 
 /// Before a suspension: anyone licensed since the plan was made (a customer admin, meanwhile)
@@ -373,7 +417,7 @@ async fn make_room<P: PartnerCenter>(
 ) -> Result<(), StepError> {
     let cid = c.customer_id.as_str();
     let current = pc.subscription(cid, sid).await?;
-    if current.subscription.status != "active" {
+    if current.subscription.status != SubscriptionStatus::Active {
         return Ok(());
     }
     let skus = pc.subscribed_skus(cid).await?;
@@ -432,7 +476,7 @@ async fn move_stragglers<P: PartnerCenter>(
         _ => None,
     });
     let mut stragglers = Vec::new();
-    for user in pc.users(cid).await?.into_iter().filter(|u| !u.state.eq_ignore_ascii_case("inactive")) {
+    for user in pc.users(cid).await?.into_iter().filter(|u| u.state == UserState::Active) {
         let held = pc.user_licenses(cid, &user.id).await?;
         if held.iter().any(|l| l.product_sku.id == old.product_sku.id) {
             stragglers.push(user);
@@ -486,47 +530,51 @@ async fn add_seat<P: PartnerCenter>(pc: &P, c: &CustomerPlan, name: &str, reques
     let subs = pc.subscriptions(cid).await?;
     let target = subs
         .iter()
-        .find(|s| s.status == "active" && tag.is_some_and(|t| s.friendly_name == t))
-        .or_else(|| subs.iter().find(|s| s.status == "active" && s.offer_name.eq_ignore_ascii_case(name)));
+        .find(|s| s.status == SubscriptionStatus::Active && tag.is_some_and(|t| s.friendly_name == t))
+        .or_else(|| {
+            subs.iter().find(|s| s.status == SubscriptionStatus::Active && s.offer_name.eq_ignore_ascii_case(name))
+        });
     let Some(target) = target else {
         return Err(StepError::Failed(format!("no active {name} subscription to add a seat to")));
     };
-    let current = pc.subscription(cid, &target.id).await?;
-    let wanted = current.subscription.quantity + 1;
-    for attempt in 0..RECONCILE_ATTEMPTS {
-        if attempt > 0 {
-            pc.back_off(attempt - 1).await;
-        }
+    let wanted = pc.subscription(cid, &target.id).await?.subscription.quantity + 1;
+    let read = |_| async move {
         let current = pc.subscription(cid, &target.id).await?;
-        if current.subscription.quantity >= wanted {
-            return Ok(());
-        }
-        match pc.set_subscription_quantity(cid, &current, wanted, request_id).await {
-            Ok(_) => return Ok(()),
-            Err(e) if e.code() == Some("2055") || unclear(&e) => {}
-            Err(e) => return Err(StepError::Failed(e.to_string())),
-        }
-    }
-    Err(StepError::Unknown(format!("adding a {name} seat: no clear answer")))
+        Ok::<Truth<_>, StepError>(if current.subscription.quantity >= wanted {
+            Truth::Done(String::new())
+        } else {
+            Truth::Act(current)
+        })
+    };
+    let act = move |current: FetchedSubscription| async move {
+        pc.set_subscription_quantity(cid, &current, wanted, request_id).await?;
+        Ok::<_, ClientError>(Ok(String::new()))
+    };
+    reconcile(pc, Retry { stale: true, exhausted_is_failure: false }, read, act).await.map(|_| ()).map_err(
+        |e| match e {
+            StepError::Unknown(_) => StepError::Unknown(format!("adding a {name} seat: no clear answer")),
+            other => other,
+        },
+    )
 }
 
 async fn suspend<P: PartnerCenter>(pc: &P, cid: &str, sid: &str, request_id: &str) -> Result<String, StepError> {
-    let mut last = String::new();
-    for attempt in 0..RECONCILE_ATTEMPTS {
-        if attempt > 0 {
-            pc.back_off(attempt - 1).await;
-        }
+    let read = |_| async move {
         let current = pc.subscription(cid, sid).await?;
-        if matches!(current.subscription.status.as_str(), "suspended" | "deleted" | "expired") {
-            return Ok(format!("already {}", current.subscription.status));
-        }
-        // A stale ETag (someone, or our own lost attempt, changed it) or an unclear answer:
-        // read it again and decide afresh.
-        match pc.set_subscription_status(cid, &current, "suspended", request_id).await {
-            Ok(s) => return Ok(format!("status {}", s.status)),
-            Err(e) if e.code() == Some("2055") || unclear(&e) => last = e.to_string(),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StepError::Failed(format!("subscription {sid} could not be suspended: {last}")))
+        Ok::<Truth<_>, StepError>(if current.subscription.status.is_inactive() {
+            Truth::Done(format!("already {}", current.subscription.status))
+        } else {
+            Truth::Act(current)
+        })
+    };
+    // A stale ETag (someone, or our own lost attempt, changed it) or an unclear answer: read it
+    // again and decide afresh.
+    let act = move |current: FetchedSubscription| async move {
+        let s = pc.set_subscription_status(cid, &current, &SubscriptionStatus::Suspended, request_id).await?;
+        Ok::<_, ClientError>(Ok(format!("status {}", s.status)))
+    };
+    reconcile(pc, Retry { stale: true, exhausted_is_failure: true }, read, act).await.map_err(|e| match e {
+        StepError::Failed(last) => StepError::Failed(format!("subscription {sid} could not be suspended: {last}")),
+        other => other,
+    })
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ClientError, Offer, PartnerCenter, SubscribedSku, Subscription};
+use crate::client::{ClientError, Offer, PartnerCenter, SubscribedSku, Subscription, UserState};
 use crate::mapping::Mapping;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,20 +39,43 @@ pub struct Snapshot {
     pub invitation_url: String,
 }
 
-impl Snapshot {
-    /// Is this SKU (by product name) one the mapping retires?
-    pub fn is_retired_sku(&self, mapping: &Mapping, sku: &SubscribedSku) -> bool {
-        mapping.row_for(&sku.product_sku.id, &sku.product_sku.name).is_some()
+/// Which customers discovery reads, and how many at once.
+#[derive(Debug, Clone, Copy)]
+pub struct DiscoverOptions<'a> {
+    /// Only these customers (e.g. prospects that just accepted); `None` reads them all.
+    pub only: Option<&'a [String]>,
+    /// Customers read at once. Reads change nothing, so the snapshot is the same whatever the
+    /// interleaving; more readers only hide latency.
+    pub readers: usize,
+}
+
+impl Default for DiscoverOptions<'_> {
+    fn default() -> Self {
+        DiscoverOptions { only: None, readers: 1 }
     }
 }
 
-/// Read the snapshot. `progress` is told each customer as it is read.
+/// Read the snapshot. `progress` is told `(done, total)` as each customer is read.
 pub async fn discover<P: PartnerCenter>(
     pc: &P,
     mapping: &Mapping,
-    progress: impl FnMut(usize, usize),
+    options: &DiscoverOptions<'_>,
+    mut progress: impl FnMut(usize, usize),
 ) -> Result<Snapshot, ClientError> {
-    discover_only(pc, mapping, None, progress).await
+    use futures_util::StreamExt;
+    let offers = pc.offers(&mapping.country).await?;
+    let customers = customers_in_scope(pc, options.only).await?;
+    let total = customers.len();
+    // `buffered` keeps the customers' order while up to `readers` of them are read at once.
+    let mut reads = futures_util::stream::iter(customers.into_iter().map(|c| read_customer(pc, mapping, c)))
+        .buffered(options.readers.max(1));
+    let mut states = Vec::with_capacity(total);
+    while let Some(state) = reads.next().await {
+        states.push(state?);
+        progress(states.len(), total);
+    }
+    drop(reads);
+    finish(pc, mapping, offers, states).await
 }
 
 /// Every customer of the partner, or only those in `only`.
@@ -83,7 +106,7 @@ async fn read_customer<P: PartnerCenter>(
     let mut users = Vec::new();
     if retired_seats || retired_subscription {
         for u in pc.users(&c.id).await? {
-            if !u.state.is_empty() && u.state != "active" {
+            if u.state != UserState::Active {
                 continue;
             }
             let licenses = pc.user_licenses(&c.id, &u.id).await?;
@@ -95,37 +118,6 @@ async fn read_customer<P: PartnerCenter>(
         }
     }
     Ok(CustomerState { id: c.id, name: c.company_profile.company_name, subscriptions, skus, users })
-}
-
-/// [`discover_only`] reading up to `concurrency` customers at once (reads change nothing, so
-/// the snapshot is the same whatever the interleaving; only faster on several cores).
-pub async fn discover_concurrently<P: PartnerCenter + 'static>(
-    pc: std::sync::Arc<P>,
-    mapping: &Mapping,
-    only: Option<&[String]>,
-    concurrency: usize,
-) -> Result<Snapshot, ClientError> {
-    let offers = pc.offers(&mapping.country).await?;
-    let customers = customers_in_scope(pc.as_ref(), only).await?;
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let shared = std::sync::Arc::new(mapping.clone());
-    let mut tasks = tokio::task::JoinSet::new();
-    let total = customers.len();
-    for (i, c) in customers.into_iter().enumerate() {
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let (pc, mapping) = (pc.clone(), shared.clone());
-        tasks.spawn(async move {
-            let _permit = permit;
-            (i, read_customer(pc.as_ref(), &mapping, c).await)
-        });
-    }
-    let mut slots: Vec<Option<CustomerState>> = (0..total).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((i, result)) = joined else { continue };
-        slots[i] = Some(result?);
-    }
-    let states: Vec<CustomerState> = slots.into_iter().flatten().collect();
-    finish(pc.as_ref(), mapping, offers, states).await
 }
 
 async fn finish<P: PartnerCenter>(
@@ -142,23 +134,4 @@ async fn finish<P: PartnerCenter>(
     }
     let invitation_url = if prospects.is_empty() { String::new() } else { pc.relationship_request_url().await? };
     Ok(Snapshot { offers, customers: states, prospects, invitation_url })
-}
-
-/// Like [`discover`], but reads the details of only the customers in `only` (e.g. prospects
-/// that just accepted), when given.
-pub async fn discover_only<P: PartnerCenter>(
-    pc: &P,
-    mapping: &Mapping,
-    only: Option<&[String]>,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<Snapshot, ClientError> {
-    let offers = pc.offers(&mapping.country).await?;
-    let customers = customers_in_scope(pc, only).await?;
-    let mut states = Vec::with_capacity(customers.len());
-    let total = customers.len();
-    for (i, c) in customers.into_iter().enumerate() {
-        states.push(read_customer(pc, mapping, c).await?);
-        progress(i + 1, total);
-    }
-    finish(pc, mapping, offers, states).await
 }

@@ -10,6 +10,7 @@
 //! - [`plan`]: the pure planner; plans are JSON files and tables.
 //! - [`journal`]: the SQLite journal of intents and outcomes.
 //! - [`apply`]: the only module with effects; resumable and idempotent.
+//! - [`migrate`]: the entry point: discover -> plan -> apply, or resume from the journal.
 //! - [`verify`], [`rollback`], [`report`]: prove, undo, tell.
 
 pub mod apply;
@@ -17,6 +18,7 @@ pub mod client;
 pub mod discover;
 pub mod journal;
 pub mod mapping;
+pub mod migrate;
 pub mod plan;
 pub mod report;
 pub mod rollback;

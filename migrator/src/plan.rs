@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::client::Offer;
+use crate::client::{Offer, SubscriptionStatus};
 use crate::discover::{CustomerState, Snapshot};
 use crate::mapping::Mapping;
 
@@ -27,12 +27,36 @@ pub enum Step {
     Suspend { subscription_id: String, offer_name: String },
 }
 
-impl Step {
-    pub fn kind(&self) -> &'static str {
+/// What a step does, without its data: journals, progress and reports speak of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepKind {
+    Buy,
+    Swap,
+    Suspend,
+}
+
+impl StepKind {
+    pub const fn as_str(self) -> &'static str {
         match self {
-            Step::Buy { .. } => "buy",
-            Step::Swap { .. } => "swap",
-            Step::Suspend { .. } => "suspend",
+            StepKind::Buy => "buy",
+            StepKind::Swap => "swap",
+            StepKind::Suspend => "suspend",
+        }
+    }
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Step {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Step::Buy { .. } => StepKind::Buy,
+            Step::Swap { .. } => StepKind::Swap,
+            Step::Suspend { .. } => StepKind::Suspend,
         }
     }
 
@@ -120,8 +144,8 @@ fn find_offer<'a>(offers: &'a [Offer], name_or_id: &str) -> Option<&'a Offer> {
         .or_else(|| offers.iter().find(|o| o.name.eq_ignore_ascii_case(name_or_id)))
 }
 
-fn is_active(status: &str) -> bool {
-    status.eq_ignore_ascii_case("active")
+fn is_active(status: &SubscriptionStatus) -> bool {
+    *status == SubscriptionStatus::Active
 }
 
 /// FNV-1a over the text: a stable, dependency-free digest for plan ids.
@@ -291,7 +315,10 @@ fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> R
         };
         let sold: i64 = ours
             .iter()
-            .filter(|s| s.offer_name.eq_ignore_ascii_case(name) && (is_active(&s.status) || s.status == "suspended"))
+            .filter(|s| {
+                s.offer_name.eq_ignore_ascii_case(name)
+                    && (is_active(&s.status) || s.status == SubscriptionStatus::Suspended)
+            })
             .map(|s| i64::from(s.quantity))
             .sum();
         let other = sku.active_units + sku.suspended_units + sku.warning_units - sold;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::apply::step_request_id;
-use crate::client::{ClientError, PartnerCenter};
+use crate::client::{ClientError, PartnerCenter, SubscriptionStatus};
 use crate::journal::{Journal, JournalError, StepState};
 use crate::plan::Step;
 
@@ -61,21 +61,27 @@ pub async fn rollback<P: PartnerCenter>(
     for (i, step) in &done {
         if let Step::Suspend { subscription_id, offer_name } = step {
             let current = pc.subscription(cid, subscription_id).await?;
-            match current.subscription.status.as_str() {
-                "deleted" => {
+            match current.subscription.status {
+                SubscriptionStatus::Deleted => {
                     return Err(RollbackError::Deprovisioned {
                         customer: c.name.clone(),
                         offer: offer_name.clone(),
                         subscription: subscription_id.clone(),
                     });
                 }
-                "suspended" => to_reactivate.push((*i, current)),
+                SubscriptionStatus::Suspended => to_reactivate.push((*i, current)),
                 _ => {}
             }
         }
     }
     for (i, current) in &to_reactivate {
-        pc.set_subscription_status(cid, current, "active", &step_request_id(&plan.id, cid, *i, "rollback")).await?;
+        pc.set_subscription_status(
+            cid,
+            current,
+            &SubscriptionStatus::Active,
+            &step_request_id(&plan.id, cid, *i, "rollback"),
+        )
+        .await?;
     }
     let skus: BTreeMap<String, String> = pc
         .subscribed_skus(cid)

@@ -49,7 +49,7 @@ pub async fn verify<P: PartnerCenter>(pc: &P, plan: &Plan) -> Result<Vec<Finding
                 }
                 Step::Suspend { subscription_id, offer_name } => {
                     let s = pc.subscription(&c.customer_id, subscription_id).await?.subscription;
-                    if !matches!(s.status.as_str(), "suspended" | "deleted" | "expired") {
+                    if !s.status.is_inactive() {
                         say(format!("{offer_name} subscription {subscription_id} is {}, not suspended", s.status));
                     }
                 }

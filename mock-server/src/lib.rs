@@ -6,10 +6,9 @@
 //! - [`invariants`]: the pure checker folded over the audit log.
 //! - [`http`]: the axum surface: Partner Center routes under `/v1`, the admin API under
 //!   `/admin`, wire types, and the one error type that renders Partner Center's error body.
-//! - [`state`]: the shared handle (`Mock`) around the world, behind a `std::sync::Mutex`.
-//! - [`builtin`]: the named scenarios shipped with the binary.
+//! - [`state`]: the shared handle (`Mock`) around the world, behind a `std::sync::Mutex`, and
+//!   the named scenarios the hosting binary lends it (`ScenarioLibrary`).
 
-pub mod builtin;
 pub mod http;
 pub mod invariants;
 pub mod model;

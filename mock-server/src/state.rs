@@ -9,9 +9,26 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::model::{Scenario, World};
 
-/// Resolves scenario names the mock does not know itself (e.g. generated ones), so
-/// `POST /admin/scenario {"name": ...}` accepts whatever the hosting binary offers.
-pub type ScenarioResolver = Arc<dyn Fn(&str, Option<u64>) -> Option<Result<Scenario, String>> + Send + Sync>;
+/// The named scenarios the hosting binary ships (the mock ships none of its own: scenario
+/// files belong to the `scenarios` crate), listed by `GET /admin/scenarios` and loaded by
+/// `POST /admin/scenario {"name": ...}`.
+pub trait ScenarioLibrary: Send + Sync {
+    fn names(&self) -> Vec<String>;
+    /// `None` when the name is not one of [`ScenarioLibrary::names`].
+    fn resolve(&self, name: &str, seed: Option<u64>) -> Option<Result<Scenario, String>>;
+}
+
+/// No named scenarios: only whole scenario documents can be loaded.
+pub struct NoScenarios;
+
+impl ScenarioLibrary for NoScenarios {
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn resolve(&self, _: &str, _: Option<u64>) -> Option<Result<Scenario, String>> {
+        None
+    }
+}
 
 #[derive(Clone)]
 pub struct Mock {
@@ -22,23 +39,21 @@ struct Shared {
     world: Mutex<World>,
     /// Counts requests that came without `MS-RequestId`, to mint deterministic ones.
     requests: AtomicU64,
-    resolver: Option<ScenarioResolver>,
+    library: Arc<dyn ScenarioLibrary>,
 }
 
 impl Mock {
     pub fn new(world: World) -> Self {
-        Mock { inner: Arc::new(Shared { world: Mutex::new(world), requests: AtomicU64::new(0), resolver: None }) }
+        Self::with_library(world, Arc::new(NoScenarios))
     }
 
-    /// A mock that also knows the scenario names `resolver` knows.
-    pub fn with_resolver(world: World, resolver: ScenarioResolver) -> Self {
-        Mock {
-            inner: Arc::new(Shared { world: Mutex::new(world), requests: AtomicU64::new(0), resolver: Some(resolver) }),
-        }
+    /// A mock that knows the named scenarios of `library`.
+    pub fn with_library(world: World, library: Arc<dyn ScenarioLibrary>) -> Self {
+        Mock { inner: Arc::new(Shared { world: Mutex::new(world), requests: AtomicU64::new(0), library }) }
     }
 
-    pub fn resolve_scenario(&self, name: &str, seed: Option<u64>) -> Option<Result<Scenario, String>> {
-        self.inner.resolver.as_ref().and_then(|r| r(name, seed))
+    pub fn scenarios(&self) -> &dyn ScenarioLibrary {
+        self.inner.library.as_ref()
     }
 
     fn lock(&self) -> MutexGuard<'_, World> {

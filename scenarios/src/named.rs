@@ -30,6 +30,25 @@ struct GeneratorSpec {
     generate: Knobs,
 }
 
+/// The named scenarios, lent to the mock for `GET /admin/scenarios` and
+/// `POST /admin/scenario {"name": ...}`.
+pub struct Named;
+
+impl mock_server::state::ScenarioLibrary for Named {
+    fn names(&self) -> Vec<String> {
+        names().into_iter().map(str::to_string).collect()
+    }
+    fn resolve(&self, name: &str, seed: Option<u64>) -> Option<Result<Scenario, String>> {
+        names().contains(&name).then(|| resolve(name, seed, None))
+    }
+}
+
+/// The mock, knowing every named scenario for `GET /admin/scenarios` and
+/// `POST /admin/scenario`.
+pub fn mock(world: mock_server::model::World) -> mock_server::Mock {
+    mock_server::Mock::with_library(world, std::sync::Arc::new(Named))
+}
+
 /// `(name, description)` of every named scenario.
 pub fn list() -> Vec<(String, String)> {
     NAMED

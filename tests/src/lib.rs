@@ -61,13 +61,13 @@ impl Harness {
     }
 
     pub fn builtin(name: &str, seed: Option<u64>) -> Result<Self, Box<dyn std::error::Error>> {
-        let scenario = mock_server::builtin::scenario(name).ok_or("no such scenario")??;
+        let scenario = skuswap_scenarios::named::resolve(name, None, None)?;
         Self::from_world(World::from_scenario(&scenario, seed)?)
     }
 
     pub fn from_world(mut world: World) -> Result<Self, Box<dyn std::error::Error>> {
         let token = world.issue_token(None, mock_server::model::TokenMode::AppUser)?;
-        let mock = Mock::new(world);
+        let mock = skuswap_scenarios::named::mock(world);
         let app = mock_server::app(mock.clone());
         Ok(Harness { mock, app, token })
     }

@@ -11,7 +11,7 @@ pub mod wire;
 
 use std::future::Future;
 
-pub use rest::{ClientError, Pause, RealTime, RestClient, RetryPolicy};
+pub use rest::{ClientError, ErrorCode, Pause, RealTime, RestClient, RetryPolicy};
 pub use transport::{Http, InProcess, Transport};
 pub use wire::*;
 
@@ -29,7 +29,7 @@ pub trait PartnerCenter: Send + Sync {
         &self,
         customer: &str,
         current: &FetchedSubscription,
-        status: &str,
+        status: &SubscriptionStatus,
         request_id: &str,
     ) -> impl Future<Output = Result<Subscription>> + Send;
     /// PATCH the full resource with `quantity` changed, honouring its ETag.

@@ -37,7 +37,27 @@ pub enum ClientError {
     Decode { operation: String, detail: String },
 }
 
+/// The Partner Center error codes the engine reacts to (every other code is a refusal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 2055: the ETag sent with a PATCH is stale; read the resource again.
+    StaleEtag,
+}
+
+impl ErrorCode {
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::StaleEtag => "2055",
+        }
+    }
+}
+
 impl ClientError {
+    /// Did Partner Center answer with this code?
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.code() == Some(code.code())
+    }
+
     /// Partner Center's error code, when the service answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -371,7 +391,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
         &self,
         customer: &str,
         current: &FetchedSubscription,
-        status: &str,
+        status: &SubscriptionStatus,
         request_id: &str,
     ) -> Result<Subscription> {
         self.patch_subscription(customer, current, "status", Value::String(status.to_string()), request_id).await

@@ -6,6 +6,77 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// A subscription's status as Partner Center spells it. Unknown spellings are kept, so a new
+/// status on the real service never breaks a read (the engine then leaves it alone).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub enum SubscriptionStatus {
+    #[default]
+    None,
+    Active,
+    Suspended,
+    Deleted,
+    Expired,
+    Other(String),
+}
+
+impl SubscriptionStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            SubscriptionStatus::None => "none",
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::Suspended => "suspended",
+            SubscriptionStatus::Deleted => "deleted",
+            SubscriptionStatus::Expired => "expired",
+            SubscriptionStatus::Other(s) => s,
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "" => SubscriptionStatus::None,
+            "active" => SubscriptionStatus::Active,
+            "suspended" => SubscriptionStatus::Suspended,
+            "deleted" => SubscriptionStatus::Deleted,
+            "expired" => SubscriptionStatus::Expired,
+            _ => SubscriptionStatus::Other(s.to_string()),
+        }
+    }
+
+    /// No longer serving anyone: suspended, de-provisioned or expired.
+    pub fn is_inactive(&self) -> bool {
+        matches!(self, SubscriptionStatus::Suspended | SubscriptionStatus::Deleted | SubscriptionStatus::Expired)
+    }
+}
+
+impl std::fmt::Display for SubscriptionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SubscriptionStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SubscriptionStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(SubscriptionStatus::parse(&String::deserialize(d)?))
+    }
+}
+
+/// A user account's state: `active`, or `inactive` (soft-deleted). Absent counts as active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserState {
+    #[default]
+    #[serde(alias = "Active", alias = "")]
+    Active,
+    #[serde(alias = "Inactive", other)]
+    Inactive,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CompanyProfile {
@@ -40,7 +111,7 @@ pub struct Subscription {
     #[serde(default)]
     pub quantity: u32,
     #[serde(default)]
-    pub status: String,
+    pub status: SubscriptionStatus,
     #[serde(default)]
     pub auto_renew_enabled: bool,
     #[serde(default)]
@@ -86,7 +157,7 @@ pub struct User {
     pub id: String,
     pub user_principal_name: String,
     pub display_name: String,
-    pub state: String,
+    pub state: UserState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

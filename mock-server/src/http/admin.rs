@@ -15,7 +15,7 @@ use super::error::PcError;
 use super::extract::{PcJson, PcQuery, RawBody, guid, parse_body};
 use super::wire::date;
 use crate::model::{Actor, Cause, TokenMode, World};
-use crate::{Mock, builtin, invariants};
+use crate::{Mock, invariants};
 
 type Reply = Result<Response, PcError>;
 
@@ -47,17 +47,22 @@ pub async fn reset(State(m): State<Mock>) -> Reply {
     Ok(Json(s).into_response())
 }
 
-/// Build a world from a scenario: a built-in name (or one the hosting binary resolves), or a
-/// full scenario document.
+/// Build a world from a scenario: a name the hosting binary ships, or a full scenario
+/// document.
 pub fn load_scenario(m: &Mock, spec: &Value, seed: Option<u64>) -> Result<World, PcError> {
     let scenario = match spec.get("name").and_then(Value::as_str) {
-        Some(name) if spec.get("partners").is_none() => builtin::scenario(name)
-            .or_else(|| m.resolve_scenario(name, seed))
+        Some(name) if spec.get("partners").is_none() => m
+            .scenarios()
+            .resolve(name, seed)
             .ok_or_else(|| {
-                PcError::invalid_input(format!("Unknown scenario {name:?}; built-in: {}.", builtin::names().join(", ")))
+                PcError::invalid_input(format!(
+                    "Unknown scenario {name:?}; built-in: {}.",
+                    m.scenarios().names().join(", ")
+                ))
             })?
             .map_err(PcError::invalid_input)?,
-        _ => builtin::parse(&spec.to_string()).map_err(PcError::invalid_input)?,
+        _ => serde_json::from_str(&spec.to_string())
+            .map_err(|e| PcError::invalid_input(format!("invalid scenario document: {e}")))?,
     };
     Ok(World::from_scenario(&scenario, seed)?)
 }
@@ -78,8 +83,8 @@ pub async fn scenario(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
     Ok(Json(s).into_response())
 }
 
-pub async fn scenarios() -> Reply {
-    Ok(Json(json!({ "builtin": builtin::names() })).into_response())
+pub async fn scenarios(State(m): State<Mock>) -> Reply {
+    Ok(Json(json!({ "builtin": m.scenarios().names() })).into_response())
 }
 
 pub async fn get_state(State(m): State<Mock>) -> Reply {

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use skuswap_migrator::discover::discover;
+use skuswap_migrator::discover::{DiscoverOptions, discover};
 use skuswap_migrator::mapping::Mapping;
 use skuswap_migrator::plan::{Policy, plan};
-use skuswap_scenarios::migrate::{self, ApplyArgs, EXIT_OK, Planning, Target, first_difference};
+use skuswap_scenarios::cli::EXIT_OK;
+use skuswap_scenarios::cli::migrate::{self, ApplyArgs, Format, PlanArgs, StatusArgs, VerifyArgs, first_difference};
+use skuswap_scenarios::cli::target::{Planning, Target};
 use skuswap_tests::engine::{in_process, journal_path};
 use skuswap_tests::{Harness, TestResult, article::*};
 
@@ -16,12 +18,14 @@ async fn a_stale_plan_names_its_first_difference() -> TestResult {
     let pc = Arc::new(in_process(&h));
     let mapping = Mapping::builtin();
     let policy = Policy { now: h.mock.read(|w| w.now()), requests_per_minute: 500 };
-    let before = plan(&discover(pc.as_ref(), &mapping, |_, _| {}).await?, &mapping, &policy)?;
+    let before =
+        plan(&discover(pc.as_ref(), &mapping, &DiscoverOptions::default(), |_, _| {}).await?, &mapping, &policy)?;
     assert_eq!(first_difference(&before, &before), None);
     // A user of Wingtip is deleted meanwhile: one swap fewer.
     let user = h.holders(WINGTIP, "ax-task")[0].clone();
     h.send(axum::http::Method::DELETE, &format!("/v1/customers/{WINGTIP}/users/{user}"), None, &[]).await;
-    let after = plan(&discover(pc.as_ref(), &mapping, |_, _| {}).await?, &mapping, &policy)?;
+    let after =
+        plan(&discover(pc.as_ref(), &mapping, &DiscoverOptions::default(), |_, _| {}).await?, &mapping, &policy)?;
     let diff = first_difference(&before, &after).ok_or("no difference found")?;
     assert!(diff.starts_with("customer Wingtip Toys:"), "{diff}");
     Ok(())
@@ -46,17 +50,23 @@ async fn apply_refuses_a_plan_file_from_another_world_and_accepts_its_own() -> T
     let dir = std::env::temp_dir().join(format!("skuswap-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let plan_file = dir.join("plan.json");
-    assert_eq!(migrate::cmd_plan(&mock_target(), &planning(), &plan_file, false).await?, EXIT_OK);
+    let plan_args = PlanArgs { target: mock_target(), planning: planning(), out: plan_file.clone(), json: false };
+    assert_eq!(migrate::plan(&plan_args).await?, EXIT_OK);
     // The same scenario with another seed has other user ids: the plan does not match.
     let other = Target { seed: 99, ..mock_target() };
-    let args =
-        ApplyArgs { plan_file: Some(&plan_file), journal: &journal_path("cli-stale"), concurrency: 2, dry_run: false };
-    let err = migrate::cmd_apply(&other, &planning(), args).await.err().ok_or("accepted a stale plan")?;
+    let apply = |target: Target, journal: std::path::PathBuf| ApplyArgs {
+        target,
+        planning: planning(),
+        plan: Some(plan_file.clone()),
+        journal,
+        concurrency: 2,
+        dry_run: false,
+    };
+    let err = migrate::apply(&apply(other, journal_path("cli-stale"))).await.err().ok_or("accepted a stale plan")?;
     assert!(err.to_string().contains("no longer matches the server"), "{err}");
     let journal = journal_path("cli-ok");
-    let args = ApplyArgs { plan_file: Some(&plan_file), journal: &journal, concurrency: 2, dry_run: false };
-    assert_eq!(migrate::cmd_apply(&mock_target(), &planning(), args).await?, EXIT_OK);
-    assert_eq!(migrate::cmd_status(&journal, "json")?, EXIT_OK);
+    assert_eq!(migrate::apply(&apply(mock_target(), journal.clone())).await?, EXIT_OK);
+    assert_eq!(migrate::status(&StatusArgs { journal, format: Format::Json })?, EXIT_OK);
     Ok(())
 }
 
@@ -69,16 +79,13 @@ async fn missing_token_journal_and_plan_are_errors_not_panics() -> TestResult {
         seed: 0,
         customers: None,
     };
-    let e = migrate::cmd_plan(&http, &planning(), std::path::Path::new("/tmp/never.json"), false)
-        .await
-        .err()
-        .ok_or("no error")?;
+    let args = PlanArgs { target: http, planning: planning(), out: "/tmp/never.json".into(), json: false };
+    let e = migrate::plan(&args).await.err().ok_or("no error")?;
     assert!(e.to_string().contains("/nonexistent/token"), "{e}");
-    assert!(migrate::cmd_status(std::path::Path::new("/nonexistent/j.db"), "table").is_err());
-    let e = migrate::cmd_verify(&mock_target(), None, std::path::Path::new("/nonexistent/j.db"))
-        .await
-        .err()
-        .ok_or("no error")?;
+    let status = StatusArgs { journal: "/nonexistent/j.db".into(), format: Format::Table };
+    assert!(migrate::status(&status).is_err());
+    let verify = VerifyArgs { target: mock_target(), plan: None, journal: "/nonexistent/j.db".into() };
+    let e = migrate::verify_cmd(&verify).await.err().ok_or("no error")?;
     assert!(e.to_string().contains("no plan"), "{e}");
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use skuswap_migrator::apply::{ApplyOptions, ApplyOutcome, Quiet, apply};
 use skuswap_migrator::client::*;
-use skuswap_migrator::discover::discover;
+use skuswap_migrator::discover::{DiscoverOptions, discover};
 use skuswap_migrator::journal::Journal;
 use skuswap_migrator::mapping::Mapping;
 use skuswap_migrator::plan::{CustomerAction, Plan, Policy, Step, plan};
@@ -21,7 +21,7 @@ use skuswap_tests::{Harness, TestResult, article::*};
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 async fn plan_for<P: PartnerCenter>(pc: &P, h: &Harness, mapping: &Mapping) -> BoxResult<Plan> {
-    let snapshot = discover(pc, mapping, |_, _| {}).await?;
+    let snapshot = discover(pc, mapping, &DiscoverOptions::default(), |_, _| {}).await?;
     let now = h.mock.read(|w| w.now());
     Ok(plan(&snapshot, mapping, &Policy { now, requests_per_minute: 500 })?)
 }
@@ -94,7 +94,7 @@ async fn users_page_through<P: PartnerCenter + 'static>(_h: &Harness, pc: Arc<P>
 }
 
 fn big_tenant() -> BoxResult<Harness> {
-    let mut scenario = mock_server::builtin::scenario("article").ok_or("no article")??;
+    let mut scenario = skuswap_scenarios::named::resolve("article", None, None)?;
     let wingtip = scenario.customers.iter_mut().find(|c| c.company_name == "Wingtip Toys").ok_or("no Wingtip")?;
     let template = wingtip.users[9].clone();
     for i in 0..1_200 {
@@ -218,7 +218,7 @@ impl<P: PartnerCenter> PartnerCenter for Crashing<P> {
         &self,
         c: &str,
         cur: &FetchedSubscription,
-        status: &str,
+        status: &skuswap_migrator::client::SubscriptionStatus,
         rid: &str,
     ) -> Result<Subscription> {
         mutate!(self, self.inner.set_subscription_status(c, cur, status, rid))
@@ -373,7 +373,7 @@ async fn every_mapping_row_migrates_to_its_first_successor() -> TestResult {
         let doc = serde_json::json!({"name": format!("row {}", offer.key), "start": "2017-07-03T00:00:00Z",
             "partners": [{"name": "P", "mpnId": "1"}],
             "customers": [{"id": WINGTIP, "companyName": "Row Co", "subscriptions": subs, "users": users}]});
-        let scenario = mock_server::builtin::parse(&doc.to_string())?;
+        let scenario = skuswap_scenarios::named::from_text(&doc.to_string(), "test document", None, None)?;
         let h = Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)?;
         let pc = Arc::new(in_process(&h));
         let plan = plan_for(pc.as_ref(), &h, &mapping).await?;
@@ -413,17 +413,23 @@ async fn user_errors_are_one_clear_line_and_change_nothing() -> TestResult {
     assert!(e.contains("/nonexistent/mapping.toml"), "{e}");
     // A successor missing from the catalog names the row.
     let mapping = Mapping::from_toml("[[rows]]\nfrom = \"Microsoft Dynamics AX Task\"\nto = [\"Dynamics 366\"]\n")?;
-    let snapshot = discover(&in_process(&h), &mapping, |_, _| {}).await?;
+    let snapshot = discover(&in_process(&h), &mapping, &DiscoverOptions::default(), |_, _| {}).await?;
     let e = plan(&snapshot, &mapping, &Policy { now: h.mock.read(|w| w.now()), requests_per_minute: 500 });
     assert!(e.is_err_and(|e| e.to_string().contains("Dynamics 366")));
     // An expired token.
     let expired =
         RestClient::new(InProcess::new(h.app.clone()), "expired-token", skuswap_tests::engine::quick_policy());
-    let e = discover(&expired, &Mapping::builtin(), |_, _| {}).await.err().ok_or("accepted a bad token")?;
+    let e = discover(&expired, &Mapping::builtin(), &DiscoverOptions::default(), |_, _| {})
+        .await
+        .err()
+        .ok_or("accepted a bad token")?;
     assert!(matches!(e, ClientError::Unauthorized { .. }) && e.to_string().contains("fresh token"), "{e}");
     // An unreachable server.
     let nowhere = RestClient::new(Http::new("http://127.0.0.1:9")?, "t", skuswap_tests::engine::quick_policy());
-    let e = discover(&nowhere, &Mapping::builtin(), |_, _| {}).await.err().ok_or("reached nowhere")?;
+    let e = discover(&nowhere, &Mapping::builtin(), &DiscoverOptions::default(), |_, _| {})
+        .await
+        .err()
+        .ok_or("reached nowhere")?;
     assert!(e.to_string().contains("127.0.0.1:9"), "{e}");
     // A journal from another migration.
     let pc = in_process(&h);

@@ -10,7 +10,7 @@ use mock_server::model::faults::FaultPlan;
 use serde_json::{Value, json};
 use skuswap_migrator::mapping::Mapping;
 use skuswap_scenarios::named;
-use skuswap_scenarios::rehearse::{Options, Rehearsal, rehearse};
+use skuswap_scenarios::rehearsal::{Options, Rehearsal, rehearse};
 use skuswap_tests::article::*;
 use skuswap_tests::{Harness, Reply, TestResult};
 use tower::ServiceExt;
@@ -331,7 +331,7 @@ async fn bad_plans_are_refused_and_the_plan_in_force_is_kept() -> TestResult {
 
 #[tokio::test]
 async fn a_scenario_may_carry_its_fault_plan() -> TestResult {
-    let mut scenario = mock_server::builtin::scenario("article").ok_or("no article")??;
+    let mut scenario = skuswap_scenarios::named::resolve("article", None, None)?;
     scenario.faults = FaultPlan::preset("heavy", 5);
     let h = Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)?;
     assert_eq!(h.get("/admin/faults").await.body["plan"]["seed"], 5);
@@ -362,12 +362,12 @@ fn judge(what: &str, r: &Rehearsal) {
         r.passed(),
         "{what} (seed {}): unexpected {:?}; incomplete {:?}; bought twice {:?}\n{}",
         r.seed,
-        r.unexpected.first().map(|v| &v.message),
-        r.incomplete,
-        r.double_purchases,
-        r.log_excerpt.join("\n")
+        r.verdict.unexpected.first().map(|v| &v.message),
+        r.verdict.incomplete,
+        r.verdict.double_purchases,
+        r.verdict.log_excerpt.join("\n")
     );
-    assert!(r.unexpected.iter().all(|v| v.kind != mock_server::invariants::ViolationKind::EarlyRetry));
+    assert!(r.verdict.unexpected.iter().all(|v| v.kind != mock_server::invariants::ViolationKind::EarlyRetry));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,7 +431,7 @@ async fn the_engine_survives_each_effect_alone_with_and_without_deduplication() 
                     .iter()
                     .flat_map(|w| &w.plan.customers)
                     .flat_map(|c| &c.steps)
-                    .filter(|s| s.kind() == "buy")
+                    .filter(|s| s.kind() == skuswap_migrator::plan::StepKind::Buy)
                     .count();
                 let bought = r.seats.iter().filter(|s| s.bought > 0).count();
                 assert!(bought <= purchases, "{effect}: more products bought than planned");

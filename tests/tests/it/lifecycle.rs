@@ -73,7 +73,7 @@ async fn a_suspended_subscription_is_deprovisioned_after_exactly_120_days() -> T
 
 #[tokio::test]
 async fn the_deprovisioning_window_is_a_scenario_setting() -> TestResult {
-    let mut scenario = mock_server::builtin::scenario("article").ok_or("no article")??;
+    let mut scenario = skuswap_scenarios::named::resolve("article", None, None)?;
     scenario.settings.deprovision_days = 90;
     let h = skuswap_tests::Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)?;
     h.set_status(WINGTIP, WINGTIP_AX_TASK, "suspended").await;
@@ -95,7 +95,7 @@ async fn reactivation_inside_the_window_cancels_deprovisioning() -> TestResult {
 
 #[tokio::test]
 async fn a_prospect_accepts_after_the_configured_days() -> TestResult {
-    let mut scenario = mock_server::builtin::scenario("article").ok_or("no article")??;
+    let mut scenario = skuswap_scenarios::named::resolve("article", None, None)?;
     let aw = scenario.customers.iter_mut().find(|c| c.company_name == "Adventure Works").ok_or("no AW")?;
     aw.partner = None;
     aw.relationship = mock_server::model::scenario::ScenarioRelationship::Prospect;

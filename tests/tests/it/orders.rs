@@ -77,7 +77,7 @@ async fn order_rules_refuse_with_partner_center_codes_and_buy_nothing() -> TestR
 #[tokio::test]
 async fn an_add_on_needs_an_active_base_subscription() -> TestResult {
     // A scenario that adds a purchasable add-on to the catalog (the catalog is data).
-    let mut scenario = mock_server::builtin::scenario("article").ok_or("no article")??;
+    let mut scenario = skuswap_scenarios::named::resolve("article", None, None)?;
     let base = scenario_offer("d365-sales")?;
     let mut addon = base.clone();
     addon.key = "d365-sales-insights".into();

@@ -9,8 +9,9 @@ use chrono::{TimeZone, Utc};
 use skuswap_migrator::mapping::Mapping;
 use skuswap_scenarios::csv_import::{CsvError, from_csv, to_csv};
 use skuswap_scenarios::generate::{Knobs, generate};
-use skuswap_scenarios::rehearse::{Options, Rehearsal, rehearse};
-use skuswap_scenarios::{html, named};
+use skuswap_scenarios::named;
+use skuswap_scenarios::rehearsal::render::html;
+use skuswap_scenarios::rehearsal::{Options, Rehearsal, rehearse};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -66,9 +67,9 @@ fn story(r: &Rehearsal) -> String {
     format!(
         "seed {}: unexpected {:?}\nincomplete {:?}\nlog:\n{}",
         r.seed,
-        r.unexpected.first(),
-        r.incomplete,
-        r.log_excerpt.join("\n")
+        r.verdict.unexpected.first(),
+        r.verdict.incomplete,
+        r.verdict.log_excerpt.join("\n")
     )
 }
 
@@ -90,7 +91,7 @@ async fn deadline_crunch_flags_customers_at_risk_and_serves_them_first() -> Test
     let r = rehearse(&scenario, &options()).await?;
     assert!(r.passed(), "{}", story(&r));
     assert!(!r.at_risk.is_empty(), "400 customers within hours at 500 requests/minute must put some at risk");
-    assert!(!r.expected.is_empty(), "customers at risk lose licenses: the judge must see it");
+    assert!(!r.verdict.expected.is_empty(), "customers at risk lose licenses: the judge must see it");
     // Earliest deadline first: the plan's order is by deadline.
     let plan = &r.waves[0].plan;
     let deadlines: Vec<_> = plan.customers.iter().filter(|c| !c.steps.is_empty()).map(|c| c.deadline).collect();

@@ -23,7 +23,7 @@ use skuswap_migrator::client::{
 use skuswap_migrator::mapping::Mapping;
 use skuswap_migrator::plan::{Plan, Step};
 use skuswap_scenarios::generate::{EndWindow, Knobs, UsersPerCustomer, generate};
-use skuswap_scenarios::rehearse::{Client, Engine, Meanwhile, Options, Rehearsal, rehearse_with};
+use skuswap_scenarios::rehearsal::{Client, Engine, Meanwhile, Options, Rehearsal, rehearse_with};
 
 /// One simulated migration, all of it chosen by proptest (and shrunk by it).
 #[derive(Debug, Clone)]
@@ -193,7 +193,7 @@ impl PartnerCenter for Wrapped {
         &self,
         customer: &str,
         current: &FetchedSubscription,
-        status: &str,
+        status: &skuswap_migrator::client::SubscriptionStatus,
         request_id: &str,
     ) -> Result<Subscription> {
         self.alive("set status")?;
@@ -421,22 +421,22 @@ fn run(c: &Case, broken: Broken, scenario: &Scenario) -> std::result::Result<Reh
 /// What a failure looks like to a reader: the case, what broke, the audit-log lines.
 pub fn counterexample(c: &Case, r: &Rehearsal) -> String {
     let mut out = format!("{c:?}\n");
-    if let Some(v) = r.unexpected.first() {
+    if let Some(v) = r.verdict.unexpected.first() {
         out.push_str(&format!("{:?}: {}\n", v.kind, v.message));
     }
-    for d in &r.double_purchases {
+    for d in &r.verdict.double_purchases {
         out.push_str(&format!("bought twice: {d}\n"));
     }
-    for i in r.incomplete.iter().take(3) {
+    for i in r.verdict.incomplete.iter().take(3) {
         out.push_str(&format!("incomplete: {i}\n"));
     }
-    for change in r.reapplied_changes.iter().take(3) {
+    for change in r.verdict.reapplied_changes.iter().take(3) {
         out.push_str(&format!("a second apply changed: {change}\n"));
     }
-    for l in r.leftovers.iter().take(3) {
+    for l in r.verdict.leftovers.iter().take(3) {
         out.push_str(&format!("left over: {l}\n"));
     }
-    for line in &r.log_excerpt {
+    for line in &r.verdict.log_excerpt {
         out.push_str(&format!("  {line}\n"));
     }
     out

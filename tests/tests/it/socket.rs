@@ -6,7 +6,7 @@ use skuswap_tests::{TestResult, article::*};
 
 #[tokio::test]
 async fn the_mock_serves_a_real_client_over_loopback() -> TestResult {
-    let scenario = mock_server::builtin::scenario("article").ok_or("no article")??;
+    let scenario = skuswap_scenarios::named::resolve("article", None, None)?;
     let mut world = mock_server::model::World::from_scenario(&scenario, None)?;
     let token = world.issue_token(None, mock_server::model::TokenMode::AppUser)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -1,27 +1,50 @@
 //! `skuswap rehearse` on the command line: pick the tenants (named, file or CSV), rehearse,
 //! write the report, tell the story, exit with a code scripts can trust.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use chrono::{Timelike, Utc};
 use mock_server::model::faults::FaultPlan;
-use serde_json::json;
 use skuswap_migrator::mapping::Mapping;
 
-use crate::migrate::{EXIT_INCOMPLETE, EXIT_OK};
-use crate::rehearse::{Options, rehearse as run};
+use super::{EXIT_INCOMPLETE, EXIT_OK};
+use crate::rehearsal::{Options, rehearse, render};
 
-pub struct RehearseArgs<'a> {
-    pub scenario: &'a str,
+/// `skuswap rehearse`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RehearseArgs {
+    /// A named scenario (`skuswap scenarios list`) or a scenario .json file.
+    #[arg(default_value = "article")]
+    pub scenario: String,
+    /// Seed for the generated tenants and ids (default: the scenario's own).
+    #[arg(long)]
     pub seed: Option<u64>,
+    /// For generated scenarios: how many customers.
+    #[arg(long)]
     pub customers: Option<usize>,
-    pub from_csv: Option<&'a Path>,
-    pub report: &'a Path,
+    /// Rehearse tenants shaped like your own book of business (CSV, names invented).
+    #[arg(long, value_name = "FILE")]
+    pub from_csv: Option<PathBuf>,
+    /// Where to write the HTML report.
+    #[arg(long, default_value = "skuswap-report.html")]
+    pub report: PathBuf,
+    /// Print a JSON summary instead of the table.
+    #[arg(long)]
     pub json: bool,
+    /// Requests per minute against Partner Center (its documented limit is 500).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: u32,
-    pub mapping: Option<&'a Path>,
-    pub faults: Option<&'a str>,
+    /// Mapping file (TOML) replacing the built-in table.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Make the mock misbehave: a preset (limits, light, heavy, storm) or a fault-plan
+    /// .json file (format in README, "Faults"). Rate limits, 5xx, lost answers, duplicate
+    /// deliveries; the report shows what was met and the virtual time it cost.
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub faults: Option<String>,
+    /// Seed of a preset's draws (default: the rehearsal's seed).
+    #[arg(long)]
     pub fault_seed: Option<u64>,
 }
 
@@ -43,12 +66,13 @@ pub fn fault_plan(spec: &str, seed: u64) -> anyhow::Result<FaultPlan> {
     Ok(plan)
 }
 
-pub async fn rehearse(a: RehearseArgs<'_>) -> anyhow::Result<u8> {
-    let mapping = match a.mapping {
+/// Run `skuswap rehearse`.
+pub async fn run(a: &RehearseArgs) -> anyhow::Result<u8> {
+    let mapping = match &a.mapping {
         Some(f) => Mapping::from_file(f)?,
         None => Mapping::builtin(),
     };
-    let scenario = match a.from_csv {
+    let scenario = match &a.from_csv {
         Some(f) => {
             let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
             // A CSV book is rehearsed from today (midnight UTC): its end dates are real ones.
@@ -61,41 +85,24 @@ pub async fn rehearse(a: RehearseArgs<'_>) -> anyhow::Result<u8> {
                 .unwrap_or(now);
             crate::csv_import::from_csv(&text, &f.display().to_string(), a.seed.unwrap_or(0), today)?
         }
-        None => crate::named::resolve(a.scenario, a.seed, a.customers).map_err(|e| anyhow!(e))?,
+        None => crate::named::resolve(&a.scenario, a.seed, a.customers).map_err(|e| anyhow!(e))?,
     };
-    let faults = match a.faults {
+    let faults = match &a.faults {
         Some(spec) => Some(fault_plan(spec, a.fault_seed.or(a.seed).or(scenario.seed).unwrap_or(0))?),
         None => scenario.faults.clone(),
     };
     if !a.json {
         eprintln!("rehearsing {} ({} customers)…", scenario.name, scenario.customers.len());
     }
-    let r = run(&scenario, &Options { rate: a.rate, mapping, seed: a.seed, faults, meanwhile: None, reapply: false })
-        .await?;
-    std::fs::write(a.report, crate::html::render(&r))
+    let r =
+        rehearse(&scenario, &Options { rate: a.rate, mapping, seed: a.seed, faults, meanwhile: None, reapply: false })
+            .await?;
+    std::fs::write(&a.report, render::html::render(&r))
         .with_context(|| format!("cannot write the report to {}", a.report.display()))?;
     if a.json {
-        let summary = json!({
-            "scenario": r.scenario,
-            "seed": r.seed,
-            "customers": r.customers,
-            "users": r.users,
-            "requests": r.requests,
-            "migrationMinutes": r.migration_minutes,
-            "wallSeconds": r.wall_seconds,
-            "atRisk": r.at_risk,
-            "customerActions": r.actions.len(),
-            "passed": r.passed(),
-            "unexpected": r.unexpected.iter().take(20).collect::<Vec<_>>(),
-            "expected": r.expected.len(),
-            "incomplete": r.incomplete,
-            "doublePurchases": r.double_purchases,
-            "faults": r.faults,
-            "report": a.report.display().to_string(),
-        });
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        println!("{}", render::json::render(&r, &a.report)?);
     } else {
-        print!("{}", r.summary(Some(a.report)));
+        print!("{}", r.summary(Some(&a.report)));
     }
     Ok(if r.passed() { EXIT_OK } else { EXIT_INCOMPLETE })
 }

@@ -34,7 +34,7 @@ impl PartnerCenter for AnyClient {
         &self,
         customer: &str,
         cur: &FetchedSubscription,
-        status: &str,
+        status: &SubscriptionStatus,
         rid: &str,
     ) -> Result<Subscription> {
         delegate!(self, c => c.set_subscription_status(customer, cur, status, rid))

@@ -1,0 +1,26 @@
+//! The front door's commands, one file each: `main.rs` parses the command line and hands each
+//! subcommand's arguments to the file that bears its name.
+//!
+//! # Layout
+//! - `serve`: `skuswap serve`, the mock Partner Center on a socket.
+//! - `migrate`: `plan`, `apply`, `verify`, `status`, `rollback`: the engine against a target.
+//! - `rehearse`: `skuswap rehearse`: the whole migration on virtual time, then the report.
+//! - `scenarios`: `skuswap scenarios list`.
+//! - `target`: where Partner Center is (`--base-url`, a token, or an embedded `--mock`).
+//! - `client`: one `PartnerCenter` over whichever transport the target picked.
+
+pub mod client;
+pub mod migrate;
+pub mod rehearse;
+pub mod scenarios;
+pub mod serve;
+pub mod target;
+
+/// Exit codes scripts can trust.
+pub const EXIT_OK: u8 = 0;
+/// The migration is incomplete, verify found problems, or a rehearsal failed its verdict.
+pub const EXIT_INCOMPLETE: u8 = 1;
+/// Bad input, unreachable server, refused token: nothing was changed by this command.
+pub const EXIT_ERROR: u8 = 2;
+/// Stopped by Ctrl-C; run `skuswap apply` again to resume.
+pub const EXIT_INTERRUPTED: u8 = 130;

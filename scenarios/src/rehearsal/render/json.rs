@@ -1,0 +1,51 @@
+//! `skuswap rehearse --json`: the report's headline figures and verdict as one JSON object.
+
+use serde::Serialize;
+
+use crate::rehearsal::{FaultReport, Rehearsal};
+
+/// At most this many unexpected violations are listed (the count is always whole).
+const UNEXPECTED_LISTED: usize = 20;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary<'a> {
+    scenario: &'a str,
+    seed: u64,
+    customers: usize,
+    users: usize,
+    requests: u64,
+    migration_minutes: f64,
+    wall_seconds: f64,
+    at_risk: &'a [String],
+    customer_actions: usize,
+    passed: bool,
+    unexpected: Vec<&'a mock_server::invariants::Violation>,
+    expected: usize,
+    incomplete: &'a [String],
+    double_purchases: &'a [String],
+    faults: &'a Option<FaultReport>,
+    report: String,
+}
+
+pub fn render(r: &Rehearsal, report: &std::path::Path) -> Result<String, serde_json::Error> {
+    let summary = Summary {
+        scenario: &r.scenario,
+        seed: r.seed,
+        customers: r.customers,
+        users: r.users,
+        requests: r.requests,
+        migration_minutes: r.migration_minutes,
+        wall_seconds: r.wall_seconds,
+        at_risk: &r.at_risk,
+        customer_actions: r.actions.len(),
+        passed: r.passed(),
+        unexpected: r.verdict.unexpected.iter().take(UNEXPECTED_LISTED).collect(),
+        expected: r.verdict.expected.len(),
+        incomplete: &r.verdict.incomplete,
+        double_purchases: &r.verdict.double_purchases,
+        faults: &r.faults,
+        report: report.display().to_string(),
+    };
+    serde_json::to_string_pretty(&summary)
+}

@@ -1,0 +1,292 @@
+//! The verdict of a rehearsal: one type that decides "passed", built on the mock's judge
+//! (`invariants::check`, a fold over the audit log). A license lost to the clock is excused
+//! only where the plan foresaw it (at risk) or could not prevent it (not the partner's
+//! customer, an end date it cannot see, faults that cost the engine its lead while it kept
+//! deadline order); every other violation, an incomplete customer, a double purchase, a
+//! leftover after the de-provisioning window, or a change made by a second apply fails it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use mock_server::invariants::{self, Violation, ViolationKind};
+use mock_server::model::{Cause, Event, EventKind, World};
+use serde::Serialize;
+use skuswap_migrator::mapping::Mapping;
+use skuswap_migrator::plan::Step;
+
+use super::pacing::Reached;
+use super::report::{Wave, is_request};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Expected {
+    pub violation: Violation,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    /// The mock's judge found no violation at all (expected ones included).
+    pub judge_ok: bool,
+    pub unexpected: Vec<Violation>,
+    pub expected: Vec<Expected>,
+    /// Customers the engine left unfinished, with why.
+    pub incomplete: Vec<String>,
+    /// Customers (and offers) bought more than once: `customer: offer bought N times`.
+    pub double_purchases: Vec<String>,
+    /// After the de-provisioning window: old subscriptions of migrated customers not deleted,
+    /// moved users holding an old SKU or missing a successor, other channels' suspensions.
+    pub leftovers: Vec<String>,
+    /// Changes made by a second `apply` after completion (with `Options::reapply`).
+    pub reapplied_changes: Vec<String>,
+    /// For a failure: the audit-log lines around the first unexpected violation.
+    pub log_excerpt: Vec<String>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.unexpected.is_empty()
+            && self.incomplete.is_empty()
+            && self.double_purchases.is_empty()
+            && self.leftovers.is_empty()
+            && self.reapplied_changes.is_empty()
+    }
+}
+
+/// What the judge needs to know of the run besides the world.
+pub struct Run<'a> {
+    pub waves: &'a [Wave],
+    pub mapping: &'a Mapping,
+    pub reached: &'a Reached,
+    /// Faults, or a world changed under the engine (a clock jump): losses to the clock are
+    /// then judged by the order the engine kept.
+    pub disturbed: bool,
+    pub reapplied_changes: Vec<String>,
+}
+
+/// Judge the world's audit log after the window closed.
+pub fn judge(w: &World, run: Run<'_>) -> (Verdict, Vec<invariants::SeriesPoint>) {
+    let (judged, series) = invariants::check_with_series(w.events());
+    let reached = run.reached.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let late = if run.disturbed { late_in_order(run.waves, &reached) } else { BTreeSet::new() };
+    let (unexpected, expected) = classify(&judged, run.waves, run.mapping, &late, &reached, run.disturbed);
+    let incomplete = run
+        .waves
+        .iter()
+        .flat_map(|wave| wave.outcome.customers.iter().filter(|o| !o.complete))
+        .map(|o| format!("{}: {}", o.name, o.error.clone().unwrap_or_default()))
+        .collect();
+    let log_excerpt = unexpected.first().map(|v| excerpt(w.events(), v.event)).unwrap_or_default();
+    let verdict = Verdict {
+        judge_ok: judged.ok,
+        unexpected,
+        expected,
+        incomplete,
+        double_purchases: double_purchases(w),
+        leftovers: leftovers(w, run.waves),
+        reapplied_changes: run.reapplied_changes,
+        log_excerpt,
+    };
+    (verdict, series)
+}
+
+/// Suspensions, read from the audit log, of subscriptions this partner did not sell (the mock
+/// refuses them; the log is checked anyway, as it would be for any client).
+fn foreign_suspensions(w: &World) -> Vec<String> {
+    use mock_server::model::Channel;
+    let partner = w.partners().first().map(|p| p.id);
+    let mut channel: BTreeMap<uuid::Uuid, Channel> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in w.events() {
+        match (&e.kind, e.subscription) {
+            (EventKind::SubscriptionCreated { channel: c, .. }, Some(s)) => {
+                channel.insert(s, *c);
+            }
+            (EventKind::SubscriptionSuspended { .. }, Some(s)) if is_request(e) => {
+                let ours = matches!(channel.get(&s), Some(Channel::Csp(p)) if Some(*p) == partner);
+                if !ours {
+                    out.push(format!("subscription {s} of another channel was suspended at event #{}", e.seq));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The end state the migration promised, checked on the world after the window closed.
+fn leftovers(w: &World, waves: &[Wave]) -> Vec<String> {
+    use mock_server::model::SubscriptionStatus;
+    let mut out = foreign_suspensions(w);
+    for wave in waves {
+        for c in &wave.plan.customers {
+            let Some(customer) = c.customer_id.parse().ok().and_then(|id| w.customer_any(id)) else { continue };
+            for step in &c.steps {
+                match step {
+                    Step::Suspend { subscription_id, offer_name } => {
+                        let sub = subscription_id.parse().ok().and_then(|id| customer.subscriptions.get(&id));
+                        if sub.is_some_and(|s| s.status != SubscriptionStatus::Deleted) {
+                            out.push(format!("{}: {offer_name} {subscription_id} is not de-provisioned", c.name));
+                        }
+                    }
+                    Step::Swap { user_id, user_principal_name, assign, remove } => {
+                        let Some(user) = user_id.parse().ok().and_then(|id| customer.users.get(&id)) else { continue };
+                        let holds = |sku: &String| sku.parse().is_ok_and(|s| user.holds(s));
+                        if remove.iter().any(holds) {
+                            out.push(format!("{}: {user_principal_name} still holds a retired SKU", c.name));
+                        }
+                        let successors: Vec<String> = assign
+                            .iter()
+                            .filter_map(|name| {
+                                w.catalog
+                                    .offers()
+                                    .find(|o| o.name.eq_ignore_ascii_case(name))
+                                    .map(|o| o.sku_id.to_string())
+                            })
+                            .collect();
+                        if !successors.iter().all(holds) {
+                            out.push(format!("{}: {user_principal_name} lacks a successor", c.name));
+                        }
+                    }
+                    Step::Buy { .. } => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Successor subscriptions bought by requests more than once for the same customer and offer.
+fn double_purchases(w: &World) -> Vec<String> {
+    let mut bought: BTreeMap<(uuid::Uuid, String), u32> = BTreeMap::new();
+    for e in w.events() {
+        if let (EventKind::SubscriptionCreated { offer_id, .. }, Some(c)) = (&e.kind, e.customer)
+            && is_request(e)
+        {
+            *bought.entry((c, offer_id.clone())).or_default() += 1;
+        }
+    }
+    bought
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|((c, offer), n)| {
+            let name = w.customer_any(c).map_or_else(|| c.to_string(), |c| c.company_name.clone());
+            format!("{name}: {offer} bought {n} times")
+        })
+        .collect()
+}
+
+/// Losses the plan foresaw (at risk) or could not prevent (not the partner's customer) are
+/// expected; the rest are the engine's failures.
+/// Under faults, throughput is lost to waiting, so the plan's at-risk estimate (made at the
+/// clean request rate) is optimistic. A customer the engine had not finished by its end date
+/// is then late through no fault of its order, provided the engine reached customers in
+/// deadline order (earliest first); if it did not, nobody is excused.
+fn late_in_order(
+    waves: &[Wave],
+    reached: &BTreeMap<String, (DateTime<Utc>, Option<DateTime<Utc>>)>,
+) -> BTreeSet<String> {
+    let mut late = BTreeSet::new();
+    for w in waves {
+        let mut started: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> =
+            w.plan.customers.iter().filter_map(|c| reached.get(&c.customer_id).map(|r| (r.0, c.deadline))).collect();
+        started.sort_by_key(|(t, _)| *t);
+        let in_order = started.windows(2).all(|p| match (p[0].1, p[1].1) {
+            (Some(a), Some(b)) => a <= b,
+            (None, Some(_)) => false,
+            _ => true,
+        });
+        if !in_order {
+            return BTreeSet::new();
+        }
+        for c in &w.plan.customers {
+            let Some(deadline) = c.deadline else { continue };
+            let finished = reached.get(&c.customer_id).and_then(|r| r.1);
+            if finished.is_none_or(|f| f >= deadline) {
+                late.insert(c.customer_id.clone());
+            }
+        }
+    }
+    late
+}
+
+fn classify(
+    verdict: &invariants::Verdict,
+    waves: &[Wave],
+    mapping: &Mapping,
+    late: &BTreeSet<String>,
+    reached: &BTreeMap<String, (DateTime<Utc>, Option<DateTime<Utc>>)>,
+    faults: bool,
+) -> (Vec<Violation>, Vec<Expected>) {
+    let mut planned_at: BTreeMap<String, (bool, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    // Customers whose end date the partner cannot see (another channel sold the subscription).
+    let mut unseen: BTreeSet<String> = BTreeSet::new();
+    for w in waves {
+        for c in w.plan.customers.iter().filter(|c| !c.steps.is_empty()) {
+            planned_at.entry(c.customer_id.clone()).or_insert((c.at_risk, w.at, w.planned_at));
+            if c.deadline.is_none() {
+                unseen.insert(c.customer_id.clone());
+            }
+        }
+    }
+    let finished = |id: &str| reached.get(id).and_then(|r| r.1);
+    let mut unexpected = Vec::new();
+    let mut expected = Vec::new();
+    for v in &verdict.violations {
+        // Only a license lost to the clock (an end date passing) can be excused; one lost to
+        // a request is the engine's doing, and an early retry or an over-assignment never is.
+        if v.kind != ViolationKind::UserUnlicensed || !matches!(v.cause, Cause::ClockStep) {
+            unexpected.push(v.clone());
+            continue;
+        }
+        let id = v.customer.to_string();
+        let reason = match planned_at.get(&id) {
+            Some((true, _, _)) => {
+                Some("the plan flagged this customer at risk: its end date came before the migration could reach it")
+            }
+            Some((false, _, planned)) if faults && v.at < *planned => {
+                Some("lost while faults slowed discovery, before the plan could reach it")
+            }
+            // At the same instant the log orders the expiry first: still unfinished then.
+            Some((false, _, _)) if unseen.contains(&id) && finished(&id).is_none_or(|f| v.at <= f) => Some(
+                "its end date is not visible to this partner (another channel sold it), so the plan could not put it first; the engine had not finished it yet",
+            ),
+            Some((false, _, _)) if late.contains(&id) => Some(
+                "the faults cost the engine its lead: taking customers earliest deadline first, it had not finished this one by its end date",
+            ),
+            Some((false, at, _)) if v.at < *at => {
+                Some("lost before the partner could act (the customer accepted the invitation too late)")
+            }
+            Some(_) => None,
+            None if mapping.prospects.contains(&id) => {
+                Some("not the partner's customer: the invitation was never accepted in time")
+            }
+            None => Some("not the partner's customer nor among its prospects: out of its reach"),
+        };
+        match reason {
+            Some(r) => expected.push(Expected { violation: v.clone(), reason: r.to_string() }),
+            None => unexpected.push(v.clone()),
+        }
+    }
+    (unexpected, expected)
+}
+
+fn excerpt(events: &[Event], seq: u64) -> Vec<String> {
+    let i = events.partition_point(|e| e.seq < seq);
+    let from = i.saturating_sub(5);
+    let to = (i + 4).min(events.len());
+    events[from..to].iter().map(ToString::to_string).collect()
+}
+
+/// An event a Partner Center request made that changes state (not a fault or a replay).
+pub fn changes_state(e: &Event) -> bool {
+    is_request(e)
+        && !matches!(
+            e.kind,
+            EventKind::FaultInjected { .. }
+                | EventKind::Throttled { .. }
+                | EventKind::EarlyRetry { .. }
+                | EventKind::OrderReplayed { .. }
+        )
+}
