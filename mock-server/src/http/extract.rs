@@ -31,8 +31,8 @@ pub struct RequestIds {
 
 impl RequestIds {
     /// The audit-log cause for a Partner Center operation made by this request.
-    pub fn cause(&self, operation: &str) -> Cause {
-        Cause::Request { operation: operation.to_string(), request_id: self.request_id.clone() }
+    pub fn cause(&self, operation: super::operations::Operation) -> Cause {
+        Cause::Request { operation: operation.name().to_string(), request_id: self.request_id.clone() }
     }
 }
 

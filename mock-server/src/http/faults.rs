@@ -11,41 +11,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::MAX_BODY;
 use super::error::PcError;
 use super::extract::{RequestIds, bearer};
+use super::operations::Operation;
 use super::wire::obj;
 use crate::Mock;
 use crate::model::faults::{Call, Effect};
-
-/// Partner Center's operation name and rate-limit group of a `/v1` call, and its customer.
-/// Takes the path with or without `/v1` (inside the nested router axum has stripped it).
-pub fn operation_of(method: &str, path: &str) -> Option<(&'static str, &'static str, Option<Uuid>)> {
-    let rest = path.strip_prefix("/v1").unwrap_or(path).strip_prefix('/')?;
-    let s: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    let customer = s.get(1).and_then(|c| c.parse::<Uuid>().ok());
-    let get = method == "GET";
-    let op = match (s.as_slice(), method) {
-        (["customers"], "GET") => ("getCustomers", "customers"),
-        (["customers", "relationshiprequests"], "GET") => ("getRelationshipRequest", "customers"),
-        (["customers", _], "GET") => ("getCustomer", "customers"),
-        (["customers", _, "orders"], "POST") => ("createOrder", "orders"),
-        (["customers", _, "orders", ..], _) if get => ("getOrders", "orders"),
-        (["customers", _, "subscriptions"], "GET") => ("getSubscriptions", "subscriptions"),
-        (["customers", _, "subscriptions", _], "GET") => ("getSubscription", "subscriptions"),
-        (["customers", _, "subscriptions", _], "PATCH") => ("updateSubscription", "subscriptions"),
-        (["customers", _, "subscribedskus"], "GET") => ("getSubscribedSkus", "licenses"),
-        (["customers", _, "users"], "GET") => ("getUsers", "users"),
-        (["customers", _, "users", _], _) => ("user", "users"),
-        (["customers", _, "users", _, "licenses"], "GET") => ("getUserLicenses", "licenses"),
-        (["customers", _, "users", _, "licenseupdates"], "POST") => ("updateLicenses", "licenses"),
-        (["offers", ..], "GET") => ("getOffers", "offers"),
-        _ => return None,
-    };
-    Some((op.0, op.1, customer))
-}
 
 fn http_date(t: DateTime<Utc>) -> Option<HeaderValue> {
     HeaderValue::from_str(&t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
@@ -100,9 +73,10 @@ pub async fn faults(State(mock): State<Mock>, req: Request, next: Next) -> Respo
     let method = req.method().as_str().to_string();
     // Rules match the path a client sent (`/v1/...`), not the one left after nesting.
     let path = format!("/v1{}", req.uri().path());
-    let Some((operation, group, customer)) = operation_of(&method, &path) else {
+    let Some((operation, customer)) = Operation::of(&method, &path) else {
         return next.run(req).await;
     };
+    let (operation, group) = (operation.name(), operation.group());
     let token = bearer(req.headers()).map(str::to_string);
     let request_id = req.extensions().get::<RequestIds>().map(|r| r.request_id.clone()).unwrap_or_default();
     let (decision, now) = mock.with(|w| {

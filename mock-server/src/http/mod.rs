@@ -1,6 +1,6 @@
 //! The HTTP surface: Partner Center's routes under `/v1` and the admin API under `/admin`.
-//! The route table below is data: one line per operation, each naming the doc page it mirrors
-//! (`develop/<page>` in Partner Center's developer docs).
+//! The route table below is one line per operation; `operations` names each one once (its
+//! method, path, rate-limit group and the doc page it mirrors).
 //!
 //! # Layout
 //! - `partner`: Partner Center handlers (translate only; rules live in the model).
@@ -8,6 +8,7 @@
 //! - `dashboard`: the Partner Center dashboard pages at `/` (HTML forms over the same model).
 //! - `wire`: Partner Center's JSON shapes.
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
+//! - `operations`: every Partner Center operation, named once.
 //! - `faults`: the fault layer in front of `/v1` (acts out the model's fault decisions).
 //! - `error`: the one error type and its Partner Center error body.
 
@@ -16,6 +17,7 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod operations;
 pub mod partner;
 pub mod wire;
 
@@ -31,6 +33,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::Mock;
 use error::PcError;
+use operations::{Operation, Routes};
 
 /// Partner Center request bodies above this are refused with a 400 (a migration's largest
 /// body, an order or a license update, is a few kilobytes).
@@ -41,25 +44,26 @@ pub const MAX_ADMIN_BODY: usize = 1024 * 1024 * 1024;
 
 /// The whole service: Partner Center plus the admin API, sharing one [`Mock`].
 pub fn app(mock: Mock) -> Router {
+    // One line per operation; each operation's method, path and doc page live in `operations`.
     #[rustfmt::skip]
     let v1 = Router::new()
-        .route("/customers", get(partner::list_customers))                                  // get-a-list-of-customers.md
-        .route("/customers/relationshiprequests", get(partner::relationship_request))      // request-reseller-relationship.md
-        .route("/customers/{customer_id}", get(partner::get_customer))                     // get-a-customer-by-id.md
-        .route("/customers/{customer_id}/orders",
-            get(partner::list_orders).post(partner::create_order))                         // get-all-of-a-customer-s-orders.md, create-an-order.md
-        .route("/customers/{customer_id}/orders/{order_id}", get(partner::get_order))      // get-an-order-by-id.md
-        .route("/customers/{customer_id}/subscriptions", get(partner::list_subscriptions)) // get-all-of-a-customer-s-subscriptions.md
-        .route("/customers/{customer_id}/subscriptions/{subscription_id}",
-            get(partner::get_subscription).patch(partner::update_subscription))            // get-a-subscription-by-id.md, suspend-a-subscription.md
-        .route("/customers/{customer_id}/subscribedskus", get(partner::subscribed_skus))   // get-a-list-of-available-licenses.md
-        .route("/customers/{customer_id}/users", get(partner::list_users))                 // get-a-list-of-all-user-accounts-for-a-customer.md
-        .route("/customers/{customer_id}/users/{user_id}",
-            get(partner::get_user).delete(partner::delete_user))                           // get-a-user-by-id.md, delete-user-accounts-for-a-customer.md
-        .route("/customers/{customer_id}/users/{user_id}/licenses", get(partner::user_licenses))        // check-which-licenses-are-assigned-to-a-user.md
-        .route("/customers/{customer_id}/users/{user_id}/licenseupdates", post(partner::update_licenses)) // assign-licenses-to-a-user.md
-        .route("/offers", get(partner::list_offers))                                       // get-a-list-of-offers-for-a-market.md
-        .route("/offers/{offer_id}", get(partner::get_offer))                              // get-an-offer-by-id.md
+        .operation(Operation::GetCustomers, partner::list_customers)
+        .operation(Operation::GetRelationshipRequest, partner::relationship_request)
+        .operation(Operation::GetCustomer, partner::get_customer)
+        .operation(Operation::GetOrders, partner::list_orders)
+        .operation(Operation::CreateOrder, partner::create_order)
+        .operation(Operation::GetOrder, partner::get_order)
+        .operation(Operation::GetSubscriptions, partner::list_subscriptions)
+        .operation(Operation::GetSubscription, partner::get_subscription)
+        .operation(Operation::UpdateSubscription, partner::update_subscription)
+        .operation(Operation::GetSubscribedSkus, partner::subscribed_skus)
+        .operation(Operation::GetUsers, partner::list_users)
+        .operation(Operation::GetUser, partner::get_user)
+        .operation(Operation::DeleteUser, partner::delete_user)
+        .operation(Operation::GetUserLicenses, partner::user_licenses)
+        .operation(Operation::UpdateLicenses, partner::update_licenses)
+        .operation(Operation::GetOffers, partner::list_offers)
+        .operation(Operation::GetOffer, partner::get_offer)
         .layer(middleware::from_fn_with_state(mock.clone(), faults::faults));
 
     #[rustfmt::skip]
@@ -82,6 +86,7 @@ pub fn app(mock: Mock) -> Router {
     let dashboard = Router::new()
         .route("/", get(dashboard::dashboard))
         .route("/clock", post(dashboard::clock))
+        .route("/signin", post(dashboard::sign_in))
         .route("/customers", get(dashboard::customers))
         .route("/customers/{customer_id}", get(dashboard::customer))
         .route("/customers/{customer_id}/add-subscriptions",

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::error::PcError;
 use super::extract::{Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid};
+use super::operations::Operation;
 use super::wire;
 use crate::Mock;
 use crate::model::{OrderLineRequest, SubscriptionChanges, SubscriptionStatus, UserState};
@@ -204,7 +205,7 @@ pub async fn create_order(
         })
         .collect();
     m.with(|w| {
-        let batch = w.open_batch(ids.cause("createOrder"), caller.actor());
+        let batch = w.open_batch(ids.cause(Operation::CreateOrder), caller.actor());
         let id = w.create_order_once(&batch, caller.partner, cid, &lines, &ids.request_id)?;
         created(wire::order(w.order_of(caller.partner, cid, id)?))
     })
@@ -289,7 +290,7 @@ pub async fn update_subscription(
     };
     let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
     m.with(|w| {
-        let batch = w.open_batch(ids.cause("updateSubscription"), caller.actor());
+        let batch = w.open_batch(ids.cause(Operation::UpdateSubscription), caller.actor());
         w.update_subscription(&batch, caller.partner, cid, sid, if_match.as_deref(), &changes)?;
         ok(wire::subscription(w.subscription_of(caller.partner, cid, sid)?))
     })
@@ -343,7 +344,7 @@ pub async fn delete_user(
     let cid = guid("customer tenant id", &cid)?;
     let uid = guid("user id", &uid)?;
     m.with(|w| {
-        let batch = w.open_batch(ids.cause("deleteUser"), caller.actor());
+        let batch = w.open_batch(ids.cause(Operation::DeleteUser), caller.actor());
         w.delete_user(&batch, caller.partner, cid, uid)?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
@@ -396,7 +397,7 @@ pub async fn update_licenses(
     let removals = body.licenses_to_remove.unwrap_or_default();
     let remove: Vec<Uuid> = removals.iter().map(|s| guid("skuId", s)).collect::<Result<_, _>>()?;
     m.with(|w| {
-        let batch = w.open_batch(ids.cause("updateLicenses"), caller.actor());
+        let batch = w.open_batch(ids.cause(Operation::UpdateLicenses), caller.actor());
         w.update_licenses(&batch, caller.partner, cid, uid, &assign, &remove)
     })?;
     let echo: Vec<Value> = assign

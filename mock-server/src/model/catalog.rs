@@ -58,10 +58,6 @@ impl Offer {
         self.renewals_end_on.is_none_or(|t| at < t) && self.retired_on.is_none_or(|t| at < t)
     }
 
-    pub fn is_retired(&self, now: DateTime<Utc>) -> bool {
-        !self.is_available_for_purchase(now)
-    }
-
     /// Does this offer's retirement mean it cannot be auto-renewed at all from `now` on?
     pub fn is_auto_renewable(&self, now: DateTime<Utc>) -> bool {
         self.can_renew(now)

@@ -8,7 +8,6 @@
 //! over-assigned every holder's license stops being effective, because Azure AD does not say
 //! which users keep service.
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Batch, Customer, EventKind, ModelError, Result, Subject, SubscriptionStatus, UserState, World};
@@ -199,24 +198,5 @@ impl World {
         }
         let subject = Subject { customer: Some(customer), user: Some(user), sku: Some(sku), ..Subject::default() };
         self.log(batch, subject, EventKind::LicenseRemoved { family });
-    }
-
-    /// Users of a tenant who hold a license that is not effective now (for the dashboard and
-    /// for `skuswap verify`-style checks on the live state).
-    pub fn unlicensed_holders(&self, customer: &Customer) -> Vec<(Uuid, Uuid)> {
-        let mut out = Vec::new();
-        for u in customer.users_in_order().filter(|u| u.state == UserState::Active) {
-            for sku in &u.licenses {
-                if !self.license_is_effective(customer, *sku) {
-                    out.push((u.id, *sku));
-                }
-            }
-        }
-        out
-    }
-
-    /// How long until `at`, for status lines ("Expires on ...").
-    pub fn is_past(&self, at: DateTime<Utc>) -> bool {
-        at <= self.now
     }
 }

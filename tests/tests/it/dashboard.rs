@@ -46,9 +46,19 @@ async fn pages_show_the_tenants_as_partner_center_does() -> TestResult {
     assert!(wingtip.contains("Expires on"), "no status line");
     assert!(wingtip.contains("Manage licenses") && wingtip.contains("Add subscriptions"));
 
-    let adventure = h.get(&format!("/customers/{ADVENTURE_WORKS}")).await.text;
-    assert!(adventure.contains("is not your customer yet") && adventure.contains("id=\"invitation\""));
-    assert!(!adventure.contains("Add subscriptions"), "a non-customer cannot be sold to");
+    // As in the REST API, a tenant that is not the partner's customer is not found; the home
+    // page offers the invitation link instead.
+    assert_eq!(h.get(&format!("/customers/{ADVENTURE_WORKS}")).await.status, StatusCode::NOT_FOUND);
+    assert!(home.text.contains("id=\"invitation\""), "no invitation link on the dashboard");
+    assert!(!h.get("/customers").await.text.contains("Adventure Works"), "a non-customer is listed");
+
+    // Northwind's Open subscription is not this partner's: its seats show, the subscription not.
+    let northwind = h.get(&format!("/customers/{NORTHWIND}")).await.text;
+    assert!(
+        !northwind.contains(&format!("data-subscription=\"{NORTHWIND_OPEN_CRM}\"")),
+        "another channel's subscription is shown"
+    );
+    assert!(northwind.contains("Licenses in the tenant") && northwind.contains("Dynamics CRM"), "{northwind}");
 
     let sub = h.get(&format!("/customers/{WINGTIP}/subscriptions/{WINGTIP_AX}")).await;
     assert_eq!(sub.status, StatusCode::OK);
@@ -82,8 +92,8 @@ async fn what_the_api_refuses_the_dashboard_refuses_with_nothing_changed() -> Te
         (
             format!("/customers/{ADVENTURE_WORKS}/add-subscriptions"),
             format!("offer={}&quantity=5", h.offer_id("d365-activity")),
-            StatusCode::FORBIDDEN,
-            "",
+            StatusCode::NOT_FOUND,
+            "No such customer",
         ),
         (
             format!("/customers/{WINGTIP}/users/{user}/licenses"),
@@ -153,5 +163,27 @@ async fn forms_act_like_the_api_and_the_judge_sees_them() -> TestResult {
     let (status, _, location) = form(&h, "/clock", "days=121").await?;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
     assert!(h.get("/").await.text.contains("2017-11-01"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_only_the_signed_in_partners_customers() -> TestResult {
+    let h = Harness::article()?;
+    let as_other = [("cookie", format!("skuswap-partner={OTHER_PARTNER}"))];
+    let headers: Vec<(&str, &str)> = as_other.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let get = async |path: String| h.send(Method::GET, &path, None, &headers).await;
+    let home = get("/".into()).await.text;
+    assert!(home.contains("id=\"switch-partner\""), "two partners and no switcher");
+    let customers = get("/customers".into()).await.text;
+    assert!(!customers.contains("Wingtip Toys"), "another partner's customer is listed: {customers}");
+    assert_eq!(get(format!("/customers/{WINGTIP}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(format!("/customers/{WINGTIP}/subscriptions/{WINGTIP_AX}")).await.status, StatusCode::NOT_FOUND);
+    let audit = get(format!("/audit?customer={WINGTIP}")).await.text;
+    assert!(!audit.contains(WINGTIP), "another partner's audit events are shown");
+    // The switcher sets the cookie; an unknown partner is refused.
+    let (status, _, location) = form(&h, "/signin", &format!("partner={OTHER_PARTNER}")).await?;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
+    let (status, _, _) = form(&h, "/signin", "partner=not-a-partner").await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     Ok(())
 }

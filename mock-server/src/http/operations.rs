@@ -1,0 +1,125 @@
+//! Every Partner Center operation the mock serves, named once. The route table registers each
+//! by its method and path from here; the fault layer finds a call's operation here; handlers
+//! and the dashboard name their audit-log cause from here.
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, on};
+use uuid::Uuid;
+
+use crate::Mock;
+
+/// One Partner Center operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    GetCustomers,
+    GetRelationshipRequest,
+    GetCustomer,
+    GetOrders,
+    CreateOrder,
+    GetOrder,
+    GetSubscriptions,
+    GetSubscription,
+    UpdateSubscription,
+    GetSubscribedSkus,
+    GetUsers,
+    GetUser,
+    DeleteUser,
+    GetUserLicenses,
+    UpdateLicenses,
+    GetOffers,
+    GetOffer,
+}
+
+/// `(operation, name, rate-limit group, method, path under /v1, the doc page it mirrors)`.
+#[rustfmt::skip]
+const TABLE: &[(Operation, &str, &str, Method, &str, &str)] = &[
+    (Operation::GetCustomers, "getCustomers", "customers", Method::GET, "/customers", "get-a-list-of-customers.md"),
+    (Operation::GetRelationshipRequest, "getRelationshipRequest", "customers", Method::GET, "/customers/relationshiprequests", "request-reseller-relationship.md"),
+    (Operation::GetCustomer, "getCustomer", "customers", Method::GET, "/customers/{customer_id}", "get-a-customer-by-id.md"),
+    (Operation::GetOrders, "getOrders", "orders", Method::GET, "/customers/{customer_id}/orders", "get-all-of-a-customer-s-orders.md"),
+    (Operation::CreateOrder, "createOrder", "orders", Method::POST, "/customers/{customer_id}/orders", "create-an-order.md"),
+    (Operation::GetOrder, "getOrder", "orders", Method::GET, "/customers/{customer_id}/orders/{order_id}", "get-an-order-by-id.md"),
+    (Operation::GetSubscriptions, "getSubscriptions", "subscriptions", Method::GET, "/customers/{customer_id}/subscriptions", "get-all-of-a-customer-s-subscriptions.md"),
+    (Operation::GetSubscription, "getSubscription", "subscriptions", Method::GET, "/customers/{customer_id}/subscriptions/{subscription_id}", "get-a-subscription-by-id.md"),
+    (Operation::UpdateSubscription, "updateSubscription", "subscriptions", Method::PATCH, "/customers/{customer_id}/subscriptions/{subscription_id}", "suspend-a-subscription.md"),
+    (Operation::GetSubscribedSkus, "getSubscribedSkus", "licenses", Method::GET, "/customers/{customer_id}/subscribedskus", "get-a-list-of-available-licenses.md"),
+    (Operation::GetUsers, "getUsers", "users", Method::GET, "/customers/{customer_id}/users", "get-a-list-of-all-user-accounts-for-a-customer.md"),
+    (Operation::GetUser, "getUser", "users", Method::GET, "/customers/{customer_id}/users/{user_id}", "get-a-user-by-id.md"),
+    (Operation::DeleteUser, "deleteUser", "users", Method::DELETE, "/customers/{customer_id}/users/{user_id}", "delete-user-accounts-for-a-customer.md"),
+    (Operation::GetUserLicenses, "getUserLicenses", "licenses", Method::GET, "/customers/{customer_id}/users/{user_id}/licenses", "check-which-licenses-are-assigned-to-a-user.md"),
+    (Operation::UpdateLicenses, "updateLicenses", "licenses", Method::POST, "/customers/{customer_id}/users/{user_id}/licenseupdates", "assign-licenses-to-a-user.md"),
+    (Operation::GetOffers, "getOffers", "offers", Method::GET, "/offers", "get-a-list-of-offers-for-a-market.md"),
+    (Operation::GetOffer, "getOffer", "offers", Method::GET, "/offers/{offer_id}", "get-an-offer-by-id.md"),
+];
+
+impl Operation {
+    fn row(self) -> &'static (Operation, &'static str, &'static str, Method, &'static str, &'static str) {
+        // Every variant has its row (a test checks it); the first row keeps this total.
+        TABLE.iter().find(|r| r.0 == self).unwrap_or(&TABLE[0])
+    }
+
+    /// Partner Center's name for it, as fault plans and the audit log spell it.
+    pub fn name(self) -> &'static str {
+        self.row().1
+    }
+
+    /// The rate-limit group it counts against.
+    pub fn group(self) -> &'static str {
+        self.row().2
+    }
+
+    pub fn method(self) -> Method {
+        self.row().3.clone()
+    }
+
+    /// Its path under `/v1`, with `{...}` for each id.
+    pub fn path(self) -> &'static str {
+        self.row().4
+    }
+
+    /// The page of Partner Center's developer docs it mirrors (`develop/<page>`).
+    pub fn doc(self) -> &'static str {
+        self.row().5
+    }
+
+    /// Every operation, in the route table's order.
+    pub fn all() -> impl Iterator<Item = Operation> {
+        TABLE.iter().map(|r| r.0)
+    }
+
+    /// The operation a `/v1` call is (path with or without `/v1`), and its customer.
+    pub fn of(method: &str, path: &str) -> Option<(Operation, Option<Uuid>)> {
+        let rest = path.strip_prefix("/v1").unwrap_or(path).trim_end_matches('/');
+        let segments: Vec<&str> = rest.split('/').collect();
+        let op = TABLE.iter().find(|r| r.3.as_str() == method && matches(r.4, &segments))?.0;
+        let customer = segments.get(2).and_then(|c| c.parse::<Uuid>().ok());
+        Some((op, customer))
+    }
+}
+
+/// Does a path template (`{...}` matches one segment) match these segments?
+fn matches(template: &str, segments: &[&str]) -> bool {
+    let parts: Vec<&str> = template.split('/').collect();
+    parts.len() == segments.len()
+        && parts.iter().zip(segments).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+}
+
+/// The route table's verb: register an operation's handler at its method and path.
+pub trait Routes {
+    fn operation<H, T>(self, op: Operation, handler: H) -> Self
+    where
+        H: Handler<T, Mock>,
+        T: 'static;
+}
+
+impl Routes for axum::Router<Mock> {
+    fn operation<H, T>(self, op: Operation, handler: H) -> Self
+    where
+        H: Handler<T, Mock>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(op.method()).unwrap_or(MethodFilter::GET);
+        self.route(op.path(), on(filter, handler))
+    }
+}
