@@ -98,6 +98,9 @@ pub async fn get_state(State(m): State<Mock>) -> Reply {
 pub async fn put_state(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
     let mut w: World = serde_json::from_slice(&body)
         .map_err(|e| PcError::invalid_input(format!("The state snapshot is not valid: {e}")))?;
+    w.settings
+        .validate()
+        .map_err(|e| PcError::invalid_input(format!("The state snapshot is not valid: settings: {e}.")))?;
     w.rebuild_indexes();
     let s = summary(&w);
     m.replace(w);
@@ -157,12 +160,13 @@ pub struct AdvanceBody {
 
 /// POST /admin/clock/advance: `{"days": n}`, `{"hours": n}`, `{"minutes": n}`, `{"seconds": n}`
 /// or `{"to": RFC 3339}`.
+/// How far one clock advance may go.
+const MAX_ADVANCE_SECONDS: i64 = 36_500 * 86_400;
+
 pub async fn advance(State(m): State<Mock>, PcJson(body): PcJson<AdvanceBody>) -> Reply {
+    let too_far = || PcError::invalid_input("The clock moves forward only, by at most 100 years at a time.");
     let step = |n: i64, per: i64| {
-        n.checked_mul(per)
-            .filter(|s| (0..=36_500 * 86_400).contains(s))
-            .map(Duration::seconds)
-            .ok_or_else(|| PcError::invalid_input("The clock moves forward only, by at most 100 years at a time."))
+        n.checked_mul(per).filter(|s| (0..=MAX_ADVANCE_SECONDS).contains(s)).map(Duration::seconds).ok_or_else(too_far)
     };
     let advance = m.with(|w| {
         let to = match (body.days, body.hours, body.minutes, body.seconds, body.to) {
@@ -170,7 +174,10 @@ pub async fn advance(State(m): State<Mock>, PcJson(body): PcJson<AdvanceBody>) -
             (None, Some(h), None, None, None) => w.now() + step(h, 3_600)?,
             (None, None, Some(m), None, None) => w.now() + step(m, 60)?,
             (None, None, None, Some(s), None) => w.now() + step(s, 1)?,
-            (None, None, None, None, Some(t)) => t,
+            // The same cap as the other forms: a target years away would make the lifecycle
+            // renew every subscription for each term on the way, under the lock.
+            (None, None, None, None, Some(t)) if t - w.now() <= Duration::seconds(MAX_ADVANCE_SECONDS) => t,
+            (None, None, None, None, Some(_)) => return Err(too_far()),
             _ => return Err(PcError::invalid_input("Give exactly one of days, hours, minutes, seconds or to.")),
         };
         Ok(w.advance_to(to)?)
@@ -280,8 +287,9 @@ pub struct DedupBody {
 /// PUT /admin/faults/dedup: `{"orderDedupSeconds": 0}` turns `MS-RequestId` deduplication of
 /// orders off, so a client's own reconciliation is what stands between it and a double buy.
 pub async fn put_dedup(State(m): State<Mock>, PcJson(body): PcJson<DedupBody>) -> Reply {
-    if body.order_dedup_seconds < 0 {
-        return Err(PcError::invalid_input("orderDedupSeconds must be 0 or more."));
+    let max = crate::model::MAX_ORDER_DEDUP_SECONDS;
+    if !(0..=max).contains(&body.order_dedup_seconds) {
+        return Err(PcError::invalid_input(format!("orderDedupSeconds must be from 0 to {max}.")));
     }
     Ok(Json(m.with(|w| {
         w.settings.order_dedup_seconds = body.order_dedup_seconds;

@@ -61,6 +61,28 @@ pub struct Settings {
     pub order_dedup_seconds: i64,
 }
 
+/// The bounds every setting is held to, so no deadline can overflow the calendar and no
+/// lifecycle loop can reschedule without moving forward.
+pub const MAX_DEPROVISION_DAYS: i64 = 3_650;
+pub const MAX_TERM_MONTHS: u32 = 120;
+pub const MAX_ORDER_DEDUP_SECONDS: i64 = 366 * 86_400;
+
+impl Settings {
+    /// Refuse, naming the field, any setting outside its bounds.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if !(0..=MAX_DEPROVISION_DAYS).contains(&self.deprovision_days) {
+            return Err(format!("deprovisionDays must be from 0 to {MAX_DEPROVISION_DAYS}"));
+        }
+        if !(1..=MAX_TERM_MONTHS).contains(&self.term_months) {
+            return Err(format!("termMonths must be from 1 to {MAX_TERM_MONTHS}"));
+        }
+        if !(0..=MAX_ORDER_DEDUP_SECONDS).contains(&self.order_dedup_seconds) {
+            return Err(format!("orderDedupSeconds must be from 0 to {MAX_ORDER_DEDUP_SECONDS}"));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings { deprovision_days: 120, term_months: 12, order_dedup_seconds: 86_400 }

@@ -156,9 +156,7 @@ impl World {
         let mut w = World::empty(scenario.start, seed);
         w.scenario = scenario.name.clone();
         w.settings = scenario.settings.clone();
-        if w.settings.deprovision_days < 0 || w.settings.term_months == 0 || w.settings.order_dedup_seconds < 0 {
-            return Err(invalid("settings: deprovisionDays must be >= 0, termMonths >= 1, orderDedupSeconds >= 0"));
-        }
+        w.settings.validate().map_err(|e| invalid(format!("settings: {e}")))?;
         if let Some(plan) = &scenario.faults {
             w.set_fault_plan(Some(plan.clone())).map_err(|e| invalid(format!("faults: {e}")))?;
         }

@@ -136,3 +136,38 @@ async fn a_customer_accepts_the_partners_invitation_through_the_admin_api() -> T
     assert_eq!(r.status, 409);
     Ok(())
 }
+
+/// Admin values that used to hang the server (a clock target millennia away, a zero-month
+/// term) or panic inside the lock (a dedup window or de-provisioning delay past the calendar)
+/// are refused with a 400, and nothing changes.
+#[tokio::test]
+async fn unbounded_admin_values_are_refused_and_change_nothing() -> TestResult {
+    let h = Harness::article()?;
+    let before = h.get("/admin/state").await.text;
+    let far = h.post("/admin/clock/advance", r#"{"to":"+262142-12-31T23:59:59Z"}"#).await;
+    assert_eq!((far.status.as_u16(), far.code()), (400, Some(800_002)), "{}", far.text);
+    assert!(far.text.contains("100 years"), "{}", far.text);
+    let dedup =
+        h.send(Method::PUT, "/admin/faults/dedup", Some(r#"{"orderDedupSeconds": 4611686018427387904}"#), &[]).await;
+    assert_eq!(dedup.status.as_u16(), 400, "{}", dedup.text);
+    assert_eq!(h.get("/admin/state").await.text, before, "a refused admin call changed the state");
+
+    let mut snapshot: serde_json::Value = serde_json::from_str(&before)?;
+    for (field, value) in
+        [("termMonths", 0i64), ("deprovisionDays", 4_611_686_018_427_387_904), ("orderDedupSeconds", -1)]
+    {
+        let mut bad = snapshot.clone();
+        bad["settings"][field] = value.into();
+        let r = h.send(Method::PUT, "/admin/state", Some(&bad.to_string()), &[]).await;
+        assert_eq!(r.status.as_u16(), 400, "{field}={value}: {}", r.text);
+        assert!(r.text.contains(field), "{field}: the refusal does not name the field: {}", r.text);
+        assert_eq!(h.get("/admin/state").await.text, before, "{field}={value} changed the state");
+    }
+    // The largest allowed advance still answers, and a valid snapshot still restores.
+    snapshot["settings"]["termMonths"] = 1.into();
+    let r = h.send(Method::PUT, "/admin/state", Some(&snapshot.to_string()), &[]).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    let r = h.post("/admin/clock/advance", r#"{"days": 36500}"#).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    Ok(())
+}
