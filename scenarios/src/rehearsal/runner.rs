@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use mock_server::Mock;
 use mock_server::model::{Scenario, TokenMode, World};
 use skuswap_migrator::apply::{ApplyOptions, ApplyOutcome, Progress};
-use skuswap_migrator::client::{PartnerCenter, RestClient, RetryPolicy};
+use skuswap_migrator::client::{InProcess, PartnerCenter, RestClient, RetryPolicy};
 use skuswap_migrator::discover::DiscoverOptions;
 use skuswap_migrator::journal::Journal;
 use skuswap_migrator::mapping::Mapping;
@@ -109,8 +109,12 @@ impl<'a, E: Engine> Stage<'a, E> {
         let mock = crate::named::mock(world);
         let pause = Arc::new(VirtualPause::new(mock.clone(), engine.waits()));
         let pc = Arc::new(
-            RestClient::new(mock_server_transport(&mock), token, RetryPolicy { seed, ..RetryPolicy::default() })
-                .with_pause(pause.clone()),
+            RestClient::new(
+                InProcess::new(mock_server::app(mock.clone())),
+                token,
+                RetryPolicy { seed, ..RetryPolicy::default() },
+            )
+            .with_pause(pause.clone()),
         );
         let prospects = mock.read(prospects);
         Ok(Stage {
@@ -309,10 +313,6 @@ impl<'a, E: Engine> Stage<'a, E> {
             resumed_runs: self.resumed_runs,
         }
     }
-}
-
-fn mock_server_transport(mock: &Mock) -> skuswap_migrator::client::InProcess<axum::Router> {
-    skuswap_migrator::client::InProcess::new(mock_server::app(mock.clone()))
 }
 
 /// Customers of the scenario's partner-to-be: those who will accept an invitation later, or
