@@ -92,8 +92,8 @@ enum StepError {
 impl From<ClientError> for StepError {
     fn from(e: ClientError) -> Self {
         match e {
-            ClientError::OutcomeUnknown { .. } => StepError::Unknown(e.to_string()),
-            ClientError::Unauthorized { .. } => StepError::Unauthorized(e),
+            e if e.is_unclear() => StepError::Unknown(e.to_string()),
+            ClientError::Unauthorized { .. } | ClientError::SignIn { .. } => StepError::Unauthorized(e),
             other => StepError::Failed(other.to_string()),
         }
     }
@@ -257,9 +257,10 @@ async fn run_customer<P: PartnerCenter>(
 /// Attempts per step when answers get lost; each one reads the truth again before acting.
 const RECONCILE_ATTEMPTS: u32 = 6;
 
-/// An unclear answer (timeout, 5xx, dropped connection) to a write: it may have been applied.
+/// No clear answer (timeout, 5xx, dropped connection, unreachable, throttled): the write may
+/// or may not have been applied, so read before repeating it.
 fn unclear(e: &ClientError) -> bool {
-    matches!(e, ClientError::OutcomeUnknown { .. })
+    e.is_unclear()
 }
 
 /// What a read of the server says about a step.

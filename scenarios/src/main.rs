@@ -68,7 +68,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            // The certificate verifier logs what the error we print already says.
+            "warn,rustls_platform_verifier=off".into()
+        }))
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {

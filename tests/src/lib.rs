@@ -83,7 +83,8 @@ impl Harness {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        if body.is_some() {
+        let typed = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !typed {
             req = req.header("content-type", "application/json");
         }
         let req = match req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))) {
@@ -212,6 +213,8 @@ pub mod engine {
     /// The harness's app on a loopback socket; dropped, the server stops.
     pub struct Served {
         pub base_url: String,
+        /// The CA to trust, when served over HTTPS.
+        pub ca: Option<Vec<u8>>,
         task: tokio::task::JoinHandle<()>,
     }
 
@@ -228,17 +231,38 @@ pub mod engine {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Served { base_url: format!("http://{addr}"), task })
+        Ok(Served { base_url: format!("http://{addr}"), ca: None, task })
+    }
+
+    /// The harness's app over HTTPS, as `skuswap serve --tls` serves it (a CA and certificate
+    /// made now; the client trusts the CA file it wrote).
+    pub async fn serve_tls(h: &Harness) -> Result<Served, Box<dyn std::error::Error>> {
+        use skuswap_scenarios::cli::tls;
+        let dir = std::env::temp_dir().join(format!("skuswap-tls-{}-{}", std::process::id(), next()));
+        let made = tls::made_at_start(&dir, &["localhost".to_string(), "127.0.0.1".to_string()])?;
+        let ca = std::fs::read(made.ca_file.as_ref().ok_or("no CA file")?)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = h.app.clone();
+        let task = tokio::spawn(async move {
+            let _ = tls::serve(listener, made.config, app, std::future::pending()).await;
+        });
+        Ok(Served { base_url: format!("https://{addr}"), ca: Some(ca), task })
     }
 
     pub fn http(h: &Harness, served: &Served) -> Result<RestClient<Http>, Box<dyn std::error::Error>> {
-        Ok(RestClient::new(Http::new(&served.base_url)?, h.token.clone(), quick_policy()))
+        let transport = Http::trusting(&served.base_url, served.ca.as_deref())?;
+        Ok(RestClient::new(transport, h.token.clone(), quick_policy()))
+    }
+
+    fn next() -> u64 {
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
     }
 
     /// A fresh journal path in the temp directory (removed if it exists).
     pub fn journal_path(name: &str) -> PathBuf {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
+        let n = next();
         let p = std::env::temp_dir().join(format!("skuswap-test-{}-{n}-{name}.db", std::process::id()));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));

@@ -5,14 +5,16 @@
 //! the migration and the step, so a retry after a timeout, or a resumed run after a crash,
 //! repeats the same id, as Partner Center asks.
 
+pub mod auth;
 pub mod rest;
 pub mod transport;
 pub mod wire;
 
 use std::future::Future;
 
+pub use auth::{AuthError, Authority, Clock, Credentials, DevicePrompt, Fixed, Grant, OAuth, Secret};
 pub use rest::{ClientError, ErrorCode, Pause, RealTime, RestClient, RetryPolicy};
-pub use transport::{Http, InProcess, Transport};
+pub use transport::{Http, InProcess, Incoming, Outgoing, Transport, TransportError};
 pub use wire::*;
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;

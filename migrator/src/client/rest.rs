@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::transport::{Incoming, Outgoing, Transport};
+use super::auth::{AuthError, Credentials, Fixed, Secret};
+use super::transport::{Incoming, Outgoing, Transport, TransportError};
 use super::wire::*;
 use super::{PartnerCenter, Result};
 
@@ -29,10 +30,22 @@ pub enum ClientError {
         "{operation}: the token was refused (HTTP 401, code {code}): get a fresh token (--token-file or PARTNER_CENTER_TOKEN)"
     )]
     Unauthorized { operation: String, code: String },
+    /// A write that may have reached the server but got no clear answer.
     #[error(
         "{operation}: outcome unknown after {attempts} attempts ({detail}); it may have been applied (MS-RequestId {request_id})"
     )]
     OutcomeUnknown { operation: String, attempts: u32, detail: String, request_id: String },
+    /// A read that got no clear answer (nothing was changed by it).
+    #[error("{operation}: no answer after {attempts} attempts ({detail})")]
+    NoAnswer { operation: String, attempts: u32, detail: String },
+    /// Nothing reached the server: nothing was changed.
+    #[error("{operation}: cannot reach Partner Center after {attempts} attempts: {detail} (nothing was sent)")]
+    Unreachable { operation: String, attempts: u32, detail: String },
+    /// Every attempt was refused with 429: nothing was changed.
+    #[error("{operation}: still throttled (429) after {attempts} attempts (nothing was changed)")]
+    Throttled { operation: String, attempts: u32 },
+    #[error("{operation}: {error}")]
+    SignIn { operation: String, error: AuthError },
     #[error("{operation}: unexpected answer: {detail}")]
     Decode { operation: String, detail: String },
 }
@@ -64,6 +77,17 @@ impl ClientError {
             ClientError::Api { code, .. } | ClientError::Unauthorized { code, .. } => Some(code),
             _ => None,
         }
+    }
+
+    /// No clear answer, so the step is neither done nor refused: read, then try again.
+    pub fn is_unclear(&self) -> bool {
+        matches!(
+            self,
+            ClientError::OutcomeUnknown { .. }
+                | ClientError::NoAnswer { .. }
+                | ClientError::Unreachable { .. }
+                | ClientError::Throttled { .. }
+        )
     }
 
     pub fn status(&self) -> Option<u16> {
@@ -133,7 +157,7 @@ impl Pause for RealTime {
 pub struct RestClient<T> {
     transport: T,
     pause: Arc<dyn Pause>,
-    token: String,
+    credentials: Arc<dyn Credentials>,
     policy: RetryPolicy,
     jitter: Mutex<u64>,
     /// Logical operations started (numbers the generated request ids).
@@ -159,6 +183,16 @@ struct ErrorBody {
     message: String,
 }
 
+/// Why the last attempt of a call did not succeed.
+enum Failure {
+    /// Throttled (429): refused, nothing applied.
+    Throttled,
+    /// Never left this machine: nothing applied.
+    NotSent(String),
+    /// Cut off, timed out or a 5xx: a write may have been applied.
+    Unclear(String),
+}
+
 /// What one call asks for.
 struct Call<'a> {
     operation: &'a str,
@@ -176,12 +210,18 @@ impl<'a> Call<'a> {
 }
 
 impl<T: Transport> RestClient<T> {
+    /// A client sending one fixed bearer token.
     pub fn new(transport: T, token: impl Into<String>, policy: RetryPolicy) -> Self {
+        Self::with_credentials(transport, Arc::new(Fixed(Secret::new(token))), policy)
+    }
+
+    /// A client whose tokens come from `credentials` (renewed as they expire).
+    pub fn with_credentials(transport: T, credentials: Arc<dyn Credentials>, policy: RetryPolicy) -> Self {
         let seed = policy.seed;
         RestClient {
             transport,
             pause: Arc::new(RealTime),
-            token: token.into(),
+            credentials,
             policy,
             jitter: Mutex::new(seed),
             operations: AtomicU64::new(0),
@@ -211,55 +251,92 @@ impl<T: Transport> RestClient<T> {
         let n = self.operations.fetch_add(1, Ordering::Relaxed);
         let request_id =
             call.request_id.map(str::to_string).unwrap_or_else(|| derived_guid(self.policy.seed, n.wrapping_mul(2)));
+        let sign_in = |error| ClientError::SignIn { operation: call.operation.to_string(), error };
+        let mut token = self.credentials.token().await.map_err(sign_in)?;
+        let mut renewed = false;
         // Only reads are retried blindly. A write that got no clear answer may have been
         // applied: it comes back as OutcomeUnknown at once and the engine reconciles (reads,
-        // then repeats with the same MS-RequestId). A 429 is safe to retry: it was refused.
+        // then repeats with the same MS-RequestId). A 429, or a request that never left this
+        // machine, is safe to retry: nothing was applied.
         let idempotent = call.method == Method::GET;
-        let mut last = String::new();
+        let mut last = Failure::Unclear(String::new());
         let mut attempts = 0;
         for attempt in 0..self.policy.max_attempts {
             attempts = attempt + 1;
-            let k = self.sent.fetch_add(1, Ordering::Relaxed);
-            let mut headers = vec![
-                ("Authorization".to_string(), format!("Bearer {}", self.token)),
-                ("Accept".to_string(), "application/json".to_string()),
-                ("MS-RequestId".to_string(), request_id.clone()),
-                ("MS-CorrelationId".to_string(), derived_guid(self.policy.seed ^ 0xC0, k)),
-            ];
-            headers.extend(call.extra.iter().cloned());
-            let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
-            if body.is_some() {
-                headers.push(("Content-Type".to_string(), "application/json".to_string()));
-            }
-            let req = Outgoing { method: call.method.clone(), path: call.path.clone(), headers, body };
-            let (wait, unclear) = match tokio::time::timeout(self.policy.call_timeout, self.transport.send(req)).await {
+            let req = self.outgoing(&call, &request_id, &token);
+            let wait = match tokio::time::timeout(self.policy.call_timeout, self.transport.send(req)).await {
                 Err(_) => {
-                    last = format!("no answer within {:?}", self.policy.call_timeout);
-                    (self.backoff(attempt), true)
+                    last = Failure::Unclear(format!("no answer within {:?}", self.policy.call_timeout));
+                    self.backoff(attempt)
                 }
-                Ok(Err(e)) => {
-                    last = e.to_string();
-                    (self.backoff(attempt), true)
+                // Nothing left this machine and trying again will not change that.
+                Ok(Err(TransportError::Rejected(detail))) => {
+                    return Err(ClientError::Unreachable { operation: call.operation.to_string(), attempts, detail });
+                }
+                Ok(Err(TransportError::NotSent(e))) => {
+                    last = Failure::NotSent(e);
+                    self.backoff(attempt)
+                }
+                Ok(Err(TransportError::Interrupted(e))) => {
+                    last = Failure::Unclear(e);
+                    self.backoff(attempt)
                 }
                 Ok(Ok(resp)) if (200..300).contains(&resp.status) => return Ok(resp),
                 Ok(Ok(resp)) if resp.status == 429 => {
-                    last = "throttled (429)".to_string();
-                    (retry_after(&resp).unwrap_or_else(|| self.backoff(attempt)), false)
+                    last = Failure::Throttled;
+                    retry_after(&resp).unwrap_or_else(|| self.backoff(attempt))
                 }
                 Ok(Ok(resp)) if resp.status >= 500 => {
-                    last = format!("HTTP {}", resp.status);
-                    (self.backoff(attempt), true)
+                    last = Failure::Unclear(format!("HTTP {}", resp.status));
+                    self.backoff(attempt)
                 }
+                // An expired token: renew once and send again at once (a 401 changed nothing).
+                Ok(Ok(resp)) if resp.status == 401 && !renewed => match self.credentials.renew(&token).await {
+                    Ok(Some(fresh)) => {
+                        token = fresh;
+                        renewed = true;
+                        continue;
+                    }
+                    Ok(None) => return Err(api_error(call.operation, &resp, &request_id)),
+                    Err(e) => return Err(sign_in(e)),
+                },
                 Ok(Ok(resp)) => return Err(api_error(call.operation, &resp, &request_id)),
             };
-            if unclear && !idempotent {
+            if matches!(last, Failure::Unclear(_)) && !idempotent {
                 break;
             }
             if attempt + 1 < self.policy.max_attempts {
                 self.pause.pause(wait).await;
             }
         }
-        Err(ClientError::OutcomeUnknown { operation: call.operation.to_string(), attempts, detail: last, request_id })
+        let operation = call.operation.to_string();
+        Err(match last {
+            Failure::Throttled => ClientError::Throttled { operation, attempts },
+            Failure::NotSent(detail) => ClientError::Unreachable { operation, attempts, detail },
+            Failure::Unclear(detail) if idempotent => ClientError::NoAnswer { operation, attempts, detail },
+            Failure::Unclear(detail) => ClientError::OutcomeUnknown { operation, attempts, detail, request_id },
+        })
+    }
+
+    fn outgoing(&self, call: &Call<'_>, request_id: &str, token: &Secret) -> Outgoing {
+        let k = self.sent.fetch_add(1, Ordering::Relaxed);
+        let mut headers = vec![
+            ("Authorization".to_string(), format!("Bearer {}", token.expose())),
+            ("Accept".to_string(), "application/json".to_string()),
+            ("MS-RequestId".to_string(), request_id.to_string()),
+            ("MS-CorrelationId".to_string(), derived_guid(self.policy.seed ^ 0xC0, k)),
+        ];
+        headers.extend(call.extra.iter().cloned());
+        let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
+        if body.is_some() {
+            headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        }
+        Outgoing { method: call.method.clone(), path: call.path.clone(), headers, body }
+    }
+
+    /// Tokens obtained after the first (0 for a fixed token).
+    pub fn token_renewals(&self) -> u64 {
+        self.credentials.renewals()
     }
 
     async fn json<R: DeserializeOwned>(&self, call: Call<'_>) -> Result<R> {

@@ -1,4 +1,4 @@
-//! How bytes reach Partner Center: over real HTTP (reqwest), or in-process by calling a tower
+//! How bytes reach Partner Center: over real HTTP or HTTPS (reqwest, rustls), or in-process by calling a tower
 //! service (such as the mock's axum router) directly, so simulations run every line of
 //! serialisation code at in-memory speed. The engine never knows which.
 
@@ -25,16 +25,27 @@ pub struct Incoming {
     pub body: Bytes,
 }
 
-/// The request could not be completed: the answer is unknown (it may have been applied).
+/// The request could not be completed. Which way matters: a request that never left this
+/// machine cannot have been applied, one cut off on the way may have been.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct TransportError(pub String);
+pub enum TransportError {
+    /// Nothing reached the server, and trying again will not help (bad URL or scheme, DNS,
+    /// a certificate the client does not trust).
+    #[error("{0}")]
+    Rejected(String),
+    /// Nothing reached the server this time (a refused or timed-out connection).
+    #[error("{0}")]
+    NotSent(String),
+    /// The request may have reached the server, but no whole answer came back.
+    #[error("{0}")]
+    Interrupted(String),
+}
 
 pub trait Transport: Send + Sync {
     fn send(&self, req: Outgoing) -> impl Future<Output = Result<Incoming, TransportError>> + Send;
 }
 
-/// Real HTTP with reqwest, against `skuswap serve` or Partner Center itself.
+/// Real HTTP(S) with reqwest and rustls, against `skuswap serve` or Partner Center itself.
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -42,12 +53,81 @@ pub struct Http {
 }
 
 impl Http {
+    /// HTTP or HTTPS to `base_url`, trusting the platform's certificate authorities.
     pub fn new(base_url: &str) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
+        Self::trusting(base_url, None)
+    }
+
+    /// As [`Http::new`], also trusting the PEM certificates in `ca_pem` (a private CA, or the
+    /// one `skuswap serve --tls` writes).
+    pub fn trusting(base_url: &str, ca_pem: Option<&[u8]>) -> Result<Self, TransportError> {
+        let url = reqwest::Url::parse(base_url)
+            .map_err(|e| TransportError::Rejected(format!("{base_url} is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(TransportError::Rejected(format!(
+                "{base_url}: unsupported scheme \"{}\" (use https:// for Partner Center, http:// or https:// for skuswap serve)",
+                url.scheme()
+            )));
+        }
+        // reqwest is built without a default crypto provider (see Cargo.toml): use ring. A
+        // second install in the same process is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| TransportError::Rejected(format!("the CA certificate file is not PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(TransportError::Rejected("the CA certificate file holds no certificate".into()));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder
             .build()
-            .map_err(|e| TransportError(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| TransportError::Rejected(format!("cannot build the HTTP client: {}", chain(&e))))?;
         Ok(Http { client, base_url: base_url.trim_end_matches('/').to_string() })
     }
+}
+
+/// An error and every cause under it, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Name the cause of a failed request in words a user can act on, and say whether the request
+/// can have reached the server.
+fn classify(url: &str, e: &reqwest::Error) -> TransportError {
+    let detail = chain(e);
+    let lower = detail.to_ascii_lowercase();
+    if e.is_builder() {
+        return TransportError::Rejected(format!("{url}: cannot send: {detail}"));
+    }
+    if e.is_connect() {
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            let hint = "TLS handshake failed (to trust a private CA pass --ca-cert FILE)";
+            return TransportError::Rejected(format!("{url}: {hint}: {detail}"));
+        }
+        if lower.contains("dns") || lower.contains("lookup") {
+            return TransportError::Rejected(format!("{url}: DNS lookup failed: {detail}"));
+        }
+        let cause = if lower.contains("refused") {
+            "connection refused (is the server running on that port?)"
+        } else if e.is_timeout() {
+            "connecting timed out"
+        } else {
+            "cannot connect"
+        };
+        return TransportError::NotSent(format!("{url}: {cause}: {detail}"));
+    }
+    TransportError::Interrupted(format!("{url}: {detail}"))
 }
 
 impl Transport for Http {
@@ -60,10 +140,13 @@ impl Transport for Http {
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
-        let resp = builder.send().await.map_err(|e| TransportError(format!("{url}: {e}")))?;
+        let resp = builder.send().await.map_err(|e| classify(&url, &e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| TransportError(format!("{url}: reading the answer: {e}")))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| TransportError::Interrupted(format!("{url}: reading the answer: {}", chain(&e))))?;
         Ok(Incoming { status, headers, body })
     }
 }
@@ -95,16 +178,20 @@ where
         }
         let request = builder
             .body(Full::new(Bytes::from(req.body.unwrap_or_default())))
-            .map_err(|e| TransportError(format!("bad request {}: {e}", req.path)))?;
-        let resp =
-            self.service.clone().oneshot(request).await.map_err(|e| TransportError(format!("{}: {e}", req.path)))?;
+            .map_err(|e| TransportError::Rejected(format!("bad request {}: {e}", req.path)))?;
+        let resp = self
+            .service
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(|e| TransportError::Interrupted(format!("{}: {e}", req.path)))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp
             .into_body()
             .collect()
             .await
-            .map_err(|e| TransportError(format!("{}: reading the answer: {e}", req.path)))?
+            .map_err(|e| TransportError::Interrupted(format!("{}: reading the answer: {e}", req.path)))?
             .to_bytes();
         Ok(Incoming { status, headers, body })
     }

@@ -102,7 +102,8 @@ impl From<ModelError> for PcError {
             | M::PartnerNotFound(_)
             | M::NoPartners
             | M::ClockBackwards { .. }
-            | M::InvalidScenario(_) => (StatusCode::BAD_REQUEST, 800_002),
+            | M::InvalidScenario(_)
+            | M::InvalidInput(_) => (StatusCode::BAD_REQUEST, 800_002),
         };
         if let M::OutOfLicenses { .. } = e {
             // The documented body: a generic description, the exception text in `data`.

@@ -8,6 +8,7 @@
 //! - `dashboard`: the Partner Center dashboard pages at `/` (HTML forms over the same model).
 //! - `wire`: Partner Center's JSON shapes.
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
+//! - `signin`: the mock's own OAuth authority (token and device-code endpoints, `/devicelogin`).
 //! - `operations`: every Partner Center operation, named once.
 //! - `faults`: the fault layer in front of `/v1` (acts out the model's fault decisions).
 //! - `error`: the one error type and its Partner Center error body.
@@ -19,6 +20,7 @@ pub mod extract;
 pub mod faults;
 pub mod operations;
 pub mod partner;
+pub mod signin;
 pub mod wire;
 
 use std::any::Any;
@@ -73,6 +75,7 @@ pub fn app(mock: Mock) -> Router {
         .route("/scenarios", get(admin::scenarios))
         .route("/state", get(admin::get_state).put(admin::put_state))
         .route("/tokens", post(admin::tokens))
+        .route("/apps", post(signin::register_app))
         .route("/clock", get(admin::clock))
         .route("/clock/advance", post(admin::advance))
         .route("/events", get(admin::events))
@@ -97,8 +100,17 @@ pub fn app(mock: Mock) -> Router {
             get(dashboard::subscription).post(dashboard::change_status))
         .route("/audit", get(dashboard::audit));
 
+    // The mock's own authority, where Azure AD's v2 endpoints would be.
+    #[rustfmt::skip]
+    let authority = Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(signin::token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(signin::device_code))
+        .route("/devicelogin", get(signin::device_login_page).post(signin::device_login))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+
     Router::new()
         .merge(dashboard)
+        .merge(authority)
         .nest("/v1", v1)
         .nest("/admin", admin)
         .fallback(unknown_route)

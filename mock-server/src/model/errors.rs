@@ -62,4 +62,6 @@ pub enum ModelError {
     InvalidScenario(String),
     #[error("Customer {0} already has a reseller relationship with this partner.")]
     AlreadyCustomer(Uuid),
+    #[error("{0}")]
+    InvalidInput(String),
 }

@@ -11,6 +11,7 @@
 //! - `subscriptions`: orders and subscriptions (buy, suspend, reactivate, quantity, etag).
 //! - `licenses`: license updates, subscribed SKUs, and the effective-license rule.
 //! - `lifecycle`: the virtual clock: renewal, expiry, de-provisioning, prospects accepting.
+//! - `signin`: the mock's own OAuth authority (apps, grants, device codes, token lifetimes).
 //! - `events`: the audit log.
 //! - `faults`: fault plans, rate limits on virtual time, early-retry bookkeeping.
 //! - `scenario`: the scenario document and how a world is built from it.
@@ -24,6 +25,7 @@ pub mod ids;
 pub mod licenses;
 pub mod lifecycle;
 pub mod scenario;
+pub mod signin;
 pub mod subscriptions;
 pub mod tenants;
 
@@ -104,6 +106,8 @@ pub struct World {
     /// Customers in the order they were added: the order `GET /customers` pages through.
     customer_order: Vec<Uuid>,
     tokens: BTreeMap<String, Token>,
+    #[serde(default)]
+    authority: signin::Authority,
     events: Vec<Event>,
     next_batch: u64,
     /// Pending lifecycle deadlines `(when, customer, subscription)`; an entry is checked
@@ -138,6 +142,7 @@ impl World {
             customers: BTreeMap::new(),
             customer_order: Vec::new(),
             tokens: BTreeMap::new(),
+            authority: signin::Authority::default(),
             events: Vec::new(),
             next_batch: 1,
             deadlines: BTreeSet::new(),
@@ -188,8 +193,9 @@ impl World {
         self.partners.iter().find(|p| p.id == id)
     }
 
+    /// A token that still works now (an expired one is as good as none).
     pub fn token(&self, token: &str) -> Option<&Token> {
-        self.tokens.get(token)
+        self.tokens.get(token).filter(|t| t.expires.is_none_or(|at| at > self.now))
     }
 
     pub fn all_customers(&self) -> impl Iterator<Item = &Customer> {

@@ -42,6 +42,9 @@ impl TokenMode {
 pub struct Token {
     pub partner: Uuid,
     pub mode: TokenMode,
+    /// When the token stops working, on the virtual clock (admin-minted tokens never expire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,7 +156,7 @@ impl World {
             None => self.default_partner()?,
         };
         let token = self.ids.next_token();
-        self.tokens.insert(token.clone(), Token { partner, mode });
+        self.tokens.insert(token.clone(), Token { partner, mode, expires: None });
         let batch = self.open_batch(Cause::Admin { operation: "issueToken".into() }, Actor::Admin);
         self.log(&batch, Subject::default(), EventKind::TokenIssued { partner, mode: mode.as_str().into() });
         Ok(token)

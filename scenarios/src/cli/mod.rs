@@ -6,7 +6,9 @@
 //! - `migrate`: `plan`, `apply`, `verify`, `status`, `rollback`: the engine against a target.
 //! - `rehearse`: `skuswap rehearse`: the whole migration on virtual time, then the report.
 //! - `scenarios`: `skuswap scenarios list`.
-//! - `target`: where Partner Center is (`--base-url`, a token, or an embedded `--mock`).
+//! - `target`: where Partner Center is (`--base-url`, `--ca-cert`, or an embedded `--mock`).
+//! - `signin`: how to sign in (a token, or OAuth: refresh token, client credentials, device code).
+//! - `tls`: HTTPS for `serve --tls` (certificates made at start, the accept loop).
 //! - `client`: one `PartnerCenter` over whichever transport the target picked.
 
 pub mod client;
@@ -14,7 +16,9 @@ pub mod migrate;
 pub mod rehearse;
 pub mod scenarios;
 pub mod serve;
+pub mod signin;
 pub mod target;
+pub mod tls;
 
 /// Exit codes scripts can trust.
 pub const EXIT_OK: u8 = 0;

@@ -32,6 +32,10 @@ pub struct RehearseArgs {
     /// Print a JSON summary instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Sign in through the mock's authority (refresh-token flow) with access tokens that last
+    /// this many virtual seconds (30 to 86400), renewed as the migration runs.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(30..=86_400))]
+    pub token_lifetime: Option<u32>,
     /// Requests per minute against Partner Center (its documented limit is 500).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: u32,
@@ -94,9 +98,19 @@ pub async fn run(a: &RehearseArgs) -> anyhow::Result<u8> {
     if !a.json {
         eprintln!("rehearsing {} ({} customers)…", scenario.name, scenario.customers.len());
     }
-    let r =
-        rehearse(&scenario, &Options { rate: a.rate, mapping, seed: a.seed, faults, meanwhile: None, reapply: false })
-            .await?;
+    let r = rehearse(
+        &scenario,
+        &Options {
+            rate: a.rate,
+            mapping,
+            seed: a.seed,
+            faults,
+            meanwhile: None,
+            reapply: false,
+            token_lifetime: a.token_lifetime,
+        },
+    )
+    .await?;
     std::fs::write(&a.report, render::html::render(&r))
         .with_context(|| format!("cannot write the report to {}", a.report.display()))?;
     if a.json {

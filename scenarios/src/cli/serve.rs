@@ -1,8 +1,12 @@
-//! `skuswap serve`: load a scenario, mint a ready token, and serve the mock on a socket until
-//! Ctrl-C. Also builds the worlds an embedded `--mock` and a rehearsal start from.
+//! `skuswap serve`: load a scenario, mint a ready token, and serve the mock on a socket (HTTP,
+//! or HTTPS with `--tls`) until Ctrl-C. Also builds the worlds an embedded `--mock` and a
+//! rehearsal start from.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::tls::{self, Tls, TlsError};
 
 use mock_server::model::{TokenMode, World};
 /// Errors a user can cause: each names what to fix.
@@ -14,6 +18,8 @@ pub enum ServeError {
     Bind(SocketAddr, std::io::Error),
     #[error("server error: {0}")]
     Io(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// `skuswap serve`'s arguments.
@@ -31,18 +37,55 @@ pub struct ServeArgs {
     /// For a generated scenario: how many customers.
     #[arg(long)]
     pub customers: Option<usize>,
+    /// Serve HTTPS with a certificate made at start, signed by a CA made at start whose
+    /// certificate is written to --tls-dir (clients pass it as --ca-cert).
+    #[arg(long)]
+    pub tls: bool,
+    /// Serve HTTPS with your own certificate chain (PEM; needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Where --tls writes the CA certificate (default: the system temp directory).
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
+}
+
+/// How `serve` speaks.
+pub enum Scheme {
+    Http,
+    Https(Tls),
+}
+
+impl ServeArgs {
+    fn scheme(&self) -> Result<Scheme, ServeError> {
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            return Ok(Scheme::Https(tls::from_files(cert, key)?));
+        }
+        if !self.tls {
+            return Ok(Scheme::Http);
+        }
+        let dir = self.tls_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        if !self.addr.ip().is_unspecified() && !hosts.contains(&self.addr.ip().to_string()) {
+            hosts.push(self.addr.ip().to_string());
+        }
+        Ok(Scheme::Https(tls::made_at_start(&dir, &hosts)?))
+    }
 }
 
 /// Run `skuswap serve` until Ctrl-C.
 pub async fn run(a: &ServeArgs) -> anyhow::Result<u8> {
     let world = world_with(&a.scenario, a.seed, a.customers)?;
+    let scheme = a.scheme()?;
     if !a.addr.ip().is_loopback() {
         eprintln!("skuswap: warning: {} is not a loopback address; the /admin API has no authentication", a.addr);
     }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    serve(a.addr, world, print_started, shutdown).await?;
+    serve(a.addr, world, scheme, print_started, shutdown).await?;
     Ok(super::EXIT_OK)
 }
 
@@ -50,10 +93,17 @@ fn print_started(s: &Started) {
     println!("Partner Center mock listening on {}", s.url);
     println!("  scenario: {}   virtual now: {}", s.scenario, s.now);
     println!("  token:    {}", s.token);
+    let ca = match &s.ca_file {
+        Some(f) => {
+            println!("  CA certificate: {}   (clients: --ca-cert {})", f.display(), f.display());
+            format!(" --cacert {}", f.display())
+        }
+        None => String::new(),
+    };
     println!();
     println!("Try:");
-    println!("  curl -s -H 'Authorization: Bearer {}' {}/v1/customers", s.token, s.url);
-    println!("  curl -s {}/admin/invariants", s.url);
+    println!("  curl -s{ca} -H 'Authorization: Bearer {}' {}/v1/customers", s.token, s.url);
+    println!("  curl -s{ca} {}/admin/invariants", s.url);
     println!("Stop with Ctrl-C.");
 }
 
@@ -66,6 +116,8 @@ pub fn world_with(spec: &str, seed: Option<u64>, customers: Option<usize>) -> Re
 /// What a started server tells its user.
 pub struct Started {
     pub url: String,
+    /// The CA certificate `--tls` made, for clients to trust.
+    pub ca_file: Option<PathBuf>,
     pub token: String,
     pub scenario: String,
     pub now: String,
@@ -75,19 +127,28 @@ pub struct Started {
 pub async fn serve(
     addr: SocketAddr,
     mut world: World,
+    scheme: Scheme,
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let token = world.issue_token(None, TokenMode::AppUser).map_err(|e| ServeError::Scenario(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind(addr, e))?;
     let local = listener.local_addr().map_err(ServeError::Io)?;
-    let started = Started {
-        url: format!("http://{local}"),
-        token,
-        scenario: world.scenario.clone(),
-        now: world.now().to_rfc3339(),
+    let (url, ca_file) = match &scheme {
+        Scheme::Http => (format!("http://{local}"), None),
+        Scheme::Https(t) => (format!("https://{}", https_host(local)), t.ca_file.clone()),
     };
+    let started = Started { url, ca_file, token, scenario: world.scenario.clone(), now: world.now().to_rfc3339() };
     let app = mock_server::app(crate::named::mock(world));
     on_start(&started);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io)
+    match scheme {
+        Scheme::Http => axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io),
+        Scheme::Https(t) => tls::serve(listener, t.config, app, shutdown).await.map_err(ServeError::Io),
+    }
+}
+
+/// The host clients should name: the certificate is made for `localhost` and the loopback
+/// addresses, so a wildcard bind is reached as `localhost`.
+fn https_host(local: SocketAddr) -> String {
+    if local.ip().is_unspecified() { format!("localhost:{}", local.port()) } else { local.to_string() }
 }

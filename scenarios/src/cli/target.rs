@@ -1,15 +1,17 @@
 //! Where Partner Center is and how to plan against it: the flags every migration command
-//! shares, and the connection they make (HTTP to `--base-url`, or an embedded `--mock`).
+//! shares, and the connection they make (HTTP or HTTPS to `--base-url`, signed in as
+//! `signin` says, or an embedded `--mock`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
-use skuswap_migrator::client::{Http, InProcess, RestClient, RetryPolicy};
+use skuswap_migrator::client::{Http, InProcess, Outgoing, RestClient, RetryPolicy, Transport};
 use skuswap_migrator::mapping::Mapping;
 
 use super::client::AnyClient;
+use super::signin::SignIn;
 
 /// Where Partner Center is.
 #[derive(clap::Args, Debug, Clone)]
@@ -17,9 +19,12 @@ pub struct Target {
     /// Partner Center base URL: `skuswap serve`'s, or https://api.partnercenter.microsoft.com.
     #[arg(long, env = "PARTNER_CENTER_URL", default_value = "http://127.0.0.1:8080")]
     pub base_url: String,
-    /// A file holding the bearer token (otherwise PARTNER_CENTER_TOKEN).
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sign: SignIn,
+    /// Also trust the CA certificates in this PEM file (a private CA, or the one
+    /// `skuswap serve --tls` writes), for Partner Center and the authority.
+    #[arg(long, value_name = "FILE", env = "PARTNER_CENTER_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
     /// Use an embedded in-process mock loaded with this scenario (name or .json file) instead
     /// of --base-url. Its state lives only as long as this command.
     #[arg(long, value_name = "SCENARIO")]
@@ -79,26 +84,22 @@ pub async fn connect(t: &Target) -> anyhow::Result<Connected> {
         let pc = RestClient::new(InProcess::new(app), token, policy);
         return Ok(Connected { pc: Arc::new(AnyClient::InProcess(pc)), mock_now: Some(now) });
     }
-    let token = match &t.token_file {
-        Some(f) => std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read the token file {}", f.display()))?
-            .trim()
-            .to_string(),
-        None => std::env::var("PARTNER_CENTER_TOKEN").unwrap_or_default().trim().to_string(),
+    let ca = match &t.ca_cert {
+        Some(f) => Some(std::fs::read(f).with_context(|| format!("cannot read the CA certificate {}", f.display()))?),
+        None => None,
     };
-    if token.is_empty() {
-        bail!(
-            "no token: pass --token-file FILE or set PARTNER_CENTER_TOKEN (`skuswap serve` prints one), or use --mock SCENARIO"
-        );
-    }
-    let http = Http::new(&t.base_url).map_err(|e| anyhow!("{e}"))?;
-    let mock_now = mock_clock(&t.base_url).await;
-    Ok(Connected { pc: Arc::new(AnyClient::Http(RestClient::new(http, token, policy))), mock_now })
+    let credentials = t.sign.credentials(ca.as_deref())?;
+    let http = Http::trusting(&t.base_url, ca.as_deref()).map_err(|e| anyhow!("--base-url: {e}"))?;
+    let mock_now = mock_clock(&t.base_url, &http).await;
+    let pc = RestClient::with_credentials(http, credentials, policy);
+    Ok(Connected { pc: Arc::new(AnyClient::Http(pc)), mock_now })
 }
 
 /// A loopback target may be `skuswap serve`: ask its virtual clock (never the real service).
-async fn mock_clock(base_url: &str) -> Option<DateTime<Utc>> {
-    let loopback = ["http://127.", "http://localhost", "http://[::1]"].iter().any(|p| base_url.starts_with(p));
+async fn mock_clock(base_url: &str, http: &Http) -> Option<DateTime<Utc>> {
+    let loopback = ["127.", "localhost", "[::1]"]
+        .iter()
+        .any(|host| ["http://", "https://"].iter().any(|scheme| base_url.starts_with(&format!("{scheme}{host}"))));
     if !loopback {
         return None;
     }
@@ -106,8 +107,7 @@ async fn mock_clock(base_url: &str) -> Option<DateTime<Utc>> {
     struct Clock {
         now: DateTime<Utc>,
     }
-    let url = format!("{}/admin/clock", base_url.trim_end_matches('/'));
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(2)).build().ok()?;
-    let resp = client.get(url).send().await.ok()?;
-    resp.json::<Clock>().await.ok().map(|c| c.now)
+    let ask = Outgoing { method: http::Method::GET, path: "/admin/clock".into(), headers: Vec::new(), body: None };
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(2), http.send(ask)).await.ok()?.ok()?;
+    serde_json::from_slice::<Clock>(&resp.body).ok().map(|c| c.now)
 }

@@ -81,6 +81,9 @@ pub struct Options {
     /// After the migration, run `apply` once more per wave with a fresh journal and count the
     /// changes it makes (there must be none).
     pub reapply: bool,
+    /// Sign in through the mock's authority (refresh-token flow) with access tokens that last
+    /// this many virtual seconds, renewed as the migration runs; `None`: one fixed token.
+    pub token_lifetime: Option<u32>,
 }
 
 /// See [`Options::meanwhile`].

@@ -94,6 +94,8 @@ pub struct Rehearsal {
     pub faults: Option<FaultReport>,
     /// Extra runs of `apply` (resumed from the journal) it took to finish.
     pub resumed_runs: u32,
+    /// Access tokens obtained after the first, when signed in with a token lifetime.
+    pub token_renewals: Option<u64>,
 }
 
 impl Rehearsal {

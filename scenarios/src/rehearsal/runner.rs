@@ -11,7 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 use mock_server::Mock;
 use mock_server::model::{Scenario, TokenMode, World};
 use skuswap_migrator::apply::{ApplyOptions, ApplyOutcome, Progress};
-use skuswap_migrator::client::{InProcess, PartnerCenter, RestClient, RetryPolicy};
+use skuswap_migrator::client::{
+    Authority, Clock, Credentials, Fixed, Grant, InProcess, OAuth, PartnerCenter, RestClient, RetryPolicy, Secret,
+};
 use skuswap_migrator::discover::DiscoverOptions;
 use skuswap_migrator::journal::Journal;
 use skuswap_migrator::mapping::Mapping;
@@ -101,17 +103,18 @@ impl<'a, E: Engine> Stage<'a, E> {
     fn set(scenario: &Scenario, opts: &'a Options, engine: &'a E) -> anyhow::Result<Self> {
         let mut world = World::from_scenario(scenario, opts.seed).map_err(|e| anyhow!("{}: {e}", scenario.name))?;
         let seed = world.seed();
-        let token = world.issue_token(None, TokenMode::AppUser).map_err(|e| anyhow!("{e}"))?;
+        let sign_in = SignIn::prepare(&mut world, opts.token_lifetime)?;
         let (start, deprovision_days) = (world.now(), world.settings.deprovision_days);
         if let Some(plan) = &opts.faults {
             world.set_fault_plan(Some(plan.clone())).map_err(|e| anyhow!("fault plan: {e}"))?;
         }
         let mock = crate::named::mock(world);
         let pause = Arc::new(VirtualPause::new(mock.clone(), engine.waits()));
+        let credentials = sign_in.credentials(&mock, pause.clone());
         let pc = Arc::new(
-            RestClient::new(
+            RestClient::with_credentials(
                 InProcess::new(mock_server::app(mock.clone())),
-                token,
+                credentials,
                 RetryPolicy { seed, ..RetryPolicy::default() },
             )
             .with_pause(pause.clone()),
@@ -311,7 +314,65 @@ impl<'a, E: Engine> Stage<'a, E> {
             waves,
             faults,
             resumed_runs: self.resumed_runs,
+            token_renewals: self.opts.token_lifetime.map(|_| self.pc.token_renewals()),
         }
+    }
+}
+
+/// How the rehearsal's client signs in: a fixed app+user token, or the refresh-token flow
+/// against the mock's authority with short-lived tokens (random secrets, never the seed's).
+enum SignIn {
+    Fixed(String),
+    RefreshToken { client_id: String, secret: String, refresh: String, tenant: String },
+}
+
+impl SignIn {
+    fn prepare(world: &mut World, lifetime: Option<u32>) -> anyhow::Result<Self> {
+        let Some(lifetime) = lifetime else {
+            return Ok(SignIn::Fixed(world.issue_token(None, TokenMode::AppUser).map_err(|e| anyhow!("{e}"))?));
+        };
+        let secret =
+            |p: &str| mock_server::http::signin::secret(p).ok_or_else(|| anyhow!("no randomness for a secret"));
+        let (client_id, secret_value, refresh) =
+            (secret("rehearsal-app")?, secret("rehearsal-secret")?, secret("rehearsal-rt")?);
+        let app = world
+            .register_app(None, (client_id, secret_value.clone(), refresh.clone()), lifetime)
+            .map_err(|e| anyhow!("token lifetime: {e}"))?;
+        Ok(SignIn::RefreshToken {
+            client_id: app.client_id,
+            secret: secret_value,
+            refresh,
+            tenant: app.partner.to_string(),
+        })
+    }
+
+    fn credentials(&self, mock: &Mock, pause: Arc<VirtualPause>) -> Arc<dyn Credentials> {
+        match self {
+            SignIn::Fixed(token) => Arc::new(Fixed(Secret::new(token.clone()))),
+            SignIn::RefreshToken { client_id, secret, refresh, tenant } => {
+                let authority = Authority {
+                    url: "the mock's authority".into(),
+                    tenant: tenant.clone(),
+                    resource: "https://api.partnercenter.microsoft.com".into(),
+                };
+                let grant = Grant::RefreshToken {
+                    client_id: client_id.clone(),
+                    client_secret: Secret::new(secret.clone()),
+                    refresh_token: Secret::new(refresh.clone()),
+                };
+                let transport = InProcess::new(mock_server::app(mock.clone()));
+                Arc::new(OAuth::new(transport, authority, grant, Arc::new(VirtualClock(mock.clone())), pause))
+            }
+        }
+    }
+}
+
+/// The mock's virtual clock, for token expiry.
+struct VirtualClock(Mock);
+
+impl Clock for VirtualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.read(|w| w.now())
     }
 }
 

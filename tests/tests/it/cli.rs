@@ -31,14 +31,18 @@ async fn a_stale_plan_names_its_first_difference() -> TestResult {
     Ok(())
 }
 
-fn mock_target() -> Target {
-    Target {
-        base_url: "http://127.0.0.1:9".into(),
-        token_file: None,
-        mock: Some("article".into()),
-        seed: 0,
-        customers: None,
+/// A target as the command line would make it from `args`.
+fn target(args: &[&str]) -> Target {
+    #[derive(clap::Parser)]
+    struct Line {
+        #[command(flatten)]
+        target: Target,
     }
+    <Line as clap::Parser>::parse_from(std::iter::once("skuswap").chain(args.iter().copied())).target
+}
+
+fn mock_target() -> Target {
+    target(&["--base-url", "http://127.0.0.1:9", "--mock", "article"])
 }
 
 fn planning() -> Planning {
@@ -72,13 +76,7 @@ async fn apply_refuses_a_plan_file_from_another_world_and_accepts_its_own() -> T
 
 #[tokio::test]
 async fn missing_token_journal_and_plan_are_errors_not_panics() -> TestResult {
-    let http = Target {
-        mock: None,
-        base_url: "http://127.0.0.1:9".into(),
-        token_file: Some("/nonexistent/token".into()),
-        seed: 0,
-        customers: None,
-    };
+    let http = target(&["--base-url", "http://127.0.0.1:9", "--token-file", "/nonexistent/token"]);
     let args = PlanArgs { target: http, planning: planning(), out: "/tmp/never.json".into(), json: false };
     let e = migrate::plan(&args).await.err().ok_or("no error")?;
     assert!(e.to_string().contains("/nonexistent/token"), "{e}");

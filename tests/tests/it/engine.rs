@@ -124,12 +124,40 @@ macro_rules! over_both_transports {
                 let pc = Arc::new(http(&h, &served)?);
                 $body(&h, pc).await
             }
+
+            /// HTTPS through `skuswap serve --tls`'s own certificate and accept loop.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn over_https() -> TestResult {
+                let h = $make?;
+                let served = skuswap_tests::engine::serve_tls(&h).await?;
+                let pc = Arc::new(http(&h, &served)?);
+                $body(&h, pc).await
+            }
         }
     };
 }
 
 over_both_transports!(article_migration, Harness::article(), article_end_to_end);
 over_both_transports!(paging, big_tenant(), users_page_through);
+over_both_transports!(crash_and_rollback, Harness::article(), crash_resume_then_rollback);
+
+/// A crash whose last write reached the server, a resume that buys nothing twice, then a
+/// rollback of one customer: the engine's recovery contract, over any transport.
+async fn crash_resume_then_rollback<P: PartnerCenter + 'static>(h: &Harness, pc: Arc<P>) -> TestResult {
+    let plan = plan_for(pc.as_ref(), h, &Mapping::builtin()).await?;
+    let path = journal_path("crash-rollback");
+    let crashing = Arc::new(Crashing::<P>::new(pc.clone(), 10, true));
+    assert!(!run(crashing, &plan, &path, 1).await?.complete(), "the crash should stop the run");
+    assert!(run(pc.clone(), &plan, &path, 4).await?.complete());
+    assert_eq!(purchases(h), 4, "one purchase per customer and successor");
+    assert_eq!(verify(pc.as_ref(), &plan).await?, vec![]);
+    let journal = Journal::open(&path)?;
+    let outcome = rollback(pc.as_ref(), &journal, WINGTIP).await?;
+    assert_eq!((outcome.reactivated, outcome.users_swapped_back, outcome.purchases_left_active), (2, 9, 2));
+    assert_eq!(h.holders(WINGTIP, "ax-enterprise").len(), 6);
+    assert_eq!(h.invariants().await["ok"], true, "{:#}", h.invariants().await);
+    Ok(())
+}
 
 #[tokio::test]
 async fn the_article_plan_and_report_are_stable() -> TestResult {
@@ -149,7 +177,7 @@ async fn the_article_plan_and_report_are_stable() -> TestResult {
 /// A client that "crashes" at its n-th mutating call: the process is gone from then on.
 /// With `applied`, the call reaches the server first and only its answer is lost.
 struct Crashing<P> {
-    inner: P,
+    inner: Arc<P>,
     crash_at: u64,
     applied: bool,
     mutations: AtomicU64,
@@ -157,7 +185,8 @@ struct Crashing<P> {
 }
 
 impl<P> Crashing<P> {
-    fn new(inner: P, crash_at: u64, applied: bool) -> Self {
+    fn new(inner: impl Into<Arc<P>>, crash_at: u64, applied: bool) -> Self {
+        let inner = inner.into();
         Crashing { inner, crash_at, applied, mutations: AtomicU64::new(0), crashed: AtomicBool::new(false) }
     }
 

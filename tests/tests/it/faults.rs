@@ -353,6 +353,7 @@ async fn rehearse_with(
         faults: Some(plan),
         meanwhile: None,
         reapply: false,
+        token_lifetime: None,
     };
     Ok(rehearse(&scenario, &opts).await?)
 }
@@ -423,6 +424,7 @@ async fn the_engine_survives_each_effect_alone_with_and_without_deduplication() 
                     faults: Some(plan),
                     meanwhile: None,
                     reapply: false,
+                    token_lifetime: None,
                 };
                 let r = rehearse(&scenario, &opts).await?;
                 judge(&format!("{effect} on {ops:?}, dedup {dedup}"), &r);

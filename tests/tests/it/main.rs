@@ -5,6 +5,7 @@
 //! - `tidy`: architecture rules enforced as tests (pure model, `//!` headers).
 //! - `shapes`: insta snapshots of every route's success shape for the article scenario.
 //! - `auth`: tokens, modes, other partners' customers, request-id echo.
+//! - `signin`: the mock's own OAuth authority and the engine's sign-in flows, renewal, errors.
 //! - `paging`: customers and users, continuation tokens, past the end.
 //! - `orders`: order creation rules.
 //! - `subscriptions`: PATCH rules (suspend, reactivate, quantity, ETag, channels).
@@ -36,6 +37,7 @@ mod orders;
 mod paging;
 mod rehearsals;
 mod shapes;
+mod signin;
 mod simulation;
 mod socket;
 mod subscriptions;

@@ -18,7 +18,15 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const SAMPLE: &str = include_str!("../../../scenarios/samples/book.csv");
 
 fn options() -> Options {
-    Options { rate: 500, mapping: Mapping::builtin(), seed: None, faults: None, meanwhile: None, reapply: false }
+    Options {
+        rate: 500,
+        mapping: Mapping::builtin(),
+        seed: None,
+        faults: None,
+        meanwhile: None,
+        reapply: false,
+        token_lifetime: None,
+    }
 }
 
 fn knobs(customers: usize) -> Knobs {
@@ -200,5 +208,23 @@ async fn the_article_report_is_stable() -> TestResult {
     assert!(first.contains("<svg"), "the report has no charts");
     assert!(!first.contains("<script src") && !first.contains("https://"), "the report must open offline");
     insta::assert_snapshot!("article_report_html", first);
+    Ok(())
+}
+
+/// Hours of virtual migration on access tokens that last five minutes, under the heavy fault
+/// preset: the client renews ahead of expiry (and after any 401), and no step fails for a token.
+#[tokio::test]
+async fn a_long_rehearsal_on_five_minute_tokens_never_fails_for_a_token() -> TestResult {
+    let scenario = named::resolve("distributor", None, Some(120))?;
+    let faults = mock_server::model::faults::FaultPlan::preset("heavy", 7).ok_or("no heavy preset")?;
+    let opts = Options { token_lifetime: Some(300), faults: Some(faults), ..options() };
+    let r = rehearse(&scenario, &opts).await?;
+    assert!(r.passed(), "{}", r.summary(None));
+    assert!(r.verdict.incomplete.is_empty(), "{:?}", r.verdict.incomplete);
+    let hours = r.migration_minutes / 60.0;
+    let renewals = r.token_renewals.ok_or("no sign-in figures")?;
+    assert!(hours > 1.0, "the migration took only {hours:.2} h of virtual time");
+    // One renewal at least for every four minutes of migration (renewed a minute early).
+    assert!(renewals as f64 >= hours * 60.0 / 5.0, "{renewals} renewals over {hours:.1} h");
     Ok(())
 }

@@ -414,6 +414,8 @@ fn run(c: &Case, broken: Broken, scenario: &Scenario) -> std::result::Result<Reh
         meanwhile: meanwhile(c),
         // After an admin's change a second apply may rightly tidy up after it.
         reapply: c.admin_at.is_none(),
+        // Half the cases sign in with five-minute tokens that must be renewed throughout.
+        token_lifetime: c.seed.is_multiple_of(2).then_some(300),
     };
     runtime.block_on(rehearse_with(scenario, &opts, &engine)).map_err(|e| format!("{e:#}"))
 }

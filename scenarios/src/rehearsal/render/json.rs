@@ -25,6 +25,8 @@ struct Summary<'a> {
     incomplete: &'a [String],
     double_purchases: &'a [String],
     faults: &'a Option<FaultReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_renewals: Option<u64>,
     report: String,
 }
 
@@ -38,6 +40,7 @@ pub fn render(r: &Rehearsal, report: &std::path::Path) -> Result<String, serde_j
         migration_minutes: r.migration_minutes,
         wall_seconds: r.wall_seconds,
         at_risk: &r.at_risk,
+        token_renewals: r.token_renewals,
         customer_actions: r.actions.len(),
         passed: r.passed(),
         unexpected: r.verdict.unexpected.iter().take(UNEXPECTED_LISTED).collect(),

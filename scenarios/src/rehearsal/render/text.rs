@@ -44,6 +44,9 @@ impl Rehearsal {
             if self.at_risk.is_empty() { String::new() } else { format!(": {}", preview(&self.at_risk)) }
         ));
         out.push_str(&format!("  customers must act: {}\n", self.actions.len()));
+        if let Some(n) = self.token_renewals {
+            out.push_str(&format!("  sign-in:     refresh-token flow, access token renewed {n} time(s)\n"));
+        }
         out.push_str(&format!(
             "  invariants:  {} ({} unexpected violation(s), {} expected on customers at risk or out of reach)\n",
             if self.passed() { "held" } else { "VIOLATED" },
