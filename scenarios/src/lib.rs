@@ -11,8 +11,11 @@
 //!   to the mock for `GET /admin/scenarios`.
 //! - `generate`: synthetic tenants from knobs and one seed (`fake`, ChaCha).
 //! - `csv_import`: a partner's book as CSV -> synthetic tenants of the same shape.
+//! - `capture`: a read-only capture of a real book (GETs only), pseudonymised on request, as a
+//!   scenario document or the bulk migration tool's CSV.
 //! - `named/*.json`: the named scenario files (format in README, "Scenario documents").
 
+pub mod capture;
 pub mod cli;
 pub mod csv_import;
 pub mod generate;

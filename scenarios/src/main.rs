@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use skuswap_scenarios::cli::{EXIT_ERROR, migrate, rehearse, scenarios, serve};
+use skuswap_scenarios::cli::{EXIT_ERROR, capture, migrate, rehearse, scenarios, serve};
 
 // glibc's malloc slows down as a rehearsal's heap grows past a few GiB (100,000 customers:
 // 14 GiB, a sixth of the time in `_int_malloc`); mimalloc keeps the cost per request flat.
@@ -58,6 +58,14 @@ enum Command {
     Rehearse(rehearse::RehearseArgs),
     /// List the named scenarios, one line each (`skuswap scenarios list`; `list` is optional).
     Scenarios(scenarios::ScenariosArgs),
+    /// Capture a partner's own book, read-only, as a scenario to rehearse (or the bulk
+    /// migration tool's CSV).
+    ///
+    /// Sends only GETs, at --rate requests a minute (500 by default), with a progress bar;
+    /// --pseudonymise replaces names, domains and ids with stable pseudonyms under a key kept
+    /// on this machine; --resume continues an interrupted capture. Ends with a summary of what
+    /// was read and what could not be (exit 1 when something could not).
+    Capture(capture::CaptureArgs),
     /// Undo one customer's migration inside the de-provisioning window.
     ///
     /// Reactivates the old subscriptions and swaps every moved user back in one call each.
@@ -100,5 +108,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rehearse(a) => runtime.block_on(rehearse::run(&a)),
         Command::Scenarios(a) => Ok(scenarios::run(&a)),
         Command::Rollback(a) => runtime.block_on(migrate::rollback_cmd(&a)),
+        Command::Capture(a) => runtime.block_on(capture::run(&a)),
     }
 }

@@ -371,8 +371,14 @@ impl<T: Transport> RestClient<T> {
         .await
     }
 
+    /// One GET, its answer as JSON (for readers that keep more than the engine's wire types,
+    /// such as `skuswap capture`).
+    pub async fn get_json(&self, operation: &str, path: &str) -> Result<Value> {
+        self.json(Call::get(operation, path.to_string())).await
+    }
+
     /// Every page of a seek-paged collection.
-    async fn all_pages<R: DeserializeOwned>(&self, operation: &str, path: &str) -> Result<Vec<R>> {
+    pub async fn all_pages<R: DeserializeOwned>(&self, operation: &str, path: &str) -> Result<Vec<R>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {

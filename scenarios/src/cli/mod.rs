@@ -6,11 +6,13 @@
 //! - `migrate`: `plan`, `apply`, `verify`, `status`, `rollback`: the engine against a target.
 //! - `rehearse`: `skuswap rehearse`: the whole migration on virtual time, then the report.
 //! - `scenarios`: `skuswap scenarios list`.
+//! - `capture`: `skuswap capture`, a read-only capture of a partner's book.
 //! - `target`: where Partner Center is (`--base-url`, `--ca-cert`, or an embedded `--mock`).
 //! - `signin`: how to sign in (a token, or OAuth: refresh token, client credentials, device code).
 //! - `tls`: HTTPS for `serve --tls` (certificates made at start, the accept loop).
 //! - `client`: one `PartnerCenter` over whichever transport the target picked.
 
+pub mod capture;
 pub mod client;
 pub mod migrate;
 pub mod rehearse;

@@ -87,7 +87,18 @@ pub async fn run(a: &RehearseArgs) -> anyhow::Result<u8> {
                 .and_then(|t| t.with_second(0))
                 .and_then(|t| t.with_nanosecond(0))
                 .unwrap_or(now);
-            crate::csv_import::from_csv(&text, &f.display().to_string(), a.seed.unwrap_or(0), today)?
+            let file = f.display().to_string();
+            if crate::capture::bam::is_bam(&text) {
+                let (rows, left) = crate::capture::bam::to_import_csv(&text, &file, today)?;
+                eprintln!(
+                    "{file}: the bulk migration tool's subscriptions.csv; every seat taken as assigned; left out: {} row(s) of offers not retired, {} of unknown products",
+                    left.not_retired,
+                    left.unknown_product.len()
+                );
+                crate::csv_import::from_csv(&rows, &file, a.seed.unwrap_or(0), today)?
+            } else {
+                crate::csv_import::from_csv(&text, &file, a.seed.unwrap_or(0), today)?
+            }
         }
         None => crate::named::resolve(&a.scenario, a.seed, a.customers).map_err(|e| anyhow!(e))?,
     };

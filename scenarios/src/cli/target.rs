@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
-use skuswap_migrator::client::{Http, InProcess, Outgoing, RestClient, RetryPolicy, Transport};
+use skuswap_migrator::client::{Credentials, Http, InProcess, Outgoing, RestClient, RetryPolicy, Transport};
 use skuswap_migrator::mapping::Mapping;
 
 use super::client::AnyClient;
@@ -76,13 +76,32 @@ impl Connected {
 
 pub async fn connect(t: &Target) -> anyhow::Result<Connected> {
     let policy = RetryPolicy { seed: t.seed, ..RetryPolicy::default() };
+    Ok(match reach(t).await? {
+        Reached::Mock { app, token, now } => {
+            let pc = RestClient::new(InProcess::new(app), token, policy);
+            Connected { pc: Arc::new(AnyClient::InProcess(pc)), mock_now: Some(now) }
+        }
+        Reached::Http { http, credentials, mock_now } => {
+            let pc = RestClient::with_credentials(http, credentials, policy);
+            Connected { pc: Arc::new(AnyClient::Http(pc)), mock_now }
+        }
+    })
+}
+
+/// What a client is built from: an embedded mock's router and token, or a transport to
+/// `--base-url` and the credentials to sign in with.
+pub enum Reached {
+    Mock { app: axum::Router, token: String, now: DateTime<Utc> },
+    Http { http: Http, credentials: Arc<dyn Credentials>, mock_now: Option<DateTime<Utc>> },
+}
+
+/// Build what `t` names, without a client around it (`capture` wraps the transport first).
+pub async fn reach(t: &Target) -> anyhow::Result<Reached> {
     if let Some(spec) = &t.mock {
         let mut world = super::serve::world_with(spec, Some(t.seed).filter(|s| *s != 0), t.customers)?;
         let token = world.issue_token(None, mock_server::model::TokenMode::AppUser).map_err(|e| anyhow!("{e}"))?;
         let now = world.now();
-        let app = mock_server::app(crate::named::mock(world));
-        let pc = RestClient::new(InProcess::new(app), token, policy);
-        return Ok(Connected { pc: Arc::new(AnyClient::InProcess(pc)), mock_now: Some(now) });
+        return Ok(Reached::Mock { app: mock_server::app(crate::named::mock(world)), token, now });
     }
     let ca = match &t.ca_cert {
         Some(f) => Some(std::fs::read(f).with_context(|| format!("cannot read the CA certificate {}", f.display()))?),
@@ -91,8 +110,7 @@ pub async fn connect(t: &Target) -> anyhow::Result<Connected> {
     let credentials = t.sign.credentials(ca.as_deref())?;
     let http = Http::trusting(&t.base_url, ca.as_deref()).map_err(|e| anyhow!("--base-url: {e}"))?;
     let mock_now = mock_clock(&t.base_url, &http).await;
-    let pc = RestClient::with_credentials(http, credentials, policy);
-    Ok(Connected { pc: Arc::new(AnyClient::Http(pc)), mock_now })
+    Ok(Reached::Http { http, credentials, mock_now })
 }
 
 /// A loopback target may be `skuswap serve`: ask its virtual clock (never the real service).

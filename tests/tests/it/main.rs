@@ -22,10 +22,12 @@
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
 //! - `simulation`: proptest: random tenants, faults, crashes, tight end dates; broken engines caught.
 //! - `socket`: one test over a real loopback socket.
+//! - `capture`: `skuswap capture` round trips for every named scenario, pseudonyms, GETs only, rate, resume, the bulk tool's CSV.
 
 mod admin;
 mod auth;
 mod bad_inputs;
+mod capture;
 mod cli;
 mod dashboard;
 mod engine;
