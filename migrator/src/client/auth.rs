@@ -164,6 +164,9 @@ struct DeviceAnswer {
     expires_in: Option<u64>,
 }
 
+/// Requests to the authority before a sign-in is given up (1 + 2 + 4 + 8 + 16 s of waiting).
+const AUTHORITY_ATTEMPTS: u32 = 6;
+
 /// The answer to a token request: a token, or the authority's error code.
 enum Answer<T> {
     Ok(T),
@@ -207,6 +210,9 @@ impl<A: Transport> OAuth<A> {
         }
     }
 
+    /// One request to the authority, retried with back-off while the authority is out of
+    /// reach, busy (429, 5xx) or says `temporarily_unavailable`: a blip at renewal time must
+    /// not end a migration of many hours.
     async fn post<T: serde::de::DeserializeOwned>(
         &self,
         path: String,
@@ -215,21 +221,37 @@ impl<A: Transport> OAuth<A> {
         let authority = self.authority.url.clone();
         let body = serde_urlencoded::to_string(form)
             .map_err(|e| AuthError::Decode { authority: authority.clone(), detail: e.to_string() })?;
-        let req = Outgoing {
-            method: http::Method::POST,
-            path,
-            headers: vec![
-                ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
-                ("Accept".into(), "application/json".into()),
-            ],
-            body: Some(body.into_bytes()),
-        };
-        let resp = self.transport.send(req).await.map_err(|e| AuthError::Unreachable {
-            authority: authority.clone(),
-            detail: match e {
-                TransportError::Rejected(d) | TransportError::NotSent(d) | TransportError::Interrupted(d) => d,
-            },
-        })?;
+        let mut wait = Duration::from_secs(1);
+        for attempt in 1..=AUTHORITY_ATTEMPTS {
+            let req = Outgoing {
+                method: http::Method::POST,
+                path: path.clone(),
+                headers: vec![
+                    ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
+                    ("Accept".into(), "application/json".into()),
+                ],
+                body: Some(body.clone().into_bytes()),
+            };
+            let detail = match self.transport.send(req).await {
+                Err(TransportError::Rejected(d)) => return Err(AuthError::Unreachable { authority, detail: d }),
+                Err(TransportError::NotSent(d) | TransportError::Interrupted(d)) => d,
+                Ok(resp) if resp.status == 429 || resp.status >= 500 => format!("HTTP {}", resp.status),
+                Ok(resp) => match self.answer(resp)? {
+                    Answer::Refused(e) if e.error == "temporarily_unavailable" => e.error_description,
+                    answer => return Ok(answer),
+                },
+            };
+            if attempt == AUTHORITY_ATTEMPTS {
+                return Err(AuthError::Unreachable { authority, detail: format!("{detail} ({attempt} attempts)") });
+            }
+            self.pause.pause(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+        Err(AuthError::Unreachable { authority, detail: "no attempt made".into() })
+    }
+
+    fn answer<T: serde::de::DeserializeOwned>(&self, resp: super::transport::Incoming) -> Result<Answer<T>, AuthError> {
+        let authority = self.authority.url.clone();
         if (200..300).contains(&resp.status) {
             return serde_json::from_slice(&resp.body)
                 .map(Answer::Ok)

@@ -27,22 +27,22 @@ pub enum ClientError {
     )]
     Api { operation: String, status: u16, code: String, description: String, request_id: String },
     #[error(
-        "{operation}: the token was refused (HTTP 401, code {code}): get a fresh token (--token-file or PARTNER_CENTER_TOKEN)"
+        "{operation}: the token was refused (HTTP 401, code {code}): get a fresh token or sign in again (a fresh --token-file or PARTNER_CENTER_TOKEN, or check the app's consent)"
     )]
     Unauthorized { operation: String, code: String },
     /// A write that may have reached the server but got no clear answer.
     #[error(
-        "{operation}: outcome unknown after {attempts} attempts ({detail}); it may have been applied (MS-RequestId {request_id})"
+        "{operation}: outcome unknown after {attempts} attempt(s) ({detail}); it may have been applied (MS-RequestId {request_id})"
     )]
     OutcomeUnknown { operation: String, attempts: u32, detail: String, request_id: String },
     /// A read that got no clear answer (nothing was changed by it).
-    #[error("{operation}: no answer after {attempts} attempts ({detail})")]
+    #[error("{operation}: no answer after {attempts} attempt(s) ({detail})")]
     NoAnswer { operation: String, attempts: u32, detail: String },
     /// Nothing reached the server: nothing was changed.
-    #[error("{operation}: cannot reach Partner Center after {attempts} attempts: {detail} (nothing was sent)")]
+    #[error("{operation}: cannot reach Partner Center after {attempts} attempt(s): {detail} (nothing was sent)")]
     Unreachable { operation: String, attempts: u32, detail: String },
     /// Every attempt was refused with 429: nothing was changed.
-    #[error("{operation}: still throttled (429) after {attempts} attempts (nothing was changed)")]
+    #[error("{operation}: still throttled (429) after {attempts} attempt(s) (nothing was changed)")]
     Throttled { operation: String, attempts: u32 },
     #[error("{operation}: {error}")]
     SignIn { operation: String, error: AuthError },
@@ -87,6 +87,7 @@ impl ClientError {
                 | ClientError::NoAnswer { .. }
                 | ClientError::Unreachable { .. }
                 | ClientError::Throttled { .. }
+                | ClientError::SignIn { error: AuthError::Unreachable { .. }, .. }
         )
     }
 
@@ -261,8 +262,14 @@ impl<T: Transport> RestClient<T> {
         let idempotent = call.method == Method::GET;
         let mut last = Failure::Unclear(String::new());
         let mut attempts = 0;
-        for attempt in 0..self.policy.max_attempts {
+        let mut attempt = 0;
+        while attempt < self.policy.max_attempts {
             attempts = attempt + 1;
+            // Asked again before every attempt: waits between attempts (a long Retry-After)
+            // may outlast the token, and it is renewed ahead of expiry, not after a 401.
+            if attempt > 0 && !renewed {
+                token = self.credentials.token().await.map_err(sign_in)?;
+            }
             let req = self.outgoing(&call, &request_id, &token);
             let wait = match tokio::time::timeout(self.policy.call_timeout, self.transport.send(req)).await {
                 Err(_) => {
@@ -292,6 +299,7 @@ impl<T: Transport> RestClient<T> {
                 }
                 // An expired token: renew once and send again at once (a 401 changed nothing).
                 Ok(Ok(resp)) if resp.status == 401 && !renewed => match self.credentials.renew(&token).await {
+                    // The resend is not a new attempt: the 401 was an answer, not a failure.
                     Ok(Some(fresh)) => {
                         token = fresh;
                         renewed = true;
@@ -308,6 +316,7 @@ impl<T: Transport> RestClient<T> {
             if attempt + 1 < self.policy.max_attempts {
                 self.pause.pause(wait).await;
             }
+            attempt += 1;
         }
         let operation = call.operation.to_string();
         Err(match last {

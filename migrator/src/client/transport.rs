@@ -102,30 +102,60 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// What a failed connection's causes say, by their types (their text is only read for DNS,
+/// whose error type is not public; no cause's text holds the URL).
+fn connect_failure(e: &reqwest::Error) -> Option<(bool, &'static str)> {
+    const UNTRUSTED: (bool, &str) = (true, "TLS handshake failed (to trust a private CA pass --ca-cert FILE)");
+    let tls = |t: &rustls::Error| match t {
+        rustls::Error::InvalidCertificate(_)
+        | rustls::Error::NoCertificatesPresented
+        | rustls::Error::UnsupportedNameType => UNTRUSTED,
+        _ => (false, "TLS handshake failed"),
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(t) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls(t));
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            // rustls's error arrives wrapped in io::Errors (one per layer), whose `source`
+            // skips what they wrap: step inside instead.
+            if let Some(inner) = io.get_ref() {
+                source = Some(inner);
+                continue;
+            }
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return Some((false, "connection refused (is the server running on that port?)"));
+                }
+                std::io::ErrorKind::TimedOut => return Some((false, "connecting timed out")),
+                _ => {}
+            }
+        }
+        let text = cause.to_string().to_ascii_lowercase();
+        if text.starts_with("dns error") {
+            // EAI_AGAIN is worth another try; "no such host" is not.
+            let transient = text.contains("temporary failure") || text.contains("try again");
+            return Some((!transient, "DNS lookup failed"));
+        }
+        source = cause.source();
+    }
+    None
+}
+
 /// Name the cause of a failed request in words a user can act on, and say whether the request
 /// can have reached the server.
 fn classify(url: &str, e: &reqwest::Error) -> TransportError {
     let detail = chain(e);
-    let lower = detail.to_ascii_lowercase();
     if e.is_builder() {
         return TransportError::Rejected(format!("{url}: cannot send: {detail}"));
     }
     if e.is_connect() {
-        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
-            let hint = "TLS handshake failed (to trust a private CA pass --ca-cert FILE)";
-            return TransportError::Rejected(format!("{url}: {hint}: {detail}"));
-        }
-        if lower.contains("dns") || lower.contains("lookup") {
-            return TransportError::Rejected(format!("{url}: DNS lookup failed: {detail}"));
-        }
-        let cause = if lower.contains("refused") {
-            "connection refused (is the server running on that port?)"
-        } else if e.is_timeout() {
-            "connecting timed out"
-        } else {
-            "cannot connect"
+        return match connect_failure(e) {
+            Some((true, cause)) => TransportError::Rejected(format!("{url}: {cause}: {detail}")),
+            Some((false, cause)) => TransportError::NotSent(format!("{url}: {cause}: {detail}")),
+            None => TransportError::NotSent(format!("{url}: cannot connect: {detail}")),
         };
-        return TransportError::NotSent(format!("{url}: {cause}: {detail}"));
     }
     TransportError::Interrupted(format!("{url}: {detail}"))
 }

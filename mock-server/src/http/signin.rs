@@ -21,6 +21,11 @@ use crate::model::signin::{FreshSecrets, GrantRequest, SignInError};
 
 type Reply = Result<Response, PcError>;
 
+/// Marks requests that arrived over HTTPS (set by the TLS server that hosts the mock), so
+/// links back to the server use the right scheme.
+#[derive(Debug, Clone, Copy)]
+pub struct Https;
+
 /// A random secret: 32 bytes from the operating system, as hex, with a prefix that says what
 /// it is. `None` when the system has no randomness to give (then nothing is issued).
 pub fn secret(prefix: &str) -> Option<String> {
@@ -145,6 +150,7 @@ fn grant_request(form: &[(String, String)]) -> Result<GrantRequest, OAuthError> 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`: start a device-code sign-in.
 pub async fn device_code(
     State(m): State<Mock>,
+    https: Option<axum::Extension<Https>>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, OAuthError> {
@@ -154,7 +160,8 @@ pub async fn device_code(
         return Err(no_randomness());
     };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080").to_string();
-    let verification_uri = format!("http://{host}/devicelogin");
+    let scheme = if https.is_some() { "https" } else { "http" };
+    let verification_uri = format!("{scheme}://{host}/devicelogin");
     let (expires_in, interval) = m.with(|w| w.start_device_code(&client_id, device.clone(), user.clone()))?;
     Ok(Json(json!({
         "device_code": device,

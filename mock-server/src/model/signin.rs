@@ -183,29 +183,33 @@ impl World {
     /// Answer a token request: check everything, then mint with the caller's secrets.
     pub fn grant_token(&mut self, req: GrantRequest, fresh: FreshSecrets) -> std::result::Result<Issued, SignInError> {
         let now = self.now();
-        let (client_id, mode, refresh) = match &req {
+        // The client is authenticated first (RFC 6749 §5.2): without its secret nobody learns
+        // whether a refresh token is valid.
+        let (app, mode, refresh) = match &req {
             GrantRequest::ClientCredentials { client_id, client_secret } => {
-                let app = self.app(client_id)?;
+                let app = self.app(client_id)?.clone();
                 if &app.client_secret != client_secret {
                     return Err(SignInError::InvalidClient);
                 }
-                (client_id.clone(), TokenMode::App, None)
+                (app, TokenMode::App, None)
             }
             GrantRequest::RefreshToken { client_id, client_secret, refresh_token } => {
-                let app = self.app(client_id)?;
+                let app = self.app(client_id)?.clone();
+                if client_secret.as_ref().is_some_and(|s| s != &app.client_secret) {
+                    return Err(SignInError::InvalidClient);
+                }
                 let held = self.authority.refresh_tokens.get(refresh_token).ok_or(SignInError::InvalidGrant)?;
                 if &held.client_id != client_id {
                     return Err(SignInError::InvalidGrant);
                 }
-                match client_secret {
-                    Some(s) if s != &app.client_secret => return Err(SignInError::InvalidClient),
-                    None if !held.public => return Err(SignInError::InvalidClient),
-                    _ => {}
+                // A confidential client's refresh token needs the secret; a device-code one not.
+                if client_secret.is_none() && !held.public {
+                    return Err(SignInError::InvalidClient);
                 }
-                (client_id.clone(), TokenMode::AppUser, Some(held.public))
+                (app, TokenMode::AppUser, Some(held.public))
             }
             GrantRequest::DeviceCode { client_id, device_code } => {
-                self.app(client_id)?;
+                let app = self.app(client_id)?.clone();
                 let code = self.authority.device_codes.get(device_code).ok_or(SignInError::InvalidGrant)?;
                 if &code.client_id != client_id {
                     return Err(SignInError::InvalidGrant);
@@ -216,13 +220,14 @@ impl World {
                 if !code.approved {
                     return Err(SignInError::AuthorizationPending);
                 }
-                (client_id.clone(), TokenMode::AppUser, Some(true))
+                (app, TokenMode::AppUser, Some(true))
             }
         };
+        // Everything is checked: from here on the grant is issued.
         if let GrantRequest::DeviceCode { device_code, .. } = &req {
             self.authority.device_codes.remove(device_code);
         }
-        let app = self.app(&client_id)?.clone();
+        let client_id = app.client_id.clone();
         let expires_in = app.token_lifetime_seconds;
         let token = Token { partner: app.partner, mode, expires: Some(now + Duration::seconds(i64::from(expires_in))) };
         self.tokens.insert(fresh.access_token.clone(), token);

@@ -126,14 +126,25 @@ pub async fn customer(
         detail: "a customer without a GUID id".into(),
     })?;
     let base = format!("/v1/customers/{original}");
-    let subscriptions = r.read("list subscriptions", &format!("{base}/subscriptions")).await?;
+    // What the summary names a customer by (never its original id when pseudonymised).
+    let shown = rename.id(original);
     let mut unreadable = Vec::new();
-    let skus = match r.read("list subscribed SKUs", &format!("{base}/subscribedskus")).await {
-        Ok(v) => items(&v).to_vec(),
-        Err(e) => {
-            unreadable.push(format!("subscribed SKUs of {original}: {e}"));
-            Vec::new()
+    let subscriptions = match r.read("list subscriptions", &format!("{base}/subscriptions")).await {
+        Ok(v) => v,
+        Err(e) if refused(&e) => {
+            unreadable.push(format!("subscriptions of customer {shown}: {}", e.code().unwrap_or("refused")));
+            Value::Null
         }
+        Err(e) => return Err(e),
+    };
+    // Unreadable subscribed SKUs: every user's licenses are read (none can be skipped).
+    let (skus, skus_read) = match r.read("list subscribed SKUs", &format!("{base}/subscribedskus")).await {
+        Ok(v) => (items(&v).to_vec(), true),
+        Err(e) if refused(&e) => {
+            unreadable.push(format!("subscribed SKUs of customer {shown}: {}", e.code().unwrap_or("refused")));
+            (Vec::new(), false)
+        }
+        Err(e) => return Err(e),
     };
     let mut offers: BTreeMap<String, Option<(Uuid, String)>> = BTreeMap::new();
     for sku in &skus {
@@ -153,7 +164,7 @@ pub async fn customer(
     let listed: BTreeSet<Uuid> = subs.iter().filter_map(|s| s.id).collect();
     for s in &mut subs {
         if s.parent.is_some_and(|p| !listed.contains(&p)) {
-            unreadable.push(format!("subscription {:?}: its base subscription is not in the list", s.id));
+            unreadable.push(format!("an add-on of customer {shown}: its base subscription is not in the list"));
             s.parent = None;
         }
     }
@@ -161,7 +172,8 @@ pub async fn customer(
     let other = other_channel(&skus, items(&subscriptions), catalog, start);
     let other_channel_seats = other.iter().map(|s| s.quantity).sum();
     subs.extend(other);
-    let (users, users_skipped) = users(r, &base, &skus, catalog, rename, &mut unreadable).await?;
+    let in_use = !skus_read || skus.iter().any(|s| s.get("consumedUnits").and_then(Value::as_i64).unwrap_or(0) > 0);
+    let (users, users_skipped) = users(r, &base, in_use, catalog, rename, &mut unreadable).await?;
     let (company, domain) = (
         at(c, &["companyProfile", "companyName"]).and_then(Value::as_str).unwrap_or("(no name)").to_string(),
         at(c, &["companyProfile", "domain"]).and_then(Value::as_str).unwrap_or_default().to_string(),
@@ -175,7 +187,9 @@ pub async fn customer(
         .into_iter()
         .map(|(mut u, upn)| {
             if let Some(p) = rename.0 {
-                let (first, last, principal) = p.person(&upn, &domain);
+                // A user without a principal name is told apart by its (original) id.
+                let key = if upn.is_empty() { u.id.map(|i| i.to_string()).unwrap_or_default() } else { upn };
+                let (first, last, principal) = p.person(&key, &domain);
                 (u.first_name, u.last_name, u.user_principal_name) = (first, last, Some(principal));
             }
             u
@@ -199,6 +213,12 @@ pub async fn customer(
         other_channel_seats,
         users_skipped,
     })
+}
+
+/// A refusal a capture notes and goes past (another route may still answer): 401/403 for
+/// the token's mode, 404 for a record gone while the capture ran.
+fn refused(e: &ClientError) -> bool {
+    matches!(e.status(), Some(401 | 403 | 404))
 }
 
 fn subscription(s: &Value, rename: &Rename<'_>, start: DateTime<Utc>) -> Option<ScenarioSubscription> {
@@ -246,9 +266,14 @@ fn other_channel(
         let Some(offer) = catalog.by_name(name) else { continue };
         for (units, state, status) in STATES {
             let held = sku.get(units).and_then(Value::as_i64).unwrap_or(0);
+            // The partner's subscriptions of this product: by offer id where the catalog names
+            // it (offer and product names may differ), else by the subscription's offer name.
             let sold: i64 = mine
                 .iter()
-                .filter(|s| text(s, "offerName").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                .filter(|s| match text(s, "offerId") {
+                    Some(id) if catalog.offers.contains_key(id) => id == offer,
+                    _ => text(s, "offerName").is_some_and(|n| n.eq_ignore_ascii_case(name)),
+                })
                 .filter(|s| text(s, "status").is_some_and(|st| st.eq_ignore_ascii_case(state)))
                 .filter_map(|s| s.get("quantity").and_then(Value::as_i64))
                 .sum();
@@ -281,20 +306,20 @@ fn other_channel(
 async fn users(
     r: &impl Reader,
     base: &str,
-    skus: &[Value],
+    in_use: bool,
     catalog: &OfferIndex,
     rename: &Rename<'_>,
     unreadable: &mut Vec<String>,
 ) -> Result<(Vec<(ScenarioUser, String)>, u32), ClientError> {
     let listed = match r.read_all("list users", &format!("{base}/users")).await {
         Ok(u) => u,
-        Err(e) if e.status() == Some(403) => {
-            unreadable.push(format!("users of {base}: {e}"));
+        Err(e) if refused(&e) => {
+            unreadable
+                .push(format!("users of a customer: {} (app + user sign-in needed?)", e.code().unwrap_or("refused")));
             return Ok((Vec::new(), 0));
         }
         Err(e) => return Err(e),
     };
-    let in_use = skus.iter().any(|s| s.get("consumedUnits").and_then(Value::as_i64).unwrap_or(0) > 0);
     let (mut out, mut skipped) = (Vec::new(), 0);
     for u in &listed {
         let Some(id) = guid(u, "id") else { continue };
@@ -304,7 +329,15 @@ async fn users(
         }
         let mut licenses = Vec::new();
         if in_use {
-            let held = r.read("get user licenses", &format!("{base}/users/{id}/licenses")).await?;
+            let held = match r.read("get user licenses", &format!("{base}/users/{id}/licenses")).await {
+                Ok(h) => h,
+                // Deleted while the capture ran: not a user any more.
+                Err(e) if e.status() == Some(404) => {
+                    skipped += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for l in items(&held) {
                 let name = at(l, &["productSku", "name"]).and_then(Value::as_str).unwrap_or_default();
                 match catalog.by_name(name) {
@@ -389,28 +422,31 @@ pub fn offers(
 }
 
 /// A licensing family per offer: offers linked by `upgradeTargetOffers` share one (the
-/// built-in family where one of them is built in).
+/// built-in family where one of them is built in, so the judge groups them with its SKUs).
 fn families(ids: &BTreeSet<String>, catalog: &OfferIndex) -> BTreeMap<String, String> {
     let builtin = Catalog::builtin();
-    let mut family: BTreeMap<String, String> = ids.iter().map(|i| (i.clone(), i.to_lowercase())).collect();
+    let start = |id: &str| builtin.resolve(id).map_or_else(|| id.to_lowercase(), |o| o.family.clone());
+    let mut family: BTreeMap<String, String> = ids.iter().map(|i| (i.clone(), start(i))).collect();
+    let is_builtin = |f: &str| builtin.offers().any(|o| o.family == f);
     // Union by repeated relaxation: small sets, a handful of passes.
     for _ in 0..ids.len().max(1) {
         let mut changed = false;
         for id in ids {
             let targets = catalog.offers.get(id).and_then(|o| o.get("upgradeTargetOffers")).and_then(Value::as_array);
             for t in targets.into_iter().flatten().filter_map(Value::as_str) {
-                let known = builtin.resolve(t).map(|o| o.family.clone());
-                let (a, b) = (family.get(id).cloned(), known.or_else(|| family.get(t).cloned()));
-                if let (Some(a), Some(b)) = (a, b)
-                    && a != b
-                {
-                    // A built-in family wins, so the judge groups it with the catalog's SKUs.
-                    let keep = if builtin.resolve(t).is_some() { b.clone() } else { a.clone().min(b.clone()) };
-                    for f in family.values_mut().filter(|f| **f == a || **f == b) {
-                        *f = keep.clone();
-                    }
-                    changed = true;
+                let (Some(a), Some(b)) = (family.get(id).cloned(), family.get(t).cloned()) else { continue };
+                if a == b {
+                    continue;
                 }
+                let keep = match (is_builtin(&a), is_builtin(&b)) {
+                    (true, false) => a.clone(),
+                    (false, true) => b.clone(),
+                    _ => a.clone().min(b.clone()),
+                };
+                for f in family.values_mut().filter(|f| **f == a || **f == b) {
+                    *f = keep.clone();
+                }
+                changed = true;
             }
         }
         if !changed {

@@ -47,7 +47,8 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Where --tls writes the CA certificate (default: the system temp directory).
+    /// Where --tls writes the CA certificate (default: a new directory of this run's own in
+    /// the system temp directory).
     #[arg(long, value_name = "DIR")]
     pub tls_dir: Option<PathBuf>,
 }
@@ -66,7 +67,10 @@ impl ServeArgs {
         if !self.tls {
             return Ok(Scheme::Http);
         }
-        let dir = self.tls_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let dir = match &self.tls_dir {
+            Some(d) => d.clone(),
+            None => tls::private_dir()?,
+        };
         let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
         if !self.addr.ip().is_unspecified() && !hosts.contains(&self.addr.ip().to_string()) {
             hosts.push(self.addr.ip().to_string());

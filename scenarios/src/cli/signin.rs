@@ -73,6 +73,20 @@ impl Clock for WallClock {
     }
 }
 
+/// Client secrets and refresh tokens go only over HTTPS, or to a server on this machine.
+fn refuse_cleartext(authority: &str) -> anyhow::Result<()> {
+    let Some(rest) = authority.strip_prefix("http://") else { return Ok(()) };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host =
+        host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let loopback = host == "localhost"
+        || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        return Ok(());
+    }
+    bail!("--authority {authority}: secrets are sent only over https:// (or to http:// on this machine)")
+}
+
 /// A secret from `file`, else from the environment variable `var`.
 fn secret(file: Option<&Path>, var: &str, what: &str, flag: &str) -> anyhow::Result<Secret> {
     let value = match file {
@@ -97,6 +111,7 @@ impl SignIn {
             })?;
             return Ok(Arc::new(Fixed(token)));
         }
+        refuse_cleartext(&self.authority)?;
         let client_id = self.client_id.clone().filter(|c| !c.trim().is_empty()).ok_or_else(|| {
             anyhow!("--sign-in {} needs --client-id (or PARTNER_CENTER_CLIENT_ID)", self.sign_in.name())
         })?;

@@ -32,6 +32,25 @@ pub struct Tls {
     pub ca_file: Option<PathBuf>,
 }
 
+/// A directory of this process's own under the system temp directory (readable by its owner
+/// only), for the CA file when no `--tls-dir` is given.
+pub fn private_dir() -> Result<PathBuf, TlsError> {
+    let base = std::env::temp_dir();
+    let mut last = None;
+    for n in 0..100 {
+        let dir = base.join(format!("skuswap-serve-{}-{n}", std::process::id()));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(TlsError::Write(dir, e)),
+        }
+    }
+    Err(TlsError::Write(base, last.unwrap_or_else(|| std::io::Error::other("no free directory name"))))
+}
+
 /// A CA and a server certificate for `hosts` (names or IP addresses), made now; the CA's
 /// certificate is written to `dir` for clients' `--ca-cert`. Both keys stay in memory.
 pub fn made_at_start(dir: &Path, hosts: &[String]) -> Result<Tls, TlsError> {
@@ -52,7 +71,17 @@ pub fn made_at_start(dir: &Path, hosts: &[String]) -> Result<Tls, TlsError> {
 
     std::fs::create_dir_all(dir).map_err(|e| TlsError::Write(dir.to_path_buf(), e))?;
     let ca_file = dir.join("skuswap-serve-ca.pem");
-    std::fs::write(&ca_file, ca_cert.pem()).map_err(|e| TlsError::Write(ca_file.clone(), e))?;
+    // A fresh file, never through a link or a file someone else left there.
+    match std::fs::remove_file(&ca_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(TlsError::Write(ca_file, e)),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&ca_file)
+        .map_err(|e| TlsError::Write(ca_file.clone(), e))?;
+    std::io::Write::write_all(&mut file, ca_cert.pem().as_bytes()).map_err(|e| TlsError::Write(ca_file.clone(), e))?;
     let chain = vec![leaf_cert.der().clone(), ca_cert.der().clone()];
     let key =
         PrivateKeyDer::try_from(leaf_key.serialize_der()).map_err(|e| TlsError::Read(ca_file.clone(), e.into()))?;
@@ -96,6 +125,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    // Handlers that build links back to this server (the device-code page) need the scheme.
+    let app = app.layer(axum::Extension(mock_server::http::signin::Https));
     tokio::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {

@@ -290,6 +290,26 @@ async fn capture_only_reads_and_keeps_to_its_rate() -> TestResult {
     Ok(())
 }
 
+#[tokio::test]
+async fn an_app_only_capture_says_what_it_could_not_read_and_names_no_original() -> TestResult {
+    let scenario = named::resolve("article", None, None)?;
+    let (mock, app, _) = served(&scenario)?;
+    let token = mock.with(|w| w.issue_token(None, mock_server::model::TokenMode::App))?;
+    let pc = RestClient::new(InProcess::new(app), token, skuswap_tests::engine::quick_policy());
+    let key = Pseudonyms::new([9; 32]);
+    let book = capture::book(&pc, mock.read(|w| w.now()), &Rename(Some(&key)), Vec::new(), &mut ()).await?;
+    assert_eq!(book.customers.len(), 3, "customers and subscriptions are readable app-only");
+    let notes: Vec<String> = book.customers.iter().flat_map(|c| c.unreadable.clone()).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("subscribed SKUs")) && notes.iter().any(|n| n.contains("users")),
+        "{notes:?}"
+    );
+    let originals = ids(&scenario)?;
+    let text = notes.join("\n");
+    assert!(originals.iter().all(|id| !text.contains(&id.to_string())), "an original id in the notes: {text}");
+    Ok(())
+}
+
 fn args(line: &[&str]) -> CaptureArgs {
     #[derive(clap::Parser)]
     struct Line {

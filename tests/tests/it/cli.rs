@@ -41,6 +41,19 @@ fn target(args: &[&str]) -> Target {
     <Line as clap::Parser>::parse_from(std::iter::once("skuswap").chain(args.iter().copied())).target
 }
 
+#[tokio::test]
+async fn secrets_are_never_sent_in_cleartext_to_a_remote_authority() -> TestResult {
+    let remote =
+        target(&["--sign-in", "app", "--authority", "http://login.example.com", "--tenant", "t", "--client-id", "c"]);
+    let e = skuswap_scenarios::cli::target::connect(&remote).await.err().ok_or("accepted a cleartext authority")?;
+    assert!(e.to_string().contains("https://"), "{e}");
+    // Loopback (a local `skuswap serve`) is fine; the missing secret is what stops this one.
+    let local = target(&["--sign-in", "app", "--authority", "http://127.0.0.1:9", "--tenant", "t", "--client-id", "c"]);
+    let e = skuswap_scenarios::cli::target::connect(&local).await.err().ok_or("signed in without a secret")?;
+    assert!(e.to_string().contains("client secret"), "{e}");
+    Ok(())
+}
+
 fn mock_target() -> Target {
     target(&["--base-url", "http://127.0.0.1:9", "--mock", "article"])
 }

@@ -493,3 +493,51 @@ async fn the_article_migration_transcript() -> TestResult {
     insta::assert_snapshot!("article_migration_transcript", text);
     Ok(())
 }
+
+/// Each way a call can fail names its cause, and only a write that may have reached the server
+/// is "outcome unknown": a bad scheme, a refused connection, an untrusted certificate, a name
+/// that does not resolve, and a server that never answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_failures_name_their_cause_and_only_writes_are_outcome_unknown() -> TestResult {
+    let e = Http::new("ftp://example.com").err().ok_or("accepted ftp://")?;
+    assert!(matches!(e, TransportError::Rejected(_)) && e.to_string().contains("unsupported scheme"), "{e}");
+    let line = [NewLine { line_item_number: 0, offer_id: "X".into(), quantity: 1, friendly_name: String::new() }];
+    let policy =
+        RetryPolicy { call_timeout: std::time::Duration::from_millis(300), ..skuswap_tests::engine::quick_policy() };
+    let client = |url: &str, ca: Option<&[u8]>| -> Result<RestClient<Http>, TransportError> {
+        Ok(RestClient::new(Http::trusting(url, ca)?, "t", policy.clone()))
+    };
+    // Refused: a write was not sent, so it is not "outcome unknown".
+    let refused = client("http://127.0.0.1:9", None)?;
+    let e = refused.create_order(WINGTIP, &line, "r1").await.err().ok_or("ordered from nowhere")?;
+    assert!(matches!(e, ClientError::Unreachable { .. }) && e.to_string().contains("connection refused"), "{e}");
+    assert!(e.to_string().contains("nothing was sent"), "{e}");
+    // An untrusted certificate: said at once (trying again cannot help), with the way out.
+    let h = Harness::article()?;
+    let served = skuswap_tests::engine::serve_tls(&h).await?;
+    let untrusted = client(&served.base_url, None)?;
+    let e = untrusted.customers().await.err().ok_or("trusted an unknown CA")?;
+    assert!(matches!(e, ClientError::Unreachable { attempts: 1, .. }), "{e}");
+    assert!(e.to_string().contains("TLS handshake failed") && e.to_string().contains("--ca-cert"), "{e}");
+    // A name that does not resolve.
+    let nowhere = client("https://no-such-host.invalid", None)?;
+    let e = nowhere.customers().await.err().ok_or("resolved .invalid")?;
+    assert!(matches!(e, ClientError::Unreachable { .. }) && e.to_string().contains("DNS lookup failed"), "{e}");
+    // A server that takes the connection and never answers: a read has "no answer", a write
+    // "outcome unknown" (it may have been applied).
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", silent.local_addr()?);
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let mute = client(&url, None)?;
+    let e = mute.customers().await.err().ok_or("answered")?;
+    assert!(matches!(e, ClientError::NoAnswer { .. }) && !e.to_string().contains("may have been applied"), "{e}");
+    let e = mute.create_order(WINGTIP, &line, "r2").await.err().ok_or("answered")?;
+    assert!(matches!(e, ClientError::OutcomeUnknown { .. }) && e.to_string().contains("may have been applied"), "{e}");
+    held.abort();
+    Ok(())
+}

@@ -109,6 +109,65 @@ async fn an_expired_token_is_renewed_once_after_the_401() -> TestResult {
     assert_eq!(pc.customers().await?.len(), 3);
     assert_eq!(pc.token_renewals(), 1);
     assert_eq!(pc.requests_sent() - before, 2, "one refused with 401, one sent again");
+    // The resend is not an attempt of its own: a client allowed one attempt still gets there.
+    let authority = Authority { url: "mock".into(), tenant: PARTNER.into(), resource: "r".into() };
+    let oauth = OAuth::new(
+        InProcess::new(h.app.clone()),
+        authority,
+        refresh_grant(&app),
+        Arc::new(Stuck(now)),
+        Arc::new(Quick),
+    );
+    let once = RestClient::with_credentials(
+        InProcess::new(h.app.clone()),
+        Arc::new(oauth),
+        skuswap_migrator::client::RetryPolicy { max_attempts: 1, ..quick_policy() },
+    );
+    advance_minutes(&h, 10).await;
+    assert_eq!(once.customers().await?.len(), 3);
+    assert_eq!(once.token_renewals(), 0, "the first token was minted after the clock moved");
+    advance_minutes(&h, 10).await;
+    assert_eq!(once.customers().await?.len(), 3);
+    assert_eq!(once.token_renewals(), 1);
+    Ok(())
+}
+
+/// The authority's transport fails `failures` times, then passes requests on.
+struct Flaky<T> {
+    inner: T,
+    failures: std::sync::atomic::AtomicU32,
+}
+
+impl<T: skuswap_migrator::client::Transport> skuswap_migrator::client::Transport for Flaky<T> {
+    async fn send(
+        &self,
+        req: skuswap_migrator::client::Outgoing,
+    ) -> Result<skuswap_migrator::client::Incoming, skuswap_migrator::client::TransportError> {
+        let left = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.failures.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(skuswap_migrator::client::TransportError::NotSent("connection refused".into()));
+        }
+        self.inner.send(req).await
+    }
+}
+
+#[tokio::test]
+async fn a_blip_at_the_authority_is_retried_and_a_long_outage_stops_nothing_for_good() -> TestResult {
+    let h = Harness::article()?;
+    let app = register(&h, 300).await?;
+    let authority = || Authority { url: "mock".into(), tenant: PARTNER.into(), resource: "r".into() };
+    let flaky = Flaky { inner: InProcess::new(h.app.clone()), failures: 3.into() };
+    let oauth = OAuth::new(flaky, authority(), refresh_grant(&app), Arc::new(Virtual(h.mock.clone())), Arc::new(Quick));
+    let pc = RestClient::with_credentials(InProcess::new(h.app.clone()), Arc::new(oauth), quick_policy());
+    assert_eq!(pc.customers().await?.len(), 3, "three refused connections to the authority, then a token");
+    // An authority down for good: the call has no clear answer (unclear, so a step is left for
+    // the next run), not a refused token that would stop the whole migration.
+    let down = Flaky { inner: InProcess::new(h.app.clone()), failures: 1_000.into() };
+    let oauth = OAuth::new(down, authority(), refresh_grant(&app), Arc::new(Virtual(h.mock.clone())), Arc::new(Quick));
+    let pc = RestClient::with_credentials(InProcess::new(h.app.clone()), Arc::new(oauth), quick_policy());
+    let e = pc.customers().await.err().ok_or("signed in without an authority")?;
+    assert!(e.is_unclear() && matches!(e, ClientError::SignIn { .. }), "{e}");
     Ok(())
 }
 
@@ -215,6 +274,12 @@ async fn the_token_endpoint_answers_oauth_errors_and_issues_nothing() -> TestRes
             "invalid_grant",
         ),
         (format!("grant_type=refresh_token&client_id={id}&refresh_token={}", app.refresh), 401, "invalid_client"),
+        // The client is checked first: a wrong secret learns nothing of the refresh token.
+        (
+            format!("grant_type=refresh_token&client_id={id}&client_secret=wrong&refresh_token=stolen"),
+            401,
+            "invalid_client",
+        ),
         (format!("grant_type=password&client_id={id}"), 400, "unsupported_grant_type"),
         (
             format!("grant_type=urn:ietf:params:oauth:grant-type:device_code&client_id={id}&device_code=nope"),
