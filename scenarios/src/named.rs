@@ -17,6 +17,7 @@ const NAMED: &[(&str, &str)] = &[
     ("deadline-crunch", include_str!("../named/deadline-crunch.json")),
     ("e4-retirement", include_str!("../named/e4-retirement.json")),
     ("distributor", include_str!("../named/distributor.json")),
+    ("o365-upgrade", include_str!("../named/o365-upgrade.json")),
 ];
 
 #[derive(Deserialize)]

@@ -5,6 +5,7 @@
 //! # Layout
 //! - `partner`: Partner Center handlers (translate only; rules live in the model).
 //! - `admin`: the admin API.
+//! - `upgrades`: legacy subscription upgrades (`…/subscriptions/{id}/upgrades`).
 //! - `dashboard`: the Partner Center dashboard pages at `/` (HTML forms over the same model).
 //! - `wire`: Partner Center's JSON shapes.
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
@@ -21,6 +22,7 @@ pub mod faults;
 pub mod operations;
 pub mod partner;
 pub mod signin;
+pub mod upgrades;
 pub mod wire;
 
 use std::any::Any;
@@ -58,6 +60,8 @@ pub fn app(mock: Mock) -> Router {
         .operation(Operation::GetSubscriptions, partner::list_subscriptions)
         .operation(Operation::GetSubscription, partner::get_subscription)
         .operation(Operation::UpdateSubscription, partner::update_subscription)
+        .operation(Operation::GetUpgrades, upgrades::list_upgrades)
+        .operation(Operation::CreateUpgrade, upgrades::create_upgrade)
         .operation(Operation::GetSubscribedSkus, partner::subscribed_skus)
         .operation(Operation::GetUsers, partner::list_users)
         .operation(Operation::GetUser, partner::get_user)

@@ -40,6 +40,10 @@ pub struct Offer {
     /// Offer ids that replace this one (successors in the article's mapping tables).
     #[serde(default)]
     pub upgrade_target_offers: Vec<String>,
+    /// Offer ids the legacy upgrades API (`…/subscriptions/{id}/upgrades`) can move a
+    /// subscription to; none for Dynamics AX and CRM Online (hence the manual procedure).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upgrade_paths: Vec<String>,
     /// From this instant the offer can no longer be bought.
     #[serde(default)]
     pub retired_on: Option<DateTime<Utc>>,
@@ -141,7 +145,10 @@ impl Catalog {
             ("d365-project-service", "Dynamics 365 for Project Service Automation", "dynamics", "DYN365_ENTERPRISE_PROJECT_SERVICE", 1, 10000, false, &[], &[], false, "Dynamics 365"),
             ("o365-e4", "Office 365 Enterprise E4", "office365", "ENTERPRISEWITHSCAL", 1, 10000, false, &[], &["o365-e3"], true, "Office 365"),
             ("o365-e3", "Office 365 Enterprise E3", "office365", "ENTERPRISEPACK", 1, 10000, false, &[], &[], false, "Office 365"),
+            ("o365-e1", "Office 365 Enterprise E1", "office365", "STANDARDPACK", 1, 10000, false, &[], &[], false, "Office 365"),
         ];
+        // Microsoft's own example of a legacy upgrade path: Office 365 E1 to E3.
+        let paths: &[(&str, &[&str])] = &[("o365-e1", &["o365-e3"])];
         let id_of = |key: &str| named(&format!("offer:{key}")).to_string().to_ascii_uppercase();
         Catalog::new(rows.iter().map(|&(key, name, family, part, min, max, add_on, pre, next, retired, category)| {
             let (retired_on, renewals_end_on) = match (retired, family) {
@@ -162,6 +169,11 @@ impl Catalog {
                 is_add_on: add_on,
                 prerequisite_offers: pre.iter().map(|k| id_of(k)).collect(),
                 upgrade_target_offers: next.iter().map(|k| id_of(k)).collect(),
+                upgrade_paths: paths
+                    .iter()
+                    .find(|(from, _)| *from == key)
+                    .map(|(_, to)| to.iter().map(|k| id_of(k)).collect())
+                    .unwrap_or_default(),
                 retired_on,
                 renewals_end_on,
                 category: category.to_string(),
@@ -177,7 +189,7 @@ mod tests {
     #[test]
     fn builtin_successors_and_prerequisites_resolve() {
         let c = Catalog::builtin();
-        assert_eq!(c.len(), 22);
+        assert_eq!(c.len(), 23);
         for o in c.offers() {
             for t in o.upgrade_target_offers.iter().chain(&o.prerequisite_offers) {
                 let target = c.offer(t);

@@ -109,6 +109,11 @@ pub enum EventKind {
     SubscriptionReactivated {
         family: String,
     },
+    /// A legacy upgrade bought `to` for this subscription (`upgradeType` as on the wire).
+    SubscriptionUpgraded {
+        to: Uuid,
+        upgrade_type: String,
+    },
     SubscriptionRenewed {
         family: String,
         until: DateTime<Utc>,
@@ -175,6 +180,7 @@ impl EventKind {
             EventKind::QuantityChanged { .. } => "QuantityChanged",
             EventKind::SubscriptionSuspended { .. } => "SubscriptionSuspended",
             EventKind::SubscriptionReactivated { .. } => "SubscriptionReactivated",
+            EventKind::SubscriptionUpgraded { .. } => "SubscriptionUpgraded",
             EventKind::SubscriptionRenewed { .. } => "SubscriptionRenewed",
             EventKind::SubscriptionExpired { .. } => "SubscriptionExpired",
             EventKind::SubscriptionDeprovisioned { .. } => "SubscriptionDeprovisioned",

@@ -10,6 +10,7 @@
 //! - `tenants`: partners, customers, relationships, users, tokens.
 //! - `subscriptions`: orders and subscriptions (buy, suspend, reactivate, quantity, etag).
 //! - `licenses`: license updates, subscribed SKUs, and the effective-license rule.
+//! - `upgrades`: legacy subscription upgrades (eligibility, upgrade with or without licenses).
 //! - `lifecycle`: the virtual clock: renewal, expiry, de-provisioning, prospects accepting.
 //! - `signin`: the mock's own OAuth authority (apps, grants, device codes, token lifetimes).
 //! - `events`: the audit log.
@@ -28,6 +29,7 @@ pub mod scenario;
 pub mod signin;
 pub mod subscriptions;
 pub mod tenants;
+pub mod upgrades;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -412,6 +412,7 @@ pub fn offers(
                 is_add_on: o.get("isAddOn").and_then(Value::as_bool).unwrap_or(false),
                 prerequisite_offers: strings("prerequisiteOffers"),
                 upgrade_target_offers: strings("upgradeTargetOffers"),
+                upgrade_paths: Vec::new(),
                 retired_on: (o.get("isAvailableForPurchase").and_then(Value::as_bool) == Some(false)).then_some(start),
                 renewals_end_on: None,
                 category: at(o, &["category", "name"]).and_then(Value::as_str).unwrap_or("Other").to_string(),

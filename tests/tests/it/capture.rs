@@ -262,6 +262,7 @@ round_trips! {
     round_trip_deadline_crunch => "deadline-crunch",
     round_trip_e4_retirement => "e4-retirement",
     round_trip_distributor => "distributor",
+    round_trip_o365_upgrade => "o365-upgrade",
 }
 
 #[tokio::test]

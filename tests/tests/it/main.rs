@@ -11,6 +11,7 @@
 //! - `subscriptions`: PATCH rules (suspend, reactivate, quantity, ETag, channels).
 //! - `licenses`: license updates, atomicity, out-of-licenses, the effective rule.
 //! - `model`: proptest: random operations against the mock and a reference model of its rules.
+//! - `upgrades`: legacy subscription upgrades: shapes, every modelled error, license transfer judged.
 //! - `lifecycle`: the virtual clock: expiry, renewal, de-provisioning, prospects.
 //! - `bad_inputs`: a table of malformed requests: 400 with the error body, nothing changed.
 //! - `admin`: scenarios, snapshots, determinism, events, tokens, relationships.
@@ -44,4 +45,5 @@ mod simulation;
 mod socket;
 mod subscriptions;
 mod tidy;
+mod upgrades;
 mod walkthrough;
