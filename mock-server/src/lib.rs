@@ -15,4 +15,4 @@ pub mod model;
 pub mod state;
 
 pub use http::app;
-pub use state::Mock;
+pub use state::{Mock, mint_token};

@@ -7,7 +7,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::model::{Scenario, World};
+use uuid::Uuid;
+
+use crate::model::{Cause, ModelError, Scenario, TokenMode, World};
 
 /// The named scenarios the hosting binary ships (the mock ships none of its own: scenario
 /// files belong to the `scenarios` crate), listed by `GET /admin/scenarios` and loaded by
@@ -49,7 +51,8 @@ impl Mock {
 
     /// A mock that knows the named scenarios of `library`.
     pub fn with_library(world: World, library: Arc<dyn ScenarioLibrary>) -> Self {
-        Mock { inner: Arc::new(Shared { world: Mutex::new(world), requests: AtomicU64::new(0), library }) }
+        let requests = AtomicU64::new(minted_floor(&world));
+        Mock { inner: Arc::new(Shared { world: Mutex::new(world), requests, library }) }
     }
 
     pub fn scenarios(&self) -> &dyn ScenarioLibrary {
@@ -74,10 +77,42 @@ impl Mock {
 
     /// Replace the whole world (scenario load, reset, restore).
     pub fn replace(&self, world: World) {
+        self.inner.requests.fetch_max(minted_floor(&world), Ordering::Relaxed);
         *self.lock() = world;
     }
 
+    /// The number of the next server-minted request id: past every one the world has seen,
+    /// so a restored snapshot's orders are never answered to a new request.
     pub fn next_request_number(&self) -> u64 {
         self.inner.requests.fetch_add(1, Ordering::Relaxed) + 1
     }
+}
+
+/// How a server-minted request id starts; the rest is its number in hex.
+pub const MINTED_REQUEST_ID: &str = "00000000-0000-4000-8000-";
+
+/// The highest server-minted request id number in `world` (its orders' request ids, its
+/// events' causes): minting goes on from there after a restart and a restored snapshot.
+fn minted_floor(world: &World) -> u64 {
+    let number = |id: &str| id.strip_prefix(MINTED_REQUEST_ID).and_then(|n| u64::from_str_radix(n, 16).ok());
+    let causes = world.events().iter().filter_map(|e| match &e.cause {
+        Cause::Request { request_id, .. } => number(request_id),
+        _ => None,
+    });
+    world.order_request_ids().filter_map(number).chain(causes).max().unwrap_or(0)
+}
+
+/// Mint a bearer token for `partner` (default: the first) in `world`: a random secret from the
+/// operating system, never derived from the seed, so tokens differ on every start and an old
+/// token is never another partner's after a reload. `lifetime` in seconds, on the virtual clock.
+pub fn mint_token(
+    world: &mut World,
+    partner: Option<Uuid>,
+    mode: TokenMode,
+    lifetime: Option<u32>,
+) -> Result<String, ModelError> {
+    let secret = crate::http::signin::secret("pcmock")
+        .ok_or_else(|| ModelError::InvalidInput("no randomness for a token".into()))?;
+    let expires = lifetime.map(|s| world.now() + chrono::Duration::seconds(i64::from(s)));
+    world.issue_token(partner, mode, secret, expires)
 }

@@ -66,7 +66,7 @@ impl Harness {
     }
 
     pub fn from_world(mut world: World) -> Result<Self, Box<dyn std::error::Error>> {
-        let token = world.issue_token(None, mock_server::model::TokenMode::AppUser)?;
+        let token = mock_server::mint_token(&mut world, None, mock_server::model::TokenMode::AppUser, None)?;
         let mock = skuswap_scenarios::named::mock(world);
         let app = mock_server::app(mock.clone());
         Ok(Harness { mock, app, token })

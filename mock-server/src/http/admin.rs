@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::error::PcError;
 use super::extract::{PcJson, PcQuery, RawBody, guid, parse_body};
 use super::wire::date;
+use crate::model::signin::{MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME};
 use crate::model::{Actor, Cause, TokenMode, World};
 use crate::{Mock, invariants};
 
@@ -114,6 +115,9 @@ pub struct TokenBody {
     partner_id: Option<String>,
     #[serde(default)]
     mode: Option<String>,
+    /// Seconds on the virtual clock (default: never expires).
+    #[serde(default)]
+    lifetime_seconds: Option<u32>,
 }
 
 pub async fn tokens(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
@@ -128,7 +132,13 @@ pub async fn tokens(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
         }
     };
     let (token, partner) = m.with(|w| {
-        let t = w.issue_token(partner, mode)?;
+        let lifetime = req.lifetime_seconds;
+        if lifetime.is_some_and(|s| !(MIN_TOKEN_LIFETIME..=MAX_TOKEN_LIFETIME).contains(&s)) {
+            return Err(PcError::invalid_input(format!(
+                "lifetimeSeconds must be between {MIN_TOKEN_LIFETIME} and {MAX_TOKEN_LIFETIME}."
+            )));
+        }
+        let t = crate::mint_token(w, partner, mode, lifetime)?;
         let p = w.token(&t).map(|t| t.partner);
         Ok::<_, PcError>((t, p))
     })?;

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
@@ -36,14 +36,27 @@ impl RequestIds {
     }
 }
 
+/// Longest `MS-RequestId` / `MS-CorrelationId` accepted (a GUID is 36; the mock stores and
+/// echoes them, so an unbounded one would be kept in the world).
+pub const MAX_REQUEST_ID: usize = 128;
+
 /// Middleware: attach [`RequestIds`] and echo both headers on every response, errors included.
 pub async fn request_ids(State(mock): State<Mock>, mut req: Request, next: Next) -> Response {
+    let oversized = [&MS_REQUEST_ID, &MS_CORRELATION_ID]
+        .iter()
+        .any(|name| req.headers().get(*name).is_some_and(|v| v.len() > MAX_REQUEST_ID));
+    if oversized {
+        return PcError::invalid_input(format!(
+            "MS-RequestId and MS-CorrelationId may be at most {MAX_REQUEST_ID} characters (a GUID is 36)."
+        ))
+        .into_response();
+    }
     // Computed in a block so no borrow of the (non-Sync) request lives across the await.
     let ids = {
         let header = |name: &HeaderName| {
             req.headers().get(name).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()).map(str::to_string)
         };
-        let mut mint = || format!("00000000-0000-4000-8000-{:012x}", mock.next_request_number());
+        let mut mint = || format!("{}{:012x}", crate::state::MINTED_REQUEST_ID, mock.next_request_number());
         let request_id = header(&MS_REQUEST_ID).unwrap_or_else(&mut mint);
         let correlation_id = header(&MS_CORRELATION_ID).unwrap_or_else(mint);
         RequestIds { request_id, correlation_id }
@@ -155,6 +168,11 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PcError> {
     }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| PcError::invalid_input(format!("The request body is not valid JSON: {e}")))?;
+    // serde would read a struct from an array by position (`["suspended"]` as a status): every
+    // body Partner Center and the admin API take is an object.
+    if !value.is_object() {
+        return Err(PcError::invalid_input("The request body must be a JSON object."));
+    }
     serde_json::from_value(camel_case_keys(value))
         .map_err(|e| PcError::invalid_input(format!("The request body has an invalid property: {e}")))
 }

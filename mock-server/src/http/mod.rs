@@ -87,7 +87,8 @@ pub fn app(mock: Mock) -> Router {
         .route("/faults", get(admin::get_faults).put(admin::put_faults).delete(admin::delete_faults))
         .route("/faults/dedup", axum::routing::put(admin::put_dedup))
         .route("/customers/{customer_id}/accept-relationship", post(admin::accept_relationship))
-        .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY));
+        .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY))
+        .layer(middleware::from_fn(same_site));
 
     #[rustfmt::skip]
     let dashboard = Router::new()
@@ -102,7 +103,8 @@ pub fn app(mock: Mock) -> Router {
             get(dashboard::manage_licenses).post(dashboard::update_licenses))
         .route("/customers/{customer_id}/subscriptions/{subscription_id}",
             get(dashboard::subscription).post(dashboard::change_status))
-        .route("/audit", get(dashboard::audit));
+        .route("/audit", get(dashboard::audit))
+        .layer(middleware::from_fn(same_site));
 
     // The mock's own authority, where Azure AD's v2 endpoints would be.
     #[rustfmt::skip]
@@ -122,6 +124,43 @@ pub fn app(mock: Mock) -> Router {
         .layer(middleware::from_fn_with_state(mock.clone(), extract::request_ids))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
+}
+
+/// State-changing admin calls and dashboard forms come only from this machine and from this
+/// site: a `Host` that is not loopback (DNS rebinding) or a cross-site request (`Sec-Fetch-Site`,
+/// `Origin`: any web page could otherwise post to `/admin/reset`) is refused, 403.
+async fn same_site(req: axum::extract::Request, next: middleware::Next) -> Response {
+    use axum::http::{Method, header};
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let text = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    let host_ok = text(&header::HOST).is_none_or(|h| loopback(&h));
+    let fetch_ok =
+        text(&header::HeaderName::from_static("sec-fetch-site")).is_none_or(|s| s == "same-origin" || s == "none");
+    let origin_ok = text(&header::ORIGIN)
+        .is_none_or(|o| o.split_once("://").is_some_and(|(_, rest)| loopback(rest.split('/').next().unwrap_or(rest))));
+    if host_ok && fetch_ok && origin_ok {
+        return next.run(req).await;
+    }
+    PcError::new(
+        StatusCode::FORBIDDEN,
+        403,
+        "Refused: state-changing admin and dashboard requests must come from this machine and this site.",
+    )
+    .into_response()
+}
+
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+fn loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host
+            .rsplit_once(':')
+            .map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host }),
+    };
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn unknown_route() -> PcError {

@@ -45,7 +45,8 @@ impl IdSource {
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 
-    /// An opaque token string (bearer tokens), from the same sequence.
+    /// Two draws of the sequence (once a token's; tokens are random now, but the draws keep
+    /// every later id where scenarios and snapshots expect it).
     pub fn next_token(&mut self) -> String {
         let a = self.next_uuid().simple().to_string();
         let b = self.next_uuid().simple().to_string();

@@ -178,6 +178,11 @@ impl World {
         self.ids.seed()
     }
 
+    /// The `MS-RequestId`s of orders the world remembers (for deduplication).
+    pub fn order_request_ids(&self) -> impl Iterator<Item = &str> {
+        self.order_requests.keys().map(String::as_str)
+    }
+
     pub fn events(&self) -> &[Event] {
         &self.events
     }

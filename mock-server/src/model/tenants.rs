@@ -148,15 +148,31 @@ impl World {
         self.log(batch, Subject::default(), kind);
     }
 
-    /// Mint a bearer token for a partner (default: the first one).
-    pub fn issue_token(&mut self, partner: Option<Uuid>, mode: TokenMode) -> Result<String> {
+    /// Record a bearer token for a partner (default: the first one). The secret is drawn by
+    /// the caller at random (`mock_server::mint_token`): never from the seed, never twice.
+    pub fn issue_token(
+        &mut self,
+        partner: Option<Uuid>,
+        mode: TokenMode,
+        secret: String,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<String> {
         let partner = match partner {
             Some(p) if self.partner(p).is_some() => p,
             Some(p) => return Err(ModelError::PartnerNotFound(p)),
             None => self.default_partner()?,
         };
-        let token = self.ids.next_token();
-        self.tokens.insert(token.clone(), Token { partner, mode, expires: None });
+        if secret.len() < 32 || self.tokens.contains_key(&secret) {
+            return Err(ModelError::InvalidInput("a token must be a fresh random secret".into()));
+        }
+        if expires.is_some_and(|at| at <= self.now) {
+            return Err(ModelError::InvalidInput("a token must expire after now".into()));
+        }
+        // The id sequence advances as it did when tokens came from it, so every id a
+        // scenario's seed gives stays where it was.
+        let _ = self.ids.next_token();
+        let token = secret;
+        self.tokens.insert(token.clone(), Token { partner, mode, expires });
         let batch = self.open_batch(Cause::Admin { operation: "issueToken".into() }, Actor::Admin);
         self.log(&batch, Subject::default(), EventKind::TokenIssued { partner, mode: mode.as_str().into() });
         Ok(token)

@@ -135,7 +135,8 @@ pub async fn serve(
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let token = world.issue_token(None, TokenMode::AppUser).map_err(|e| ServeError::Scenario(e.to_string()))?;
+    let token = mock_server::mint_token(&mut world, None, TokenMode::AppUser, None)
+        .map_err(|e| ServeError::Scenario(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind(addr, e))?;
     let local = listener.local_addr().map_err(ServeError::Io)?;
     let (url, ca_file) = match &scheme {

@@ -99,7 +99,8 @@ pub enum Reached {
 pub async fn reach(t: &Target) -> anyhow::Result<Reached> {
     if let Some(spec) = &t.mock {
         let mut world = super::serve::world_with(spec, Some(t.seed).filter(|s| *s != 0), t.customers)?;
-        let token = world.issue_token(None, mock_server::model::TokenMode::AppUser).map_err(|e| anyhow!("{e}"))?;
+        let token = mock_server::mint_token(&mut world, None, mock_server::model::TokenMode::AppUser, None)
+            .map_err(|e| anyhow!("{e}"))?;
         let now = world.now();
         return Ok(Reached::Mock { app: mock_server::app(crate::named::mock(world)), token, now });
     }

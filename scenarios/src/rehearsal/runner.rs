@@ -329,7 +329,9 @@ enum SignIn {
 impl SignIn {
     fn prepare(world: &mut World, lifetime: Option<u32>) -> anyhow::Result<Self> {
         let Some(lifetime) = lifetime else {
-            return Ok(SignIn::Fixed(world.issue_token(None, TokenMode::AppUser).map_err(|e| anyhow!("{e}"))?));
+            return Ok(SignIn::Fixed(
+                mock_server::mint_token(world, None, TokenMode::AppUser, None).map_err(|e| anyhow!("{e}"))?,
+            ));
         };
         let secret =
             |p: &str| mock_server::http::signin::secret(p).ok_or_else(|| anyhow!("no randomness for a secret"));

@@ -105,3 +105,28 @@ async fn admin_tokens_refuse_unknown_partners_and_modes() -> TestResult {
     assert_eq!(r.body["mode"], "app+user");
     Ok(())
 }
+
+/// Tokens are random per start (the seed keeps ids, not secrets), die with a reload, and may
+/// be given a lifetime on the virtual clock.
+#[tokio::test]
+async fn tokens_are_random_revoked_by_a_reload_and_may_expire() -> TestResult {
+    let (a, b) = (Harness::article()?, Harness::article()?);
+    assert_ne!(a.token, b.token, "the same token on two starts of the same scenario and seed");
+    let old = a.token_for(None, "app+user").await;
+    let auth = format!("Bearer {old}");
+    assert_eq!(a.send(Method::GET, "/v1/customers", None, &[("authorization", &auth)]).await.status.as_u16(), 200);
+    assert_eq!(a.post("/admin/scenario", r#"{"name":"article"}"#).await.status.as_u16(), 200);
+    let r = a.send(Method::GET, "/v1/customers", None, &[("authorization", &auth)]).await;
+    assert_eq!(r.status.as_u16(), 401, "a token survived the reload");
+    // A lifetime: good until it passes.
+    let r = a.post("/admin/tokens", r#"{"lifetimeSeconds":300}"#).await;
+    let short = r.body["accessToken"].as_str().ok_or("no token")?.to_string();
+    let auth = format!("Bearer {short}");
+    assert_eq!(a.send(Method::GET, "/v1/customers", None, &[("authorization", &auth)]).await.status.as_u16(), 200);
+    a.post("/admin/clock/advance", r#"{"minutes":6}"#).await;
+    assert_eq!(a.send(Method::GET, "/v1/customers", None, &[("authorization", &auth)]).await.status.as_u16(), 401);
+    for body in [r#"{"lifetimeSeconds":1}"#, r#"{"lifetimeSeconds":9999999}"#] {
+        assert_eq!(a.post("/admin/tokens", body).await.status.as_u16(), 400, "{body}");
+    }
+    Ok(())
+}

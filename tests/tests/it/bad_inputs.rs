@@ -39,6 +39,9 @@ async fn malformed_requests_get_the_error_body_and_change_nothing() -> TestResul
         (Method::PATCH, sub.clone(), Some(r#"{"quantity":4294967296}"#.into()), 400, 2002),
         (Method::PATCH, sub.clone(), Some(r#"{"autoRenewEnabled":"yes"}"#.into()), 400, 800_002),
         (Method::PATCH, sub.clone(), Some("null".into()), 400, 800_002),
+        // An array is not an object, even one serde could read by position.
+        (Method::PATCH, sub.clone(), Some(r#"["suspended"]"#.into()), 400, 800_002),
+        (Method::POST, lic.clone(), Some(r#"[[{"skuId":"x"}],[]]"#.into()), 400, 800_002),
         (Method::POST, lic.clone(), Some(r#"{"licensesToAssign":{"skuId":"x"}}"#.into()), 400, 800_002),
         (Method::POST, lic.clone(), Some(r#"{"licensesToRemove":[42]}"#.into()), 400, 800_002),
         (Method::GET, "/v1/offers".into(), None, 400, 800_002),
@@ -68,5 +71,48 @@ async fn malformed_requests_get_the_error_body_and_change_nothing() -> TestResul
     }
     let after = h.mock.read(serde_json::to_string)?;
     assert!(before == after, "a refused request changed the state");
+    Ok(())
+}
+
+/// An `MS-RequestId` the size of a small file is refused, not stored and echoed.
+#[tokio::test]
+async fn oversized_request_ids_are_refused() -> TestResult {
+    let h = Harness::article()?;
+    let long = "r".repeat(420 * 1024);
+    let before = h.mock.read(serde_json::to_string)?;
+    for header in ["ms-requestid", "ms-correlationid"] {
+        let r = h.send(Method::GET, "/v1/customers", None, &[(header, long.as_str())]).await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_002)), "{header}");
+        assert!(!r.text.contains(&long[..200]), "{header} echoed");
+    }
+    let guid = "a".repeat(128);
+    assert_eq!(
+        h.send(Method::GET, "/v1/customers", None, &[("ms-requestid", guid.as_str())]).await.status.as_u16(),
+        200
+    );
+    assert!(h.mock.read(serde_json::to_string)? == before);
+    Ok(())
+}
+
+/// Ids the server mints for requests without `MS-RequestId` go on past a restored snapshot's:
+/// an order sent after a restart is bought, not answered with an old one.
+#[tokio::test]
+async fn minted_request_ids_do_not_repeat_after_a_restart() -> TestResult {
+    let h = Harness::article()?;
+    let offer = h.offer_id("d365-sales");
+    let order = format!(r#"{{"lineItems":[{{"lineItemNumber":0,"offerId":"{offer}","quantity":1}}]}}"#);
+    let path = format!("/v1/customers/{WINGTIP}/orders");
+    let first = h.send(Method::POST, &path, Some(&order), &[]).await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.text);
+    let snapshot = h.get("/admin/state").await.text;
+    // A new process: a fresh mock, the snapshot put back.
+    let restarted = Harness::article()?;
+    assert_eq!(restarted.send(Method::PUT, "/admin/state", Some(&snapshot), &[]).await.status.as_u16(), 200);
+    // The snapshot's tokens came with it.
+    let auth = format!("Bearer {}", h.token);
+    let second = restarted.send(Method::POST, &path, Some(&order), &[("authorization", auth.as_str())]).await;
+    assert_eq!(second.status.as_u16(), 201, "{}", second.text);
+    assert_ne!(second.body["id"], first.body["id"], "answered with the order from before the restart");
+    assert_ne!(second.headers.get("ms-requestid"), first.headers.get("ms-requestid"));
     Ok(())
 }

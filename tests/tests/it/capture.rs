@@ -49,7 +49,7 @@ impl<T: Transport> Transport for Recording<T> {
 /// scenarios, and its token.
 fn served(scenario: &Scenario) -> Result<(mock_server::Mock, axum::Router, String), Box<dyn std::error::Error>> {
     let mut world = World::from_scenario(scenario, None)?;
-    let token = world.issue_token(None, mock_server::model::TokenMode::AppUser)?;
+    let token = mock_server::mint_token(&mut world, None, mock_server::model::TokenMode::AppUser, None)?;
     let mock = named::mock(world);
     let app = mock_server::app(mock.clone());
     Ok((mock, app, token))
@@ -295,7 +295,7 @@ async fn capture_only_reads_and_keeps_to_its_rate() -> TestResult {
 async fn an_app_only_capture_says_what_it_could_not_read_and_names_no_original() -> TestResult {
     let scenario = named::resolve("article", None, None)?;
     let (mock, app, _) = served(&scenario)?;
-    let token = mock.with(|w| w.issue_token(None, mock_server::model::TokenMode::App))?;
+    let token = mock.with(|w| mock_server::mint_token(w, None, mock_server::model::TokenMode::App, None))?;
     let pc = RestClient::new(InProcess::new(app), token, skuswap_tests::engine::quick_policy());
     let key = Pseudonyms::new([9; 32]);
     let book = capture::book(&pc, mock.read(|w| w.now()), &Rename(Some(&key)), Vec::new(), &mut ()).await?;

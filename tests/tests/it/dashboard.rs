@@ -187,3 +187,64 @@ async fn the_dashboard_shows_only_the_signed_in_partners_customers() -> TestResu
     assert_eq!(status, StatusCode::BAD_REQUEST);
     Ok(())
 }
+
+/// A license form without its `sku` fields (empty, another content type, malformed) is not the
+/// form: it is refused and removes nothing (it used to remove every license and say "saved").
+#[tokio::test]
+async fn a_license_post_that_is_not_the_form_changes_nothing() -> TestResult {
+    let h = Harness::article()?;
+    let user = h.holders(WINGTIP, "ax-enterprise").first().cloned().ok_or("no AX user")?;
+    let path = format!("/customers/{WINGTIP}/users/{user}/licenses");
+    let before = h.mock.read(serde_json::to_string)?;
+    let (status, page, _) = form(&h, &path, "").await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    let (status, _, _) = form(&h, &path, "sku=not-a-guid").await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = form(&h, &path, "%%%").await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let plain = h.send(Method::POST, &path, Some("sku="), &[("content-type", "text/plain")]).await;
+    assert_eq!(plain.status, StatusCode::BAD_REQUEST);
+    assert!(h.mock.read(serde_json::to_string)? == before, "a refused form changed the state");
+    assert!(h.holders(WINGTIP, "ax-enterprise").contains(&user));
+    Ok(())
+}
+
+/// State-changing admin calls and forms refuse other sites and other hosts (any web page, or
+/// a rebinding DNS name, could otherwise post to them); reads and this site's own forms pass.
+#[tokio::test]
+async fn cross_site_and_foreign_host_posts_are_refused() -> TestResult {
+    let h = Harness::article()?;
+    let before = h.mock.read(serde_json::to_string)?;
+    let refused: [&[(&str, &str)]; 4] = [
+        &[("origin", "https://evil.example")],
+        &[("sec-fetch-site", "cross-site")],
+        &[("host", "evil.example:8080")],
+        &[("origin", "null")],
+    ];
+    for headers in refused {
+        for (method, path, body) in [
+            (Method::POST, "/admin/reset", None),
+            (Method::POST, "/clock", Some("days=1")),
+            (Method::POST, "/admin/tokens", None),
+        ] {
+            let r = h.send(method.clone(), path, body, headers).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} {headers:?}: {}", r.text);
+        }
+    }
+    assert!(h.mock.read(serde_json::to_string)? == before, "a refused request changed the state");
+    // Reads from anywhere, and this site's own form posts, still work.
+    assert_eq!(
+        h.send(Method::GET, "/admin/clock", None, &[("origin", "https://evil.example")]).await.status,
+        StatusCode::OK
+    );
+    let own: &[(&str, &str)] = &[
+        ("host", "127.0.0.1:8080"),
+        ("origin", "http://127.0.0.1:8080"),
+        ("sec-fetch-site", "same-origin"),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    assert_eq!(h.send(Method::POST, "/clock", Some("days=1"), own).await.status, StatusCode::SEE_OTHER);
+    let local: &[(&str, &str)] = &[("host", "localhost:8080")];
+    assert_eq!(h.send(Method::POST, "/admin/tokens", None, local).await.status, StatusCode::CREATED);
+    Ok(())
+}

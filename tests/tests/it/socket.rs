@@ -8,7 +8,7 @@ use skuswap_tests::{TestResult, article::*};
 async fn the_mock_serves_a_real_client_over_loopback() -> TestResult {
     let scenario = skuswap_scenarios::named::resolve("article", None, None)?;
     let mut world = mock_server::model::World::from_scenario(&scenario, None)?;
-    let token = world.issue_token(None, mock_server::model::TokenMode::AppUser)?;
+    let token = mock_server::mint_token(&mut world, None, mock_server::model::TokenMode::AppUser, None)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -63,13 +63,16 @@ pub async fn update_licenses(
     session: Session,
     ids: RequestIds,
     Path((cid, uid)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    // Repeated `sku` fields (one per ticked box): read as pairs, every one kept.
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let ticked: Vec<Uuid> =
-        pairs.iter().filter(|(k, _)| k == "sku").filter_map(|(_, v)| v.parse::<Uuid>().ok()).collect();
+    // Repeated `sku` fields (one per ticked box, and the form's empty marker so that unticking
+    // every box still says so): a body without them is not this form, and removes nothing.
+    let ticked = ticked_skus(&headers, &body);
     m.with(|w| {
+        let Some(ticked) = ticked else {
+            return html_error(StatusCode::BAD_REQUEST, w, None, "That is not the license form: nothing was changed.");
+        };
         let (me, cid) = match my_customer(w, session, &cid) {
             Ok((me, c)) => (me, c.id),
             Err(page) => return *page,
@@ -113,4 +116,22 @@ pub async fn update_licenses(
             }
         }
     })
+}
+
+/// The SKUs ticked on the license form, or `None` when the body is not that form (another
+/// content type, not urlencoded, no `sku` field at all, or a value that is not a GUID).
+fn ticked_skus(headers: &axum::http::HeaderMap, body: &[u8]) -> Option<Vec<Uuid>> {
+    let form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return None;
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    let skus: Vec<&str> = pairs.iter().filter(|(k, _)| k == "sku").map(|(_, v)| v.as_str()).collect();
+    if skus.is_empty() {
+        return None;
+    }
+    skus.iter().filter(|v| !v.is_empty()).map(|v| v.parse::<Uuid>().ok()).collect()
 }
