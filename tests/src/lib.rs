@@ -184,6 +184,20 @@ impl Harness {
     }
 }
 
+/// Rehearsal options as the tests start from: the built-in mapping at 500 requests a minute,
+/// no faults, nothing meanwhile.
+pub fn rehearsal_options() -> skuswap_scenarios::rehearsal::Options {
+    skuswap_scenarios::rehearsal::Options {
+        rate: 500,
+        mapping: skuswap_migrator::mapping::Mapping::builtin(),
+        seed: None,
+        faults: None,
+        meanwhile: None,
+        reapply: false,
+        token_lifetime: None,
+    }
+}
+
 /// Engine clients against a harness's mock, over either transport.
 pub mod engine {
     use std::path::PathBuf;

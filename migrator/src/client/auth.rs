@@ -271,6 +271,14 @@ impl<A: Transport> OAuth<A> {
         AuthError::Refused { authority: self.authority.url.clone(), error: e.error, description: e.error_description }
     }
 
+    /// A token request the authority must answer with a token (its refusal is the error).
+    async fn grant_token(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, AuthError> {
+        match self.post(self.endpoint("token"), form).await? {
+            Answer::Ok(t) => Ok(t),
+            Answer::Refused(e) => Err(self.refused(e)),
+        }
+    }
+
     /// One token request with `refresh` (when there is one), else the grant's first sign-in.
     async fn obtain(&self, refresh: &mut Option<Secret>) -> Result<Issued, AuthError> {
         let scope = self.scope();
@@ -282,10 +290,7 @@ impl<A: Transport> OAuth<A> {
                     ("client_secret", client_secret.expose()),
                     ("scope", &scope),
                 ];
-                match self.post(self.endpoint("token"), &form).await? {
-                    Answer::Ok(t) => t,
-                    Answer::Refused(e) => return Err(self.refused(e)),
-                }
+                self.grant_token(&form).await?
             }
             (Grant::RefreshToken { client_id, client_secret, .. }, Some(r)) => {
                 let form = [
@@ -295,10 +300,7 @@ impl<A: Transport> OAuth<A> {
                     ("refresh_token", r.expose()),
                     ("scope", &scope),
                 ];
-                match self.post(self.endpoint("token"), &form).await? {
-                    Answer::Ok(t) => t,
-                    Answer::Refused(e) => return Err(self.refused(e)),
-                }
+                self.grant_token(&form).await?
             }
             (Grant::DeviceCode { client_id }, Some(r)) => {
                 let form = [
@@ -369,6 +371,19 @@ impl<A: Transport> OAuth<A> {
         }
     }
 
+    /// Sign in again (state held locked by the caller) and keep the new token; a renewal when
+    /// there was one before.
+    async fn replace(&self, state: &mut (Option<Issued>, Option<Secret>)) -> Result<Secret, AuthError> {
+        let (issued, refresh) = state;
+        let fresh = self.obtain(refresh).await?;
+        if issued.is_some() {
+            self.renewals.fetch_add(1, Ordering::Relaxed);
+        }
+        let access = fresh.access.clone();
+        *issued = Some(fresh);
+        Ok(access)
+    }
+
     /// How long before expiry a token is renewed: five minutes, or a fifth of a short lifetime.
     fn margin(issued: &Issued) -> chrono::Duration {
         (issued.lifetime / 5).min(chrono::Duration::minutes(5))
@@ -384,14 +399,7 @@ impl<A: Transport> Credentials for OAuth<A> {
             {
                 return Ok(issued.access.clone());
             }
-            let (issued, refresh) = &mut *state;
-            let fresh = self.obtain(refresh).await?;
-            if issued.is_some() {
-                self.renewals.fetch_add(1, Ordering::Relaxed);
-            }
-            let access = fresh.access.clone();
-            *issued = Some(fresh);
-            Ok(access)
+            self.replace(&mut state).await
         })
     }
 
@@ -405,12 +413,7 @@ impl<A: Transport> Credentials for OAuth<A> {
             {
                 return Ok(Some(issued.access.clone()));
             }
-            let (issued, refresh) = &mut *state;
-            let fresh = self.obtain(refresh).await?;
-            self.renewals.fetch_add(1, Ordering::Relaxed);
-            let access = fresh.access.clone();
-            *issued = Some(fresh);
-            Ok(Some(access))
+            self.replace(&mut state).await.map(Some)
         })
     }
 

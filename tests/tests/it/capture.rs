@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use mock_server::model::{Scenario, World};
 use serde_json::Value;
 use skuswap_migrator::client::{InProcess, Incoming, Outgoing, RestClient, Transport, TransportError};
-use skuswap_migrator::mapping::Mapping;
 use skuswap_scenarios::capture::{self, Pseudonyms, Rename, bam};
 use skuswap_scenarios::cli::capture::{CaptureArgs, Paced};
 use skuswap_scenarios::named;
@@ -21,15 +20,7 @@ use uuid::Uuid;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn options() -> Options {
-    Options {
-        rate: 500,
-        mapping: Mapping::builtin(),
-        seed: None,
-        faults: None,
-        meanwhile: None,
-        reapply: false,
-        token_lifetime: None,
-    }
+    skuswap_tests::rehearsal_options()
 }
 
 /// Records every method sent (to prove capture only reads).

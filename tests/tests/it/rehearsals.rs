@@ -6,7 +6,6 @@
 //! many customers; set it to 100000 to rehearse each at its full size (slow in debug builds).
 
 use chrono::{TimeZone, Utc};
-use skuswap_migrator::mapping::Mapping;
 use skuswap_scenarios::csv_import::{CsvError, from_csv, to_csv};
 use skuswap_scenarios::generate::{Knobs, generate};
 use skuswap_scenarios::named;
@@ -18,15 +17,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const SAMPLE: &str = include_str!("../../../scenarios/samples/book.csv");
 
 fn options() -> Options {
-    Options {
-        rate: 500,
-        mapping: Mapping::builtin(),
-        seed: None,
-        faults: None,
-        meanwhile: None,
-        reapply: false,
-        token_lifetime: None,
-    }
+    skuswap_tests::rehearsal_options()
 }
 
 fn knobs(customers: usize) -> Knobs {
