@@ -69,9 +69,7 @@ impl Http {
                 url.scheme()
             )));
         }
-        // reqwest is built without a default crypto provider (see Cargo.toml): use ring. A
-        // second install in the same process is refused harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto();
         let mut builder = reqwest::Client::builder();
         if let Some(pem) = ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -86,6 +84,13 @@ impl Http {
             .map_err(|e| TransportError::Rejected(format!("cannot build the HTTP client: {}", chain(&e))))?;
         Ok(Http { client, base_url: base_url.trim_end_matches('/').to_string() })
     }
+}
+
+/// Make ring the process's TLS crypto provider. reqwest is built without a default one (see
+/// Cargo.toml), so anything that builds a reqwest client calls this first; a second install
+/// is refused harmlessly.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// An error and every cause under it, on one line.

@@ -196,21 +196,47 @@ pub async fn advance(State(m): State<Mock>, PcJson(body): PcJson<AdvanceBody>) -
 }
 
 /// GET /admin/events?after=SEQ[&format=text]
+/// Events per `/admin/events` page unless `limit` says otherwise, and at most.
+pub const EVENTS_PAGE: usize = 10_000;
+pub const MAX_EVENTS_PAGE: usize = 100_000;
+
+/// `GET /admin/events?after=SEQ&limit=N[&format=text]`: one page of the log. Only the page is
+/// copied under the lock and it is rendered after the lock is released, so a long log never
+/// stalls the other calls; `next` (and the `Next-After` header) say where the next page starts.
 pub async fn events(State(m): State<Mock>, q: PcQuery) -> Reply {
-    let after = match q.get("after") {
-        None => 0,
-        Some(s) => s
-            .parse::<u64>()
-            .map_err(|_| PcError::invalid_input(format!("after must be a sequence number, not {s:?}.")))?,
+    let number = |name: &str| -> Result<Option<u64>, PcError> {
+        q.get(name)
+            .map(|s| {
+                s.parse::<u64>()
+                    .map_err(|_| PcError::invalid_input(format!("{name} must be a whole number, not {s:?}.")))
+            })
+            .transpose()
     };
-    if q.get("format") == Some("text") {
-        let text = m.read(|w| w.events_after(after).iter().map(|e| format!("{e}\n")).collect::<String>());
-        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
+    let after = number("after")?.unwrap_or(0);
+    let limit = match number("limit")? {
+        None => EVENTS_PAGE,
+        Some(n) if (1..=MAX_EVENTS_PAGE as u64).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(PcError::invalid_input(format!("limit must be between 1 and {MAX_EVENTS_PAGE}, not {n}.")));
+        }
+    };
+    let (page, more) = m.read(|w| {
+        let rest = w.events_after(after);
+        (rest[..rest.len().min(limit)].to_vec(), rest.len() > limit)
+    });
+    let next = page.last().filter(|_| more).map(|e| e.seq);
+    let mut resp = if q.get("format") == Some("text") {
+        let text = page.iter().map(|e| format!("{e}\n")).collect::<String>();
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    } else {
+        let events = serde_json::to_value(&page)
+            .map_err(|e| PcError::new(StatusCode::INTERNAL_SERVER_ERROR, 800_003, e.to_string()))?;
+        Json(json!({ "events": events, "next": next })).into_response()
+    };
+    if let Some(n) = next.and_then(|n| axum::http::HeaderValue::from_str(&n.to_string()).ok()) {
+        resp.headers_mut().insert(axum::http::HeaderName::from_static("next-after"), n);
     }
-    let events = m
-        .read(|w| serde_json::to_value(w.events_after(after)))
-        .map_err(|e| PcError::new(StatusCode::INTERNAL_SERVER_ERROR, 800_003, e.to_string()))?;
-    Ok(Json(json!({ "events": events })).into_response())
+    Ok(resp)
 }
 
 pub async fn invariants(State(m): State<Mock>) -> Reply {

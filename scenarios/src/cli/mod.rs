@@ -9,12 +9,14 @@
 //! - `capture`: `skuswap capture`, a read-only capture of a partner's book.
 //! - `target`: where Partner Center is (`--base-url`, `--ca-cert`, or an embedded `--mock`).
 //! - `signin`: how to sign in (a token, or OAuth: refresh token, client credentials, device code).
+//! - `persist`: `serve --state FILE` (load at start, atomic saves at an interval and on stop).
 //! - `tls`: HTTPS for `serve --tls` (certificates made at start, the accept loop).
 //! - `client`: one `PartnerCenter` over whichever transport the target picked.
 
 pub mod capture;
 pub mod client;
 pub mod migrate;
+pub mod persist;
 pub mod rehearse;
 pub mod scenarios;
 pub mod serve;

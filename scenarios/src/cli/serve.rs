@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::persist::{self, Persist, PersistError};
 use super::tls::{self, Tls, TlsError};
 
 use mock_server::model::{TokenMode, World};
@@ -20,6 +21,8 @@ pub enum ServeError {
     Io(std::io::Error),
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("{0}")]
+    State(#[from] PersistError),
 }
 
 /// `skuswap serve`'s arguments.
@@ -51,6 +54,13 @@ pub struct ServeArgs {
     /// the system temp directory).
     #[arg(long, value_name = "DIR")]
     pub tls_dir: Option<PathBuf>,
+    /// Keep the whole state in FILE: loaded at start when it exists (then --scenario is not
+    /// read), saved atomically every --save-every seconds while it changes, and on Ctrl-C.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Seconds between saves of --state (at most this much is lost to a SIGKILL).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub save_every: u64,
 }
 
 /// How `serve` speaks.
@@ -81,15 +91,31 @@ impl ServeArgs {
 
 /// Run `skuswap serve` until Ctrl-C.
 pub async fn run(a: &ServeArgs) -> anyhow::Result<u8> {
-    let world = world_with(&a.scenario, a.seed, a.customers)?;
+    let saved = match &a.state {
+        Some(path) => persist::load(path)?,
+        None => None,
+    };
+    if let (Some(w), Some(path)) = (&saved, &a.state) {
+        eprintln!(
+            "skuswap: state restored from {} ({} events, scenario {})",
+            path.display(),
+            w.events().len(),
+            w.scenario
+        );
+    }
+    let world = match saved {
+        Some(w) => w,
+        None => world_with(&a.scenario, a.seed, a.customers)?,
+    };
     let scheme = a.scheme()?;
+    let persist = a.state.clone().map(|path| Persist { path, every: std::time::Duration::from_secs(a.save_every) });
     if !a.addr.ip().is_loopback() {
         eprintln!("skuswap: warning: {} is not a loopback address; the /admin API has no authentication", a.addr);
     }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    serve(a.addr, world, scheme, print_started, shutdown).await?;
+    serve(a.addr, world, Serving { scheme, persist }, print_started, shutdown).await?;
     Ok(super::EXIT_OK)
 }
 
@@ -127,14 +153,21 @@ pub struct Started {
     pub now: String,
 }
 
+/// How to serve: the scheme, and where the state is kept (if anywhere).
+pub struct Serving {
+    pub scheme: Scheme,
+    pub persist: Option<Persist>,
+}
+
 /// Serve `world` on `addr` until `shutdown` resolves; `on_start` is told the URL and token.
 pub async fn serve(
     addr: SocketAddr,
     mut world: World,
-    scheme: Scheme,
+    serving: Serving,
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let Serving { scheme, persist } = serving;
     let token = mock_server::mint_token(&mut world, None, TokenMode::AppUser, None)
         .map_err(|e| ServeError::Scenario(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind(addr, e))?;
@@ -144,12 +177,21 @@ pub async fn serve(
         Scheme::Https(t) => (format!("https://{}", https_host(local)), t.ca_file.clone()),
     };
     let started = Started { url, ca_file, token, scenario: world.scenario.clone(), now: world.now().to_rfc3339() };
-    let app = mock_server::app(crate::named::mock(world));
+    let mock = crate::named::mock(world);
+    let app = mock_server::app(mock.clone());
+    let saver = persist.clone().map(|p| persist::keep(mock.clone(), p));
     on_start(&started);
-    match scheme {
+    let served = match scheme {
         Scheme::Http => axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io),
         Scheme::Https(t) => tls::serve(listener, t.config, app, shutdown).await.map_err(ServeError::Io),
+    };
+    if let Some(task) = saver {
+        task.abort();
     }
+    if let Some(p) = &persist {
+        persist::save(&mock, &p.path)?;
+    }
+    served
 }
 
 /// The host clients should name: the certificate is made for `localhost` and the loopback

@@ -113,6 +113,37 @@ async fn events_page_by_sequence_and_render_as_text() -> TestResult {
     Ok(())
 }
 
+/// The log comes in bounded pages (`limit`, then `next` / `Next-After`): walking them gives
+/// the whole log once, in order; a bad limit is 400.
+#[tokio::test]
+async fn events_come_in_bounded_pages() -> TestResult {
+    let h = Harness::article()?;
+    let all = h.get("/admin/events").await.body["events"].as_array().cloned().unwrap_or_default();
+    assert!(h.get("/admin/events").await.body["next"].is_null(), "a short log is one page");
+    let (mut after, mut walked) = (0u64, Vec::new());
+    loop {
+        let r = h.get(&format!("/admin/events?after={after}&limit=7")).await;
+        let page = r.body["events"].as_array().cloned().unwrap_or_default();
+        assert!(page.len() <= 7);
+        walked.extend(page);
+        match r.body["next"].as_u64() {
+            Some(n) => {
+                assert_eq!(r.headers.get("next-after").and_then(|v| v.to_str().ok()), Some(n.to_string().as_str()));
+                after = n;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(walked, all);
+    let text = h.get("/admin/events?format=text&limit=3").await;
+    assert_eq!(text.text.lines().count(), 3);
+    assert_eq!(text.headers.get("next-after").and_then(|v| v.to_str().ok()), Some("3"));
+    for bad in ["limit=0", "limit=100001", "limit=lots"] {
+        assert_eq!(h.get(&format!("/admin/events?{bad}")).await.status.as_u16(), 400, "{bad}");
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_customer_accepts_the_partners_invitation_through_the_admin_api() -> TestResult {
     let h = Harness::article()?;

@@ -19,6 +19,7 @@ async fn the_mock_serves_a_real_client_over_loopback() -> TestResult {
             })
             .await
     });
+    skuswap_migrator::client::transport::install_crypto();
     let client = reqwest::Client::new();
     let base = format!("http://{addr}");
     let r = client
@@ -43,5 +44,62 @@ async fn the_mock_serves_a_real_client_over_loopback() -> TestResult {
     assert_eq!(v["ok"], true);
     let _ = stop.send(());
     server.await??;
+    Ok(())
+}
+
+/// `serve --state FILE`: a change survives a kill (at most one save interval is lost) and a
+/// graceful stop; the restarted server has the change and the old tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_state_survives_a_kill_and_a_restart() -> TestResult {
+    use skuswap_scenarios::cli::persist::{self, Persist};
+    use skuswap_scenarios::cli::serve::{Scheme, Serving, serve, world_with};
+    skuswap_migrator::client::transport::install_crypto();
+    let path = std::env::temp_dir().join(format!("skuswap-state-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let persist = Persist { path: path.clone(), every: std::time::Duration::from_millis(300) };
+    let start = |world, stop: tokio::sync::oneshot::Receiver<()>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let serving = Serving { scheme: Scheme::Http, persist: Some(persist.clone()) };
+        let task = tokio::spawn(async move {
+            let on_start = move |s: &skuswap_scenarios::cli::serve::Started| {
+                let _ = tx.send((s.url.clone(), s.token.clone()));
+            };
+            serve("127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()), world, serving, on_start, async {
+                let _ = stop.await;
+            })
+            .await
+        });
+        (task, rx)
+    };
+    let client = reqwest::Client::new();
+    let order = |base: &str, token: &str| {
+        client
+            .post(format!("{base}/v1/customers/{WINGTIP}/orders"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"lineItems":[{"lineItemNumber":0,"offerId":"2AA24A5A-0044-577B-B412-952E420C1F68","quantity":1}]}))
+            .send()
+    };
+    // First run: one order, then killed (no graceful save) after a save interval.
+    let (_never, stop) = tokio::sync::oneshot::channel();
+    let (task, started) = start(world_with("article", None, None)?, stop);
+    let (base, token) = started.recv_timeout(std::time::Duration::from_secs(10))?;
+    assert_eq!(order(&base, &token).await?.status(), 201);
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    task.abort();
+    let saved = persist::load(&path)?.ok_or("nothing was saved")?;
+    let orders = |w: &mock_server::model::World| w.events().iter().filter(|e| e.kind.name() == "OrderPlaced").count();
+    assert_eq!(orders(&saved), 1, "the order was lost to the kill");
+    // Second run, from the file: the old token works; a change then a graceful stop is saved.
+    let (stop_now, stop) = tokio::sync::oneshot::channel();
+    let (task, started) = start(saved, stop);
+    let (base, _) = started.recv_timeout(std::time::Duration::from_secs(10))?;
+    assert_eq!(order(&base, &token).await?.status(), 201, "the token from before the restart");
+    let _ = stop_now.send(());
+    task.await??;
+    assert_eq!(persist::load(&path)?.map(|w| orders(&w)), Some(2));
+    // A file that is not a state is a clear error.
+    std::fs::write(&path, "{\"half\": ")?;
+    assert!(persist::load(&path).is_err_and(|e| e.to_string().contains("not a skuswap state")));
+    let _ = std::fs::remove_file(&path);
     Ok(())
 }
