@@ -65,6 +65,10 @@ pub fn load_scenario(m: &Mock, spec: &Value, seed: Option<u64>) -> Result<World,
         _ => serde_json::from_str(&spec.to_string())
             .map_err(|e| PcError::invalid_input(format!("invalid scenario document: {e}")))?,
     };
+    if let Some(plan) = &scenario.faults {
+        super::operations::check_fault_operations(plan)
+            .map_err(|e| PcError::invalid_input(format!("Invalid scenario: faults: {e}")))?;
+    }
     Ok(World::from_scenario(&scenario, seed)?)
 }
 
@@ -303,6 +307,8 @@ pub async fn put_faults(State(m): State<Mock>, q: PcQuery, RawBody(body): RawBod
         })?,
         None => parse_body(&body)?,
     };
+    super::operations::check_fault_operations(&plan)
+        .map_err(|e| PcError::invalid_input(format!("Invalid fault plan: {e}")))?;
     m.with(|w| w.set_fault_plan(Some(plan)).map(|()| faults_view(w)))
         .map(|v| Json(v).into_response())
         .map_err(|e| PcError::invalid_input(format!("Invalid fault plan: {e}")))

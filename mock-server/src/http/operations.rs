@@ -102,6 +102,20 @@ impl Operation {
     }
 }
 
+/// A fault plan names only operations that exist (or `*`): a misspelt name would otherwise
+/// match nothing and the plan would pass every call without a word.
+pub fn check_fault_operations(plan: &crate::model::faults::FaultPlan) -> Result<(), String> {
+    for (i, rule) in plan.rules.iter().enumerate() {
+        if let Some(unknown) =
+            rule.operations.iter().find(|o| *o != "*" && !Operation::all().any(|op| op.name() == o.as_str()))
+        {
+            let known: Vec<&str> = Operation::all().map(Operation::name).collect();
+            return Err(format!("rules[{i}].operations: {unknown:?} is not an operation ({})", known.join(", ")));
+        }
+    }
+    Ok(())
+}
+
 /// Does a path template (`{...}` matches one segment) match these segments?
 fn matches(template: &str, segments: &[&str]) -> bool {
     let parts: Vec<&str> = template.split('/').collect();

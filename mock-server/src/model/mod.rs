@@ -116,7 +116,7 @@ pub struct World {
     /// against the subscription when it comes due, so stale entries are harmless.
     #[serde(skip)]
     deadlines: BTreeSet<(DateTime<Utc>, Uuid, Uuid)>,
-    /// Order requests by `MS-RequestId`: `(customer, order, when)`, for deduplication.
+    /// Order requests by `partner/MS-RequestId`: `(customer, order, when)`, for deduplication.
     #[serde(default)]
     order_requests: BTreeMap<String, (Uuid, Uuid, DateTime<Utc>)>,
     #[serde(default)]
@@ -180,7 +180,7 @@ impl World {
 
     /// The `MS-RequestId`s of orders the world remembers (for deduplication).
     pub fn order_request_ids(&self) -> impl Iterator<Item = &str> {
-        self.order_requests.keys().map(String::as_str)
+        self.order_requests.keys().map(|k| k.split_once('/').map_or(k.as_str(), |(_, id)| id))
     }
 
     pub fn events(&self) -> &[Event] {

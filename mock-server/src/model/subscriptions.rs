@@ -223,7 +223,10 @@ impl World {
         request_id: &str,
     ) -> Result<Uuid> {
         let window = Duration::seconds(self.settings.order_dedup_seconds.max(0));
-        if let Some((c, order, at)) = self.order_requests.get(request_id).copied()
+        // Remembered per partner: another reseller of the same customer reusing the id gets
+        // an order of its own, and never learns the other's.
+        let key = format!("{partner}/{request_id}");
+        if let Some((c, order, at)) = self.order_requests.get(&key).copied()
             && c == customer
             && self.now < at + window
         {
@@ -241,7 +244,7 @@ impl World {
                 let now = self.now;
                 self.order_requests.retain(|_, (_, _, at)| *at + window > now);
             }
-            self.order_requests.insert(request_id.to_string(), (customer, order, self.now));
+            self.order_requests.insert(key, (customer, order, self.now));
         }
         Ok(order)
     }

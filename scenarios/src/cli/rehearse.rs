@@ -67,6 +67,7 @@ pub fn fault_plan(spec: &str, seed: u64) -> anyhow::Result<FaultPlan> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read fault plan {spec}"))?;
     let plan: FaultPlan = serde_json::from_str(&text).with_context(|| format!("{spec}: not a fault plan"))?;
     plan.validate().map_err(|e| anyhow!("{spec}: {e}"))?;
+    mock_server::http::operations::check_fault_operations(&plan).map_err(|e| anyhow!("{spec}: {e}"))?;
     Ok(plan)
 }
 

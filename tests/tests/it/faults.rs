@@ -452,3 +452,51 @@ async fn a_storm_replays_exactly_from_its_seed() -> TestResult {
     assert_eq!(a.faults.as_ref().map(|f| &f.injected), b.faults.as_ref().map(|f| &f.injected));
     Ok(())
 }
+
+/// A fault plan naming an operation that does not exist is refused (it would match nothing and
+/// pass every call silently), on `PUT /admin/faults` and in a scenario document alike.
+#[tokio::test]
+async fn unknown_fault_operations_are_refused() -> TestResult {
+    let h = Harness::article()?;
+    let before = h.get("/admin/faults").await.body;
+    let plan =
+        r#"{"rules":[{"operations":["updateSubscriptions"],"trigger":{"every":1},"effect":{"error":{"status":503}}}]}"#;
+    let r = h.send(Method::PUT, "/admin/faults", Some(plan), &[]).await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.text);
+    assert!(r.text.contains("updateSubscriptions") && r.text.contains("updateSubscription"), "{}", r.text);
+    assert_eq!(h.get("/admin/faults").await.body, before, "the plan in force changed");
+    let mut doc = serde_json::to_value(named::resolve("article", None, None)?)?;
+    doc["faults"] = serde_json::from_str(plan)?;
+    let r = h.post("/admin/scenario", &doc.to_string()).await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.text);
+    Ok(())
+}
+
+/// Two resellers of one customer sending the same `MS-RequestId`: the second gets an order of
+/// its own, not a replay of (and never the id of) the other partner's.
+#[tokio::test]
+async fn a_request_id_replays_only_the_same_partners_order() -> TestResult {
+    let h = Harness::article()?;
+    // Adventure Works is Fabrikam's customer; accepting Contoso's invitation makes it both's.
+    let r = h.post(&format!("/admin/customers/{ADVENTURE_WORKS}/accept-relationship"), "").await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    let fabrikam = format!("Bearer {}", h.token_for(Some(OTHER_PARTNER), "app+user").await);
+    let offer = h.offer_id("d365-sales");
+    let order = format!(r#"{{"lineItems":[{{"lineItemNumber":0,"offerId":"{offer}","quantity":1}}]}}"#);
+    let path = format!("/v1/customers/{ADVENTURE_WORKS}/orders");
+    let same = "5a1e5a1e-0000-4000-8000-000000000001";
+    let theirs =
+        h.send(Method::POST, &path, Some(&order), &[("authorization", &fabrikam), ("ms-requestid", same)]).await;
+    assert_eq!(theirs.status.as_u16(), 201, "{}", theirs.text);
+    let replays = |h: &Harness| h.mock.read(|w| w.events().iter().filter(|e| e.kind.name() == "OrderReplayed").count());
+    let before = replays(&h);
+    let ours = h.send(Method::POST, &path, Some(&order), &[("ms-requestid", same)]).await;
+    assert_eq!(ours.status.as_u16(), 201, "{}", ours.text);
+    assert_ne!(ours.body["id"], theirs.body["id"], "answered with the other partner's order");
+    assert_eq!(replays(&h), before, "a cross-partner replay was logged");
+    // The same partner repeating its own request is still a replay.
+    let again =
+        h.send(Method::POST, &path, Some(&order), &[("authorization", &fabrikam), ("ms-requestid", same)]).await;
+    assert_eq!(again.body["id"], theirs.body["id"]);
+    Ok(())
+}
