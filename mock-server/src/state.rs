@@ -39,6 +39,8 @@ pub struct Mock {
 
 struct Shared {
     world: Mutex<World>,
+    /// How the virtual clock follows the wall clock (`None`: it moves only when told).
+    clock: Mutex<Option<Following>>,
     /// Counts requests that came without `MS-RequestId`, to mint deterministic ones.
     requests: AtomicU64,
     library: Arc<dyn ScenarioLibrary>,
@@ -52,7 +54,7 @@ impl Mock {
     /// A mock that knows the named scenarios of `library`.
     pub fn with_library(world: World, library: Arc<dyn ScenarioLibrary>) -> Self {
         let requests = AtomicU64::new(minted_floor(&world));
-        Mock { inner: Arc::new(Shared { world: Mutex::new(world), requests, library }) }
+        Mock { inner: Arc::new(Shared { world: Mutex::new(world), clock: Mutex::new(None), requests, library }) }
     }
 
     pub fn scenarios(&self) -> &dyn ScenarioLibrary {
@@ -75,6 +77,32 @@ impl Mock {
         f(&self.lock())
     }
 
+    /// Let the virtual clock follow the wall clock, `speed` virtual seconds per real one
+    /// (`None`: manual, moved only by the admin API). Admin jumps still add to it.
+    pub fn follow_wall_clock(&self, speed: Option<u32>) {
+        let following = speed.map(|speed| Following { speed, last: std::time::Instant::now() });
+        *self.inner.clock.lock().unwrap_or_else(|p| p.into_inner()) = following;
+    }
+
+    /// Bring the virtual clock up to the wall clock (a no-op on a manual clock). Called before
+    /// every request, so `Retry-After` and rate-limit windows are measured in the time a
+    /// client really waited, and by `serve` every second, so deadlines come due while idle.
+    pub fn catch_up(&self) {
+        let mut clock = self.inner.clock.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(following) = clock.as_mut() else { return };
+        let now = std::time::Instant::now();
+        let elapsed = now.saturating_duration_since(following.last);
+        let Ok(step) = chrono::Duration::from_std(elapsed * following.speed) else { return };
+        if step < chrono::Duration::milliseconds(1) {
+            return;
+        }
+        following.last = now;
+        self.with(|w| {
+            let to = w.now() + step;
+            let _ = w.tick_to(to);
+        });
+    }
+
     /// Replace the whole world (scenario load, reset, restore).
     pub fn replace(&self, world: World) {
         self.inner.requests.fetch_max(minted_floor(&world), Ordering::Relaxed);
@@ -86,6 +114,14 @@ impl Mock {
     pub fn next_request_number(&self) -> u64 {
         self.inner.requests.fetch_add(1, Ordering::Relaxed) + 1
     }
+}
+
+/// A virtual clock following the wall clock.
+struct Following {
+    /// Virtual seconds per real second.
+    speed: u32,
+    /// The wall-clock instant the virtual clock last caught up to.
+    last: std::time::Instant,
 }
 
 /// How a server-minted request id starts; the rest is its number in hex.

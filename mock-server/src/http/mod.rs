@@ -122,8 +122,19 @@ pub fn app(mock: Mock) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(mock.clone(), extract::request_ids))
+        .layer(middleware::from_fn_with_state(mock.clone(), catch_up))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
+}
+
+/// A virtual clock that follows the wall clock is brought up to date before each request.
+async fn catch_up(
+    axum::extract::State(mock): axum::extract::State<Mock>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    mock.catch_up();
+    next.run(req).await
 }
 
 /// State-changing admin calls and dashboard forms come only from this machine and from this

@@ -40,6 +40,17 @@ impl World {
 
     /// Move the clock to `to`, processing every deadline on the way in time order.
     pub fn advance_to(&mut self, to: DateTime<Utc>) -> Result<Advance> {
+        self.advance(to, true)
+    }
+
+    /// Move the clock as the wall clock moved (`serve --clock realtime`): deadlines come due
+    /// as in [`World::advance_to`], but a step in which nothing came due is not logged, so a
+    /// clock that ticks every second does not fill the audit log.
+    pub fn tick_to(&mut self, to: DateTime<Utc>) -> Result<Advance> {
+        self.advance(to, false)
+    }
+
+    fn advance(&mut self, to: DateTime<Utc>, always_logged: bool) -> Result<Advance> {
         if to < self.now {
             return Err(ModelError::ClockBackwards { now: self.now.to_rfc3339(), to: to.to_rfc3339() });
         }
@@ -59,8 +70,10 @@ impl World {
             steps += usize::from(done);
         }
         self.now = to;
-        let batch = self.open_batch(Cause::Admin { operation: "advanceClock".into() }, Actor::Admin);
-        self.log(&batch, Subject::default(), EventKind::ClockAdvanced { from, to });
+        if always_logged || steps > 0 {
+            let batch = self.open_batch(Cause::Admin { operation: "advanceClock".into() }, Actor::Admin);
+            self.log(&batch, Subject::default(), EventKind::ClockAdvanced { from, to });
+        }
         Ok(Advance { from, to, steps })
     }
 

@@ -58,9 +58,32 @@ pub struct ServeArgs {
     /// read), saved atomically every --save-every seconds while it changes, and on Ctrl-C.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// The virtual clock: `manual` (moved only by the admin API: plans, snapshots and README
+    /// outputs stay reproducible, hence the default), `realtime` (it follows the wall clock
+    /// from the scenario's start, so a client that waits out `Retry-After` for real is never
+    /// early), or `scaled:N` (N virtual seconds per real one). Admin jumps add to it.
+    #[arg(long, default_value = "manual", value_parser = parse_clock)]
+    pub clock: ClockArg,
     /// Seconds between saves of --state (at most this much is lost to a SIGKILL).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub save_every: u64,
+}
+
+/// `--clock`: virtual seconds per real second, or none (manual).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockArg(pub Option<u32>);
+
+fn parse_clock(s: &str) -> Result<ClockArg, String> {
+    match s {
+        "manual" => Ok(ClockArg(None)),
+        "realtime" => Ok(ClockArg(Some(1))),
+        _ => s
+            .strip_prefix("scaled:")
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| (1..=86_400).contains(n))
+            .map(|n| ClockArg(Some(n)))
+            .ok_or_else(|| format!("{s:?}: give manual, realtime, or scaled:N with N from 1 to 86400")),
+    }
 }
 
 /// How `serve` speaks.
@@ -115,7 +138,7 @@ pub async fn run(a: &ServeArgs) -> anyhow::Result<u8> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    serve(a.addr, world, Serving { scheme, persist }, print_started, shutdown).await?;
+    serve(a.addr, world, Serving { scheme, persist, clock: a.clock.0 }, print_started, shutdown).await?;
     Ok(super::EXIT_OK)
 }
 
@@ -153,10 +176,12 @@ pub struct Started {
     pub now: String,
 }
 
-/// How to serve: the scheme, and where the state is kept (if anywhere).
+/// How to serve: the scheme, where the state is kept (if anywhere), and the clock's speed
+/// (virtual seconds per real one; `None`: manual).
 pub struct Serving {
     pub scheme: Scheme,
     pub persist: Option<Persist>,
+    pub clock: Option<u32>,
 }
 
 /// Serve `world` on `addr` until `shutdown` resolves; `on_start` is told the URL and token.
@@ -167,7 +192,7 @@ pub async fn serve(
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let Serving { scheme, persist } = serving;
+    let Serving { scheme, persist, clock } = serving;
     let token = mock_server::mint_token(&mut world, None, TokenMode::AppUser, None)
         .map_err(|e| ServeError::Scenario(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind(addr, e))?;
@@ -180,12 +205,23 @@ pub async fn serve(
     let mock = crate::named::mock(world);
     let app = mock_server::app(mock.clone());
     let saver = persist.clone().map(|p| persist::keep(mock.clone(), p));
+    mock.follow_wall_clock(clock);
+    // Deadlines come due while nobody calls (each request also brings the clock up to date).
+    let ticker = clock.map(|_| {
+        let mock = mock.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                mock.catch_up();
+            }
+        })
+    });
     on_start(&started);
     let served = match scheme {
         Scheme::Http => axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io),
         Scheme::Https(t) => tls::serve(listener, t.config, app, shutdown).await.map_err(ServeError::Io),
     };
-    if let Some(task) = saver {
+    for task in [saver, ticker].into_iter().flatten() {
         task.abort();
     }
     if let Some(p) = &persist {

@@ -500,3 +500,31 @@ async fn a_request_id_replays_only_the_same_partners_order() -> TestResult {
     assert_eq!(again.body["id"], theirs.body["id"]);
     Ok(())
 }
+
+/// Over a real socket a client that waits out `Retry-After` for real: with the clock following
+/// the wall clock (`serve --clock realtime`) it is never judged early and gets through; with
+/// the manual clock the same wait is early (the virtual clock did not move) and it stays
+/// throttled, which is why `realtime` exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_waits_as_told_is_never_early_on_a_realtime_clock() -> TestResult {
+    use skuswap_migrator::client::{Http, PartnerCenter, RestClient};
+    async fn run(speed: Option<u32>) -> Result<(Value, bool), Box<dyn std::error::Error>> {
+        let h = Harness::article()?;
+        h.mock.follow_wall_clock(speed);
+        let plan = json!({"rateLimits": [{"groups": ["customers"], "requests": 1, "windowSeconds": 1}]});
+        assert_eq!(put_plan(&h, plan).await.status, StatusCode::OK);
+        let served = skuswap_tests::engine::serve(&h).await?;
+        let policy = skuswap_tests::engine::quick_policy();
+        let pc = RestClient::new(Http::new(&served.base_url)?, h.token.clone(), policy);
+        pc.customer(WINGTIP).await?;
+        let second = pc.customer(WINGTIP).await;
+        Ok((h.invariants().await, second.is_ok()))
+    }
+    let (verdict, through) = run(Some(1)).await?;
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert!(through, "a client that waited as told did not get through");
+    let (verdict, through) = run(None).await?;
+    assert_eq!(verdict["violations"][0]["kind"], "early_retry", "{verdict}");
+    assert!(!through);
+    Ok(())
+}
