@@ -70,6 +70,7 @@ pub fn app(mock: Mock) -> Router {
         .operation(Operation::UpdateLicenses, partner::update_licenses)
         .operation(Operation::GetOffers, partner::list_offers)
         .operation(Operation::GetOffer, partner::get_offer)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(mock.clone(), faults::faults));
 
     #[rustfmt::skip]
