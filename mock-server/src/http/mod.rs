@@ -112,7 +112,8 @@ pub fn app(mock: Mock) -> Router {
     let authority = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(signin::token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(signin::device_code))
-        .route("/devicelogin", get(signin::device_login_page).post(signin::device_login))
+        .route("/devicelogin", get(signin::device_login_page)
+            .post(signin::device_login).layer(middleware::from_fn(same_site)))
         .layer(DefaultBodyLimit::max(64 * 1024));
 
     Router::new()
@@ -124,8 +125,35 @@ pub fn app(mock: Mock) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(mock.clone(), extract::request_ids))
         .layer(middleware::from_fn_with_state(mock.clone(), catch_up))
+        .layer(middleware::from_fn(utf8_path))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
+}
+
+/// A path whose percent-escapes do not decode to UTF-8 gets Partner Center's error body (the
+/// path extractors would otherwise answer in plain text).
+async fn utf8_path(req: axum::extract::Request, next: middleware::Next) -> Response {
+    let raw = req.uri().path().as_bytes();
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                decoded.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    if std::str::from_utf8(&decoded).is_err() {
+        return PcError::invalid_input("The request path is not valid UTF-8 once its %-escapes are decoded.")
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// A virtual clock that follows the wall clock is brought up to date before each request.

@@ -35,6 +35,8 @@ async fn malformed_requests_get_the_error_body_and_change_nothing() -> TestResul
         (Method::POST, orders.clone(), Some(over), 400, 800_002),
         (Method::POST, "/v1/customers/not-a-guid/orders".into(), Some(r#"{"lineItems":[]}"#.into()), 400, 800_002),
         (Method::GET, "/v1/customers/12345".into(), None, 400, 800_002),
+        (Method::GET, "/v1/customers/%FF%FE/subscriptions".into(), None, 400, 800_002),
+        (Method::GET, "/admin/customers/%C3%28".into(), None, 400, 800_002),
         (Method::GET, format!("/v1/customers/{WINGTIP}/subscriptions/xyz"), None, 400, 800_002),
         (Method::GET, format!("/v1/customers/{WINGTIP}/orders/xyz"), None, 400, 800_002),
         (Method::GET, format!("/v1/customers/{WINGTIP}/users/xyz/licenses"), None, 400, 800_002),

@@ -226,6 +226,7 @@ async fn cross_site_and_foreign_host_posts_are_refused() -> TestResult {
             (Method::POST, "/admin/reset", None),
             (Method::POST, "/clock", Some("days=1")),
             (Method::POST, "/admin/tokens", None),
+            (Method::POST, "/devicelogin", Some("user_code=ABCD-EFGH")),
         ] {
             let r = h.send(method.clone(), path, body, headers).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} {headers:?}: {}", r.text);
