@@ -26,6 +26,24 @@ fn created(v: Value) -> Reply {
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
+/// A 201 with `Location` naming the new resource (under `/v1`).
+fn created_at(v: Value, location: String) -> Reply {
+    let mut resp = created(v)?;
+    if let Ok(l) = axum::http::HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, l);
+    }
+    Ok(resp)
+}
+
+/// A subscription with its ETag also as a header, as clients that send `If-Match` read it.
+fn subscription_reply(sub: &crate::model::Subscription) -> Reply {
+    let mut resp = ok(wire::subscription(sub))?;
+    if let Ok(tag) = axum::http::HeaderValue::from_str(&sub.etag()) {
+        resp.headers_mut().insert(header::ETAG, tag);
+    }
+    Ok(resp)
+}
+
 /// Largest `size` a page may ask for; Partner Center's own tool asks for 500.
 const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
@@ -207,7 +225,7 @@ pub async fn create_order(
     m.with(|w| {
         let batch = w.open_batch(ids.cause(Operation::CreateOrder), caller.actor());
         let id = w.create_order_once(&batch, caller.partner, cid, &lines, &ids.request_id)?;
-        created(wire::order(w.order_of(caller.partner, cid, id)?))
+        created_at(wire::order(w.order_of(caller.partner, cid, id)?), format!("/v1/customers/{cid}/orders/{id}"))
     })
 }
 
@@ -250,7 +268,7 @@ pub async fn get_subscription(
 ) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     let sid = guid("subscription id", &sid)?;
-    m.read(|w| ok(wire::subscription(w.subscription_of(caller.partner, cid, sid)?)))
+    m.read(|w| subscription_reply(w.subscription_of(caller.partner, cid, sid)?))
 }
 
 /// The PATCH body: the full subscription as fetched; only these fields are writable, the
@@ -292,7 +310,7 @@ pub async fn update_subscription(
     m.with(|w| {
         let batch = w.open_batch(ids.cause(Operation::UpdateSubscription), caller.actor());
         w.update_subscription(&batch, caller.partner, cid, sid, if_match.as_deref(), &changes)?;
-        ok(wire::subscription(w.subscription_of(caller.partner, cid, sid)?))
+        subscription_reply(w.subscription_of(caller.partner, cid, sid)?)
     })
 }
 

@@ -135,3 +135,30 @@ async fn reactivating_an_add_on_needs_an_active_parent() -> TestResult {
     assert_eq!(h.set_status(TAILSPIN, TAILSPIN_FIELD_SERVICE, "active").await.status, 200);
     Ok(())
 }
+
+/// The ETag travels as a header too (on reads and on the PATCH's answer, matching the body's
+/// `attributes.etag`), and a new order's 201 names it in `Location`.
+#[tokio::test]
+async fn etag_and_location_headers_name_what_the_body_says() -> TestResult {
+    let h = Harness::article()?;
+    let p = path(WINGTIP, WINGTIP_AX_TASK);
+    let read = h.get(&p).await;
+    let header =
+        |r: &skuswap_tests::Reply, name: &str| r.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(header(&read, "etag").as_deref(), read.body["attributes"]["etag"].as_str());
+    let mut body = read.body.clone();
+    body["friendlyName"] = serde_json::json!("renamed");
+    let etag = header(&read, "etag").ok_or("no ETag header")?;
+    let patched = h.patch(&p, &body.to_string(), &[("if-match", etag.as_str())]).await;
+    assert_eq!(patched.status.as_u16(), 200, "{}", patched.text);
+    assert_eq!(header(&patched, "etag").as_deref(), patched.body["attributes"]["etag"].as_str());
+    assert_ne!(header(&patched, "etag"), Some(etag), "the ETag did not change with the resource");
+    let offer = h.offer_id("d365-sales");
+    let order = format!(r#"{{"lineItems":[{{"lineItemNumber":0,"offerId":"{offer}","quantity":1}}]}}"#);
+    let created = h.post(&format!("/v1/customers/{WINGTIP}/orders"), &order).await;
+    assert_eq!(created.status.as_u16(), 201);
+    let location = header(&created, "location").ok_or("no Location")?;
+    assert!(location.ends_with(created.body["id"].as_str().ok_or("no id")?), "{location}");
+    assert_eq!(h.get(&location).await.body["id"], created.body["id"]);
+    Ok(())
+}
