@@ -4,12 +4,12 @@
 //! lock, call the model, copy out what they render, and unlock before any `.await`. Holding it
 //! across an await point would stall the runtime; the closure-only API makes that impossible.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use uuid::Uuid;
 
-use crate::model::{Cause, ModelError, Scenario, TokenMode, World};
+use crate::model::{ModelError, Scenario, TokenMode, World};
 
 /// The named scenarios the hosting binary ships (the mock ships none of its own: scenario
 /// files belong to the `scenarios` crate), listed by `GET /admin/scenarios` and loaded by
@@ -41,6 +41,8 @@ struct Shared {
     world: Mutex<World>,
     /// How the virtual clock follows the wall clock (`None`: it moves only when told).
     clock: Mutex<Option<Following>>,
+    /// Whether `clock` is set: read on every request without taking its lock.
+    following: AtomicBool,
     /// Counts requests that came without `MS-RequestId`, to mint deterministic ones.
     requests: AtomicU64,
     library: Arc<dyn ScenarioLibrary>,
@@ -54,7 +56,15 @@ impl Mock {
     /// A mock that knows the named scenarios of `library`.
     pub fn with_library(world: World, library: Arc<dyn ScenarioLibrary>) -> Self {
         let requests = AtomicU64::new(minted_floor(&world));
-        Mock { inner: Arc::new(Shared { world: Mutex::new(world), clock: Mutex::new(None), requests, library }) }
+        Mock {
+            inner: Arc::new(Shared {
+                world: Mutex::new(world),
+                clock: Mutex::new(None),
+                following: AtomicBool::new(false),
+                requests,
+                library,
+            }),
+        }
     }
 
     pub fn scenarios(&self) -> &dyn ScenarioLibrary {
@@ -81,6 +91,7 @@ impl Mock {
     /// (`None`: manual, moved only by the admin API). Admin jumps still add to it.
     pub fn follow_wall_clock(&self, speed: Option<u32>) {
         let following = speed.map(|speed| Following { speed, last: std::time::Instant::now() });
+        self.inner.following.store(following.is_some(), Ordering::Relaxed);
         *self.inner.clock.lock().unwrap_or_else(|p| p.into_inner()) = following;
     }
 
@@ -88,6 +99,9 @@ impl Mock {
     /// every request, so `Retry-After` and rate-limit windows are measured in the time a
     /// client really waited, and by `serve` every second, so deadlines come due while idle.
     pub fn catch_up(&self) {
+        if !self.inner.following.load(Ordering::Relaxed) {
+            return;
+        }
         let mut clock = self.inner.clock.lock().unwrap_or_else(|p| p.into_inner());
         let Some(following) = clock.as_mut() else { return };
         let now = std::time::Instant::now();
@@ -127,15 +141,12 @@ struct Following {
 /// How a server-minted request id starts; the rest is its number in hex.
 pub const MINTED_REQUEST_ID: &str = "00000000-0000-4000-8000-";
 
-/// The highest server-minted request id number in `world` (its orders' request ids, its
-/// events' causes): minting goes on from there after a restart and a restored snapshot.
+/// The highest server-minted request id number among the orders `world` deduplicates by it
+/// (the only place an old id answers a new request): minting goes on from there after a
+/// restart and a restored snapshot. Bounded by the dedup window, so start-up stays cheap.
 fn minted_floor(world: &World) -> u64 {
     let number = |id: &str| id.strip_prefix(MINTED_REQUEST_ID).and_then(|n| u64::from_str_radix(n, 16).ok());
-    let causes = world.events().iter().filter_map(|e| match &e.cause {
-        Cause::Request { request_id, .. } => number(request_id),
-        _ => None,
-    });
-    world.order_request_ids().filter_map(number).chain(causes).max().unwrap_or(0)
+    world.order_request_ids().filter_map(number).max().unwrap_or(0)
 }
 
 /// Mint a bearer token for `partner` (default: the first) in `world`: a random secret from the

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Batch, EventKind, ModelError, Result, Subject, World};
+use super::{Batch, EventKind, ModelError, Offer, Result, Subject, World};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -315,25 +315,10 @@ impl World {
             let friendly_name = line.friendly_name.clone().unwrap_or_else(|| offer.name.clone());
             let partner_id_on_record = line.partner_id_on_record.clone().unwrap_or_default();
             let sub = Subscription {
-                id,
-                customer,
-                offer_id: offer.id.clone(),
-                sku_id: offer.sku_id,
-                offer_name: offer.name.clone(),
                 friendly_name: friendly_name.clone(),
-                quantity,
-                status: SubscriptionStatus::Active,
-                auto_renew_enabled: offer.can_renew(now),
-                channel: Channel::Csp(partner),
-                creation_date: now,
-                effective_start_date: now,
-                commitment_end_date: now.checked_add_months(Months::new(self.settings.term_months)).unwrap_or(now),
-                inactive_since: None,
                 parent_subscription_id: parent,
-                order_id: Some(order_id),
                 partner_id_on_record: partner_id_on_record.clone(),
-                is_trial: false,
-                revision: 1,
+                ..self.bought(id, customer, &offer, quantity, partner, order_id)
             };
             order_lines.push(OrderLine {
                 line_item_number: u32::try_from(line.line_item_number).unwrap_or(0),
@@ -351,6 +336,41 @@ impl World {
         let subject = Subject { customer: Some(customer), ..Subject::default() };
         self.log(batch, subject, EventKind::OrderPlaced { order: order_id, line_items });
         Ok(order_id)
+    }
+
+    /// A subscription of `offer` bought now through `partner` on order `order_id`, for a new
+    /// term: what an order line and an upgrade's target both create.
+    pub(crate) fn bought(
+        &self,
+        id: Uuid,
+        customer: Uuid,
+        offer: &Offer,
+        quantity: u32,
+        partner: Uuid,
+        order_id: Uuid,
+    ) -> Subscription {
+        let now = self.now;
+        Subscription {
+            id,
+            customer,
+            offer_id: offer.id.clone(),
+            sku_id: offer.sku_id,
+            offer_name: offer.name.clone(),
+            friendly_name: offer.name.clone(),
+            quantity,
+            status: SubscriptionStatus::Active,
+            auto_renew_enabled: offer.can_renew(now),
+            channel: Channel::Csp(partner),
+            creation_date: now,
+            effective_start_date: now,
+            commitment_end_date: now.checked_add_months(Months::new(self.settings.term_months)).unwrap_or(now),
+            inactive_since: None,
+            parent_subscription_id: None,
+            order_id: Some(order_id),
+            partner_id_on_record: String::new(),
+            is_trial: false,
+            revision: 1,
+        }
     }
 
     pub(crate) fn insert_subscription(&mut self, batch: &Batch, sub: Subscription, family: &str) {

@@ -10,12 +10,11 @@
 //! `licenseErrors` entry, and the source stays active. With `upgrade_only` the source stays
 //! active: the partner moves the users and suspends it, as on the manual path.
 
-use chrono::Months;
 use uuid::Uuid;
 
 use super::{
-    Batch, Channel, Customer, EventKind, ModelError, Offer, Order, OrderLine, Result, Subject, Subscription,
-    SubscriptionStatus, TokenMode, UserState, World,
+    Batch, Customer, EventKind, ModelError, Offer, Order, OrderLine, Result, Subject, Subscription, SubscriptionStatus,
+    TokenMode, UserState, World,
 };
 
 /// `upgradeType`.
@@ -286,25 +285,8 @@ impl World {
     ) -> Result<Uuid> {
         let (order_id, id, now) = (self.ids.next_uuid(), self.ids.next_uuid(), self.now);
         let sub = Subscription {
-            id,
-            customer: source.customer,
-            offer_id: target.id.clone(),
-            sku_id: target.sku_id,
-            offer_name: target.name.clone(),
-            friendly_name: target.name.clone(),
-            quantity,
-            status: SubscriptionStatus::Active,
-            auto_renew_enabled: target.can_renew(now),
-            channel: Channel::Csp(partner),
-            creation_date: now,
-            effective_start_date: now,
-            commitment_end_date: now.checked_add_months(Months::new(self.settings.term_months)).unwrap_or(now),
-            inactive_since: None,
-            parent_subscription_id: None,
-            order_id: Some(order_id),
             partner_id_on_record: source.partner_id_on_record.clone(),
-            is_trial: false,
-            revision: 1,
+            ..self.bought(id, source.customer, target, quantity, partner, order_id)
         };
         let line = OrderLine {
             line_item_number: 0,

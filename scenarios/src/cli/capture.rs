@@ -59,13 +59,12 @@ pub struct Paced<T> {
     inner: T,
     interval: Duration,
     next: tokio::sync::Mutex<tokio::time::Instant>,
-    sent: std::sync::atomic::AtomicU64,
 }
 
 impl<T> Paced<T> {
     pub fn new(inner: T, per_minute: u32) -> Self {
         let interval = Duration::from_secs(60) / per_minute.max(1);
-        Paced { inner, interval, next: tokio::sync::Mutex::new(tokio::time::Instant::now()), sent: 0.into() }
+        Paced { inner, interval, next: tokio::sync::Mutex::new(tokio::time::Instant::now()) }
     }
 }
 
@@ -84,7 +83,6 @@ impl<T: Transport> Transport for Paced<T> {
             }
             *next = (*next).max(now) + self.interval;
         }
-        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.send(req).await
     }
 }

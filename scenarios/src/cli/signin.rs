@@ -75,13 +75,7 @@ impl Clock for WallClock {
 
 /// Client secrets and refresh tokens go only over HTTPS, or to a server on this machine.
 fn refuse_cleartext(authority: &str) -> anyhow::Result<()> {
-    let Some(rest) = authority.strip_prefix("http://") else { return Ok(()) };
-    let host = rest.split(['/', '?']).next().unwrap_or_default();
-    let host =
-        host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
-    let loopback = host == "localhost"
-        || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if loopback {
+    if !authority.starts_with("http://") || super::target::on_this_machine(authority) {
         return Ok(());
     }
     bail!("--authority {authority}: secrets are sent only over https:// (or to http:// on this machine)")

@@ -114,12 +114,16 @@ pub async fn reach(t: &Target) -> anyhow::Result<Reached> {
     Ok(Reached::Http { http, credentials, mock_now })
 }
 
+/// Does `url` name a server on this machine (`localhost`, `127.x.x.x`, `[::1]`)?
+pub fn on_this_machine(url: &str) -> bool {
+    let url = reqwest::Url::parse(url).ok();
+    let host = url.as_ref().and_then(|u| u.host_str()).unwrap_or_default();
+    host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A loopback target may be `skuswap serve`: ask its virtual clock (never the real service).
 async fn mock_clock(base_url: &str, http: &Http) -> Option<DateTime<Utc>> {
-    let loopback = ["127.", "localhost", "[::1]"]
-        .iter()
-        .any(|host| ["http://", "https://"].iter().any(|scheme| base_url.starts_with(&format!("{scheme}{host}"))));
-    if !loopback {
+    if !on_this_machine(base_url) {
         return None;
     }
     #[derive(serde::Deserialize)]
