@@ -63,6 +63,8 @@ struct Sub {
     pool: (Uuid, Uuid),
     quantity: u32,
     status: SubscriptionStatus,
+    /// Suspended by an NCE migration with its seats still in service (see `model::migrations`).
+    held: bool,
 }
 
 #[derive(Default)]
@@ -81,9 +83,10 @@ struct Fold {
     effective: HashMap<(Uuid, Uuid), bool>,
 }
 
-fn pool_counts(status: SubscriptionStatus, quantity: u32) -> (u32, u32) {
+fn pool_counts(status: SubscriptionStatus, held: bool, quantity: u32) -> (u32, u32) {
     match status {
         SubscriptionStatus::Active => (quantity, 0),
+        SubscriptionStatus::Suspended if held => (quantity, 0),
         SubscriptionStatus::Expired => (0, quantity),
         SubscriptionStatus::Suspended | SubscriptionStatus::Deleted => (0, 0),
     }
@@ -91,16 +94,34 @@ fn pool_counts(status: SubscriptionStatus, quantity: u32) -> (u32, u32) {
 
 impl Fold {
     fn set_sub(&mut self, id: Uuid, quantity: u32, status: SubscriptionStatus) {
+        let held = self.subs.get(&id).is_some_and(|s| s.held) && status == SubscriptionStatus::Suspended;
+        self.set_sub_held(id, quantity, status, held);
+    }
+
+    fn set_sub_held(&mut self, id: Uuid, quantity: u32, status: SubscriptionStatus, held: bool) {
         let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
-        let (a0, w0) = pool_counts(sub.status, sub.quantity);
-        let (a1, w1) = pool_counts(status, quantity);
+        let (a0, w0) = pool_counts(sub.status, sub.held, sub.quantity);
+        let (a1, w1) = pool_counts(status, held, quantity);
         sub.quantity = quantity;
         sub.status = status;
+        sub.held = held;
         let pool = self.pools.entry(sub.pool).or_default();
         pool.active = pool.active.saturating_sub(a0).saturating_add(a1);
         pool.warning = pool.warning.saturating_sub(w0).saturating_add(w1);
+    }
+
+    /// An in-place transition: the subscription's seats leave one SKU's pool for another's.
+    fn move_sub(&mut self, id: Uuid, to: (Uuid, Uuid)) {
+        let Some((quantity, status, held)) = self.subs.get(&id).map(|s| (s.quantity, s.status, s.held)) else {
+            return;
+        };
+        self.set_sub_held(id, 0, SubscriptionStatus::Deleted, false);
+        if let Some(sub) = self.subs.get_mut(&id) {
+            sub.pool = to;
+        }
+        self.set_sub_held(id, quantity, status, held);
     }
 
     fn effective_families(&self, user: Uuid) -> BTreeSet<String> {
@@ -236,8 +257,9 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
                         at: e.at,
                         cause: e.cause.clone(),
                         message: format!(
-                            "user {user} of customer {customer} lost their last effective {family} license at event #{seq} ({})",
-                            e.cause
+                            "user {user} of customer {customer} lost their last effective {family} license at event #{seq} ({}){}",
+                            e.cause,
+                            why_unavoidable(group)
                         ),
                     });
                 }
@@ -257,8 +279,47 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
     (verdict, series)
 }
 
+/// When the service itself took the seats (a migration that failed after suspending the
+/// legacy subscription), no client could have prevented the loss: say so.
+fn why_unavoidable(group: &[Event]) -> String {
+    group
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::MigrationFailed { migration, reverted: false, .. } => Some(format!(
+                "; unavoidable: NCE migration {migration} failed after suspending the legacy subscription, and Microsoft reverts it later"
+            )),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 fn find(group: &[Event], seq: u64) -> &Event {
     group.iter().find(|e| e.seq == seq).unwrap_or(&group[group.len() - 1])
+}
+
+/// The NCE events: a migration's hold on legacy seats, and an in-place transition moving a
+/// subscription's seats to another SKU. Returns the pools touched.
+fn apply_new_commerce(f: &mut Fold, e: &Event, customer: Uuid) -> Vec<Uuid> {
+    let (Some(sub), Some(sku)) = (e.subscription, e.sku) else {
+        return Vec::new();
+    };
+    if let EventKind::SubscriptionConverted { from_sku, family, .. } = &e.kind {
+        f.family.insert(sku, family.clone());
+        f.move_sub(sub, (customer, sku));
+        return vec![*from_sku, sku];
+    }
+    let (status, held) = match e.kind {
+        EventKind::MigrationStarted { .. } => (SubscriptionStatus::Suspended, true),
+        EventKind::MigrationFailed { reverted: true, .. } => (SubscriptionStatus::Active, false),
+        _ => (SubscriptionStatus::Suspended, false),
+    };
+    match f.subs.get(&sub).map(|s| s.quantity) {
+        Some(q) => {
+            f.set_sub_held(sub, q, status, held);
+            vec![sku]
+        }
+        None => Vec::new(),
+    }
 }
 
 fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut BTreeMap<(Uuid, Uuid), u64>) {
@@ -279,7 +340,10 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
                 return;
             };
             f.family.insert(sku, family.clone());
-            f.subs.insert(sub, Sub { pool: (customer, sku), quantity: 0, status: SubscriptionStatus::Deleted });
+            f.subs.insert(
+                sub,
+                Sub { pool: (customer, sku), quantity: 0, status: SubscriptionStatus::Deleted, held: false },
+            );
             f.set_sub(sub, *quantity, *status);
             touch_pool(f, sku);
         }
@@ -305,6 +369,14 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
             let quantity = f.subs.get(&sub).map(|s| s.quantity);
             if let (Some(q), Some(sku)) = (quantity, sku) {
                 f.set_sub(sub, q, status);
+                touch_pool(f, sku);
+            }
+        }
+        EventKind::MigrationStarted { .. }
+        | EventKind::MigrationCompleted { .. }
+        | EventKind::MigrationFailed { .. }
+        | EventKind::SubscriptionConverted { .. } => {
+            for sku in apply_new_commerce(f, e, customer) {
                 touch_pool(f, sku);
             }
         }

@@ -48,7 +48,7 @@ struct Parsed {
 fn parse_row(row: &Row, catalog: &Catalog, start: DateTime<Utc>) -> Result<Parsed, String> {
     let offer = catalog
         .resolve(row.product.trim())
-        .or_else(|| catalog.offers().find(|o| o.name.eq_ignore_ascii_case(row.product.trim())))
+        .or_else(|| catalog.legacy_offers().find(|o| o.name.eq_ignore_ascii_case(row.product.trim())))
         .ok_or_else(|| {
             format!(
                 "product: {:?} is not an offer of the catalog (use a key like ax-enterprise, or its name)",
@@ -177,6 +177,9 @@ pub fn from_csv(text: &str, file: &str, seed: u64, start: DateTime<Utc>) -> Resu
                 friendly_name: None,
                 is_trial: false,
                 parent: if offer.is_add_on { base } else { None },
+                promotion_id: None,
+                term_duration: None,
+                billing_cycle: None,
             });
             for _ in 0..p.assigned {
                 let first_name: String = FirstName().fake_with_rng(&mut rng);

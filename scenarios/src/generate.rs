@@ -266,6 +266,9 @@ pub fn generate(name: &str, knobs: &Knobs, seed: u64) -> Result<Scenario, Genera
                 friendly_name: None,
                 is_trial: false,
                 parent: if offer.is_add_on { base_id } else { None },
+                promotion_id: None,
+                term_duration: None,
+                billing_cycle: None,
             });
         }
         if rng.random::<f64>() < knobs.trial_share {
@@ -282,6 +285,9 @@ pub fn generate(name: &str, knobs: &Knobs, seed: u64) -> Result<Scenario, Genera
                 friendly_name: Some("Dynamics 365 for Sales (trial)".into()),
                 is_trial: true,
                 parent: None,
+                promotion_id: None,
+                term_duration: None,
+                billing_cycle: None,
             });
         }
         let (rel, accepts, owner) = match (relationship, other_csp) {

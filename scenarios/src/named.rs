@@ -18,6 +18,8 @@ const NAMED: &[(&str, &str)] = &[
     ("e4-retirement", include_str!("../named/e4-retirement.json")),
     ("distributor", include_str!("../named/distributor.json")),
     ("o365-upgrade", include_str!("../named/o365-upgrade.json")),
+    ("nce-migration", include_str!("../named/nce-migration.json")),
+    ("nce-transition", include_str!("../named/nce-transition.json")),
 ];
 
 #[derive(Deserialize)]

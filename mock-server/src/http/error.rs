@@ -95,6 +95,11 @@ impl From<ModelError> for PcError {
             M::UnknownSku(_) => (StatusCode::BAD_REQUEST, 3000),
             M::OutOfLicenses { .. } => (StatusCode::BAD_REQUEST, 60_012),
             M::AlreadyCustomer(_) => (StatusCode::CONFLICT, 800_002),
+            M::MigrationIneligible { .. } => (StatusCode::BAD_REQUEST, 800_082),
+            M::MigrationNotFound(_) | M::ScheduleNotFound(_) => (StatusCode::NOT_FOUND, 800_083),
+            M::MigrationInProgress(_) | M::ScheduleConflict(_) => (StatusCode::CONFLICT, 800_084),
+            M::SeatReductionNotAllowed(_) => (StatusCode::BAD_REQUEST, 800_090),
+            M::TransitionNotAllowed(_) => (StatusCode::BAD_REQUEST, 800_085),
             M::EmptyOrder
             | M::EmptyLicenseUpdate
             | M::DuplicateSku(_)

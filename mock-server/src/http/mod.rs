@@ -6,6 +6,8 @@
 //! - `partner`: Partner Center handlers (translate only; rules live in the model).
 //! - `admin`: the admin API.
 //! - `upgrades`: legacy subscription upgrades (`…/subscriptions/{id}/upgrades`).
+//! - `migrations`, `schedules`: NCE migrations (`…/migrations/newcommerce…`) and their schedules.
+//! - `transitions`: NCE transitions (`…/transitionEligibilities`, `…/transitions`).
 //! - `dashboard`: the Partner Center dashboard pages at `/` (HTML forms over the same model).
 //! - `wire`: Partner Center's JSON shapes.
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
@@ -19,9 +21,12 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod migrations;
 pub mod operations;
 pub mod partner;
+pub mod schedules;
 pub mod signin;
+pub mod transitions;
 pub mod upgrades;
 pub mod wire;
 
@@ -70,6 +75,19 @@ pub fn app(mock: Mock) -> Router {
         .operation(Operation::UpdateLicenses, partner::update_licenses)
         .operation(Operation::GetOffers, partner::list_offers)
         .operation(Operation::GetOffer, partner::get_offer)
+        .operation(Operation::ValidateMigration, migrations::validate)
+        .operation(Operation::CreateMigration, migrations::create)
+        .operation(Operation::GetMigrationEvents, migrations::events)
+        .operation(Operation::CreateMigrationSchedule, schedules::create)
+        .operation(Operation::UpdateMigrationSchedule, schedules::update)
+        .operation(Operation::GetMigrationSchedule, schedules::get)
+        .operation(Operation::CancelMigrationSchedule, schedules::cancel)
+        .operation(Operation::GetMigration, migrations::get)
+        .operation(Operation::GetMigrations, migrations::query)
+        .operation(Operation::GetMigrationSchedules, schedules::list)
+        .operation(Operation::GetTransitionEligibilities, transitions::eligibilities)
+        .operation(Operation::CreateTransition, transitions::create)
+        .operation(Operation::GetTransitions, transitions::list)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(mock.clone(), faults::faults));
 

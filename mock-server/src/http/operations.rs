@@ -31,6 +31,19 @@ pub enum Operation {
     UpdateLicenses,
     GetOffers,
     GetOffer,
+    ValidateMigration,
+    CreateMigration,
+    GetMigrationEvents,
+    CreateMigrationSchedule,
+    UpdateMigrationSchedule,
+    GetMigrationSchedule,
+    CancelMigrationSchedule,
+    GetMigration,
+    GetMigrations,
+    GetMigrationSchedules,
+    GetTransitionEligibilities,
+    CreateTransition,
+    GetTransitions,
 }
 
 /// `(operation, name, rate-limit group, method, path under /v1, the doc page it mirrors)`.
@@ -55,6 +68,20 @@ const TABLE: &[(Operation, &str, &str, Method, &str, &str)] = &[
     (Operation::UpdateLicenses, "updateLicenses", "licenses", Method::POST, "/customers/{customer_id}/users/{user_id}/licenseupdates", "assign-licenses-to-a-user.md"),
     (Operation::GetOffers, "getOffers", "offers", Method::GET, "/offers", "get-a-list-of-offers-for-a-market.md"),
     (Operation::GetOffer, "getOffer", "offers", Method::GET, "/offers/{offer_id}", "get-an-offer-by-id.md"),
+    // Literal segments before `{migration_id}`: a call's operation is the first row matching.
+    (Operation::ValidateMigration, "validateMigration", "validations", Method::POST, "/customers/{customer_id}/migrations/newcommerce/validate", "validate-subscription-for-migration.md"),
+    (Operation::CreateMigration, "createMigration", "migrations", Method::POST, "/customers/{customer_id}/migrations/newcommerce", "create-migration.md"),
+    (Operation::GetMigrationEvents, "getMigrationEvents", "subscriptions", Method::GET, "/customers/{customer_id}/migrations/newcommerce/events", "get-new-commerce-migration-events.md"),
+    (Operation::CreateMigrationSchedule, "createMigrationSchedule", "subscriptions", Method::POST, "/customers/{customer_id}/migrations/newcommerce/schedules", "create-new-commerce-migration-schedule.md"),
+    (Operation::UpdateMigrationSchedule, "updateMigrationSchedule", "subscriptions", Method::PUT, "/customers/{customer_id}/migrations/newcommerce/schedules/{schedule_id}", "update-new-commerce-migration-schedule.md"),
+    (Operation::GetMigrationSchedule, "getMigrationSchedule", "subscriptions", Method::GET, "/customers/{customer_id}/migrations/newcommerce/schedules/{schedule_id}", "get-new-commerce-migration-schedule.md"),
+    (Operation::CancelMigrationSchedule, "cancelMigrationSchedule", "subscriptions", Method::POST, "/customers/{customer_id}/migrations/newcommerce/schedules/{schedule_id}/cancel", "cancel-new-commerce-migration-schedule.md"),
+    (Operation::GetMigration, "getMigration", "subscriptions", Method::GET, "/customers/{customer_id}/migrations/newcommerce/{migration_id}", "get-new-commerce-migration.md"),
+    (Operation::GetMigrations, "getMigrations", "subscriptions", Method::GET, "/migrations/newcommerce", "query-migrated-subscriptions.md"),
+    (Operation::GetMigrationSchedules, "getMigrationSchedules", "subscriptions", Method::GET, "/migrations/newcommerce/schedules", "get-new-commerce-migration-schedules.md"),
+    (Operation::GetTransitionEligibilities, "getTransitionEligibilities", "subscriptions", Method::GET, "/customers/{customer_id}/subscriptions/{subscription_id}/transitionEligibilities", "transition-a-new-commerce-subscription.md"),
+    (Operation::CreateTransition, "createTransition", "subscriptions", Method::POST, "/customers/{customer_id}/subscriptions/{subscription_id}/transitions", "transition-a-new-commerce-subscription.md"),
+    (Operation::GetTransitions, "getTransitions", "subscriptions", Method::GET, "/customers/{customer_id}/subscriptions/{subscription_id}/transitions", "transition-a-new-commerce-subscription.md"),
 ];
 
 impl Operation {

@@ -163,8 +163,13 @@ pub async fn list_offers(State(m): State<Mock>, _caller: Caller, q: PcQuery, hea
     let offset = number("offset", 0)?;
     let size = number("size", MAX_PAGE)?.min(MAX_PAGE);
     m.read(|w| {
-        let items: Vec<Value> =
-            w.catalog.offers().skip(offset).take(size).map(|o| wire::offer(o, w.now(), &country, &locale)).collect();
+        let items: Vec<Value> = w
+            .catalog
+            .legacy_offers()
+            .skip(offset)
+            .take(size)
+            .map(|o| wire::offer(o, w.now(), &country, &locale))
+            .collect();
         ok(wire::collection(items, format!("/offers?country={country}")))
     })
 }
@@ -177,7 +182,7 @@ pub async fn get_offer(
     headers: HeaderMap,
 ) -> Reply {
     let (country, locale) = market(&q, &headers)?;
-    m.read(|w| match w.catalog.offer(&id) {
+    m.read(|w| match w.catalog.offer(&id).filter(|o| o.nce.is_none()) {
         Some(o) => ok(wire::offer(o, w.now(), &country, &locale)),
         None => Err(PcError::not_found(format!("Offer {id} was not found."))),
     })
@@ -201,6 +206,10 @@ struct LineItemBody {
     friendly_name: Option<String>,
     #[serde(default)]
     partner_id_on_record: Option<String>,
+    #[serde(default)]
+    term_duration: Option<String>,
+    #[serde(default)]
+    billing_cycle: Option<String>,
 }
 
 pub async fn create_order(
@@ -220,6 +229,8 @@ pub async fn create_order(
             quantity: l.quantity,
             friendly_name: l.friendly_name,
             partner_id_on_record: l.partner_id_on_record,
+            term_duration: l.term_duration,
+            billing_cycle: l.billing_cycle,
         })
         .collect();
     m.with(|w| {

@@ -197,7 +197,30 @@ pub fn subscription(sub: &Subscription) -> Value {
     if let Some(o) = sub.order_id {
         v["orderId"] = s(o);
     }
+    if let Some(n) = &sub.nce {
+        nce_fields(&mut v, sub, n);
+    }
     v
+}
+
+/// What an NCE subscription shows beyond a legacy one (`offerId` is `{productId}:{skuId}`).
+fn nce_fields(v: &mut Value, sub: &Subscription, n: &crate::model::nce::NceTerms) {
+    let term = n.term.term_duration.as_str();
+    v["termDuration"] = s(term);
+    v["renewalTermDuration"] = s(term);
+    v["billingCycle"] = s(n.term.billing_cycle.as_str().to_ascii_lowercase());
+    v["productType"] = obj([("id", s("OnlineServicesNCE")), ("displayName", s("OnlineServicesNCE"))]);
+    v["cancellationAllowedUntilDate"] = s(date(n.cancellation_allowed_until));
+    v["refundOptions"] =
+        Value::Array(vec![obj([("type", s("Full")), ("expiresAt", s(date(n.cancellation_allowed_until)))])]);
+    v["migratedFromSubscriptionId"] = n.migrated_from.map_or(Value::Null, s);
+    v["scheduledNextTermInstructions"] = Value::Null;
+    let (product, sku) = sub.offer_id.split_once(':').unwrap_or((sub.offer_id.as_str(), ""));
+    if let Some(links) = v["links"].as_object_mut() {
+        links.remove("offer");
+        links.insert("product".into(), link(format!("/products/{product}?country=US")));
+        links.insert("sku".into(), link(format!("/products/{product}/skus/{sku}?country=US")));
+    }
 }
 
 pub fn order(o: &Order) -> Value {

@@ -2,7 +2,10 @@
 //! offers group into product families (the unit the licensing invariant is judged in).
 //!
 //! Built in: the retired Dynamics AX and Dynamics CRM Online offers with every Dynamics 365
-//! successor from the source article's mapping tables, and Office 365 E4 (retired) with E3.
+//! successor from the source article's mapping tables, Office 365 E4 (retired) with E3, and
+//! the new-commerce items that legacy Office 365 and Dynamics 365 offers migrate to (an NCE
+//! item licenses the same SKU as its legacy offer where Microsoft kept it, so the seats of a
+//! migrated subscription serve the same assignments).
 //! Offer and SKU ids are name-based GUIDs, stable across seeds. A scenario may add or replace
 //! offers (the catalog is data).
 
@@ -13,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::ids::named;
+use super::nce::{BillingCycle, NceItem, Term, TermDuration};
 
 /// One purchasable (or formerly purchasable) legacy offer. Each offer provisions exactly one
 /// SKU, whose id is what `licenseupdates` and `subscribedskus` speak of.
@@ -44,6 +48,16 @@ pub struct Offer {
     /// subscription to; none for Dynamics AX and CRM Online (hence the manual procedure).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upgrade_paths: Vec<String>,
+    /// For a new-commerce item: its product, SKU and availability ids and the terms it sells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nce: Option<super::nce::NceItem>,
+    /// For a legacy offer: the NCE item (offer id) a migration to new commerce buys; none for
+    /// Dynamics AX and CRM Online (code 5, "not yet available in New Commerce").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nce_successor: Option<String>,
+    /// For an NCE item: the items an NCE transition may move a subscription to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transition_targets: Vec<String>,
     /// From this instant the offer can no longer be bought.
     #[serde(default)]
     pub retired_on: Option<DateTime<Utc>>,
@@ -88,8 +102,17 @@ impl Catalog {
         self.offers.insert(offer.id.to_ascii_uppercase(), offer);
     }
 
+    /// By offer id; an NCE catalog item id (`product:sku:availability`) finds its item when
+    /// the availability is the item's.
     pub fn offer(&self, id: &str) -> Option<&Offer> {
-        self.offers.get(&id.to_ascii_uppercase())
+        let upper = id.trim().to_ascii_uppercase();
+        if let Some(o) = self.offers.get(&upper) {
+            return Some(o);
+        }
+        let (item, availability) = upper.rsplit_once(':')?;
+        self.offers
+            .get(item)
+            .filter(|o| o.nce.as_ref().is_some_and(|n| n.availability_id.eq_ignore_ascii_case(availability)))
     }
 
     /// By id or by scenario key.
@@ -103,6 +126,11 @@ impl Catalog {
 
     pub fn offers(&self) -> impl Iterator<Item = &Offer> {
         self.offers.values()
+    }
+
+    /// The legacy offers: what `GET /offers` lists (NCE items are products, not offers).
+    pub fn legacy_offers(&self) -> impl Iterator<Item = &Offer> {
+        self.offers.values().filter(|o| o.nce.is_none())
     }
 
     pub fn len(&self) -> usize {
@@ -146,11 +174,27 @@ impl Catalog {
             ("o365-e4", "Office 365 Enterprise E4", "office365", "ENTERPRISEWITHSCAL", 1, 10000, false, &[], &["o365-e3"], true, "Office 365"),
             ("o365-e3", "Office 365 Enterprise E3", "office365", "ENTERPRISEPACK", 1, 10000, false, &[], &[], false, "Office 365"),
             ("o365-e1", "Office 365 Enterprise E1", "office365", "STANDARDPACK", 1, 10000, false, &[], &[], false, "Office 365"),
+            ("o365-audio-conferencing", "Audio Conferencing", "audio-conferencing", "MCOMEETADV", 1, 10000, true, &["o365-e1", "o365-e3", "o365-e4"], &[], false, "Office 365"),
         ];
         // Microsoft's own example of a legacy upgrade path: Office 365 E1 to E3.
         let paths: &[(&str, &[&str])] = &[("o365-e1", &["o365-e3"])];
-        let id_of = |key: &str| named(&format!("offer:{key}")).to_string().to_ascii_uppercase();
-        Catalog::new(rows.iter().map(|&(key, name, family, part, min, max, add_on, pre, next, retired, category)| {
+        // Legacy offers and the new-commerce item a migration to NCE buys for them.
+        let successors: &[(&str, &str)] = &[
+            ("o365-e1", "nce-o365-e1"),
+            ("o365-e3", "nce-o365-e3"),
+            ("o365-e4", "nce-o365-e3"),
+            ("o365-audio-conferencing", "nce-audio-conferencing"),
+            ("d365-sales", "nce-d365-sales"),
+            ("d365-customer-service", "nce-d365-customer-service"),
+            ("d365-team-members", "nce-d365-team-members"),
+            ("d365-field-service", "nce-d365-field-service"),
+            ("d365-unified-operations", "nce-d365-unified-operations"),
+        ];
+        let id_of = |key: &str| match nce_rows().iter().find(|r| r.0 == key) {
+            Some(r) => format!("{}:0001", r.4),
+            None => named(&format!("offer:{key}")).to_string().to_ascii_uppercase(),
+        };
+        let legacy = rows.iter().map(|&(key, name, family, part, min, max, add_on, pre, next, retired, category)| {
             let (retired_on, renewals_end_on) = match (retired, family) {
                 (false, _) => (None, None),
                 (true, "office365") => (e4_retired, e4_retired),
@@ -174,12 +218,85 @@ impl Catalog {
                     .find(|(from, _)| *from == key)
                     .map(|(_, to)| to.iter().map(|k| id_of(k)).collect())
                     .unwrap_or_default(),
+                nce: None,
+                nce_successor: successors.iter().find(|(from, _)| *from == key).map(|(_, to)| id_of(to)),
+                transition_targets: Vec::new(),
                 retired_on,
                 renewals_end_on,
                 category: category.to_string(),
             }
-        }))
+        });
+        let sku_parts: Vec<(&str, &str)> = rows.iter().map(|r| (r.0, r.3)).collect();
+        let nce = nce_offers(&sku_parts, &id_of);
+        Catalog::new(legacy.collect::<Vec<_>>().into_iter().chain(nce))
     }
+}
+
+/// The built-in NCE items, from [`nce_rows`]; `sku_parts` are the legacy `(key, SKU part
+/// number)` pairs an item may license.
+fn nce_offers(sku_parts: &[(&str, &str)], id_of: &dyn Fn(&str) -> String) -> Vec<Offer> {
+    nce_rows()
+        .iter()
+        .map(|&(key, name, family, sku_of, product, availability, targets, category)| {
+            let (sku_id, part) = match sku_parts.iter().find(|r| r.0 == sku_of) {
+                Some(r) => (named(&format!("sku:{sku_of}")), r.1.to_string()),
+                None => (named(&format!("sku:{key}")), sku_of.to_string()),
+            };
+            let monthly = |t| Term { term_duration: t, billing_cycle: BillingCycle::Monthly };
+            let annual = |t| Term { term_duration: t, billing_cycle: BillingCycle::Annual };
+            Offer {
+                key: key.to_string(),
+                id: format!("{product}:0001"),
+                name: name.to_string(),
+                description: format!("{name} (new commerce: monthly, annual or three-year term)."),
+                family: family.to_string(),
+                sku_id,
+                sku_part_number: part,
+                minimum_quantity: 1,
+                maximum_quantity: 10_000,
+                is_add_on: false,
+                prerequisite_offers: Vec::new(),
+                upgrade_target_offers: Vec::new(),
+                upgrade_paths: Vec::new(),
+                nce: Some(NceItem {
+                    product_id: product.to_string(),
+                    sku_code: "0001".to_string(),
+                    availability_id: availability.to_string(),
+                    terms: vec![
+                        monthly(TermDuration::P1Y),
+                        annual(TermDuration::P1Y),
+                        monthly(TermDuration::P1M),
+                        annual(TermDuration::P3Y),
+                    ],
+                }),
+                nce_successor: None,
+                transition_targets: targets.iter().map(|k| id_of(k)).collect(),
+                retired_on: None,
+                renewals_end_on: None,
+                category: category.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// `(key, name, family, the legacy offer whose SKU it licenses or a new SKU part number,
+/// product id, availability id, transition targets, category)`. Product ids of Office 365 E1
+/// and E3 are Microsoft's; the others, and every availability id, only have Microsoft's shape.
+type NceRow<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a [&'a str], &'a str);
+
+#[rustfmt::skip]
+fn nce_rows() -> &'static [NceRow<'static>] {
+    &[
+        ("nce-o365-e1", "Office 365 E1", "office365", "o365-e1", "CFQ7TTC0LF8R", "CFQ7TTC0LF8S", &["nce-o365-e3"], "Office 365"),
+        ("nce-o365-e3", "Office 365 E3", "office365", "o365-e3", "CFQ7TTC0LF8Q", "CFQ7TTC0LF8W", &["nce-m365-e3"], "Office 365"),
+        ("nce-audio-conferencing", "Audio Conferencing", "audio-conferencing", "o365-audio-conferencing", "CFQ7TTC0LF8N", "CFQ7TTC0LF8P", &[], "Office 365"),
+        ("nce-m365-e3", "Microsoft 365 E3", "office365", "SPE_E3", "CFQ7TTC0LFLX", "CFQ7TTC0LFM0", &[], "Microsoft 365"),
+        ("nce-d365-sales", "Dynamics 365 Sales Enterprise", "dynamics", "d365-sales", "CFQ7TTC0LH2H", "CFQ7TTC0LH2J", &[], "Dynamics 365"),
+        ("nce-d365-customer-service", "Dynamics 365 Customer Service Enterprise", "dynamics", "d365-customer-service", "CFQ7TTC0LH4R", "CFQ7TTC0LH4S", &[], "Dynamics 365"),
+        ("nce-d365-team-members", "Dynamics 365 Team Members", "dynamics", "d365-team-members", "CFQ7TTC0LH1K", "CFQ7TTC0LH1L", &["nce-d365-sales"], "Dynamics 365"),
+        ("nce-d365-field-service", "Dynamics 365 Field Service", "dynamics", "d365-field-service", "CFQ7TTC0LH3N", "CFQ7TTC0LH3P", &[], "Dynamics 365"),
+        ("nce-d365-unified-operations", "Dynamics 365 Unified Operations Plan", "dynamics", "d365-unified-operations", "CFQ7TTC0LH5V", "CFQ7TTC0LH5W", &[], "Dynamics 365"),
+    ]
 }
 
 #[cfg(test)]
@@ -189,12 +306,16 @@ mod tests {
     #[test]
     fn builtin_successors_and_prerequisites_resolve() {
         let c = Catalog::builtin();
-        assert_eq!(c.len(), 23);
+        assert_eq!(c.len(), 33);
         for o in c.offers() {
-            for t in o.upgrade_target_offers.iter().chain(&o.prerequisite_offers) {
+            let nce = o.nce_successor.iter().chain(&o.transition_targets);
+            for t in o.upgrade_target_offers.iter().chain(nce) {
                 let target = c.offer(t);
                 assert!(target.is_some(), "{} names unknown offer {t}", o.key);
-                assert_eq!(target.map(|t| t.family.as_str()), Some(o.family.as_str()));
+                assert_eq!(target.map(|t| t.family.as_str()), Some(o.family.as_str()), "{} -> {t}", o.key);
+            }
+            for p in &o.prerequisite_offers {
+                assert!(c.offer(p).is_some(), "{} needs unknown offer {p}", o.key);
             }
         }
         let ax = c.resolve("ax-enterprise").map(|o| o.upgrade_target_offers.len());

@@ -64,4 +64,20 @@ pub enum ModelError {
     AlreadyCustomer(Uuid),
     #[error("{0}")]
     InvalidInput(String),
+    #[error("The subscription is not eligible for migration to new commerce (code {code}): {reason}")]
+    MigrationIneligible { code: i64, reason: String },
+    #[error("New-commerce migration {0} was not found.")]
+    MigrationNotFound(Uuid),
+    #[error("Subscription {0} is being migrated to new commerce; wait until the migration completes or fails.")]
+    MigrationInProgress(Uuid),
+    #[error("Migration schedule {0} was not found.")]
+    ScheduleNotFound(Uuid),
+    #[error("{0}")]
+    ScheduleConflict(String),
+    #[error(
+        "Seats of new-commerce subscription {0} can only be reduced within the cancellation window after purchase or renewal."
+    )]
+    SeatReductionNotAllowed(Uuid),
+    #[error("The transition is not allowed: {0}")]
+    TransitionNotAllowed(String),
 }

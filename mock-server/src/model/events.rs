@@ -118,6 +118,43 @@ pub enum EventKind {
         family: String,
         until: DateTime<Utc>,
     },
+    /// An NCE migration suspended this legacy subscription; its seats stay in service for its
+    /// users, held by the migration.
+    MigrationStarted {
+        migration: Uuid,
+        family: String,
+    },
+    /// The migration completed: the hold on this legacy subscription's seats ended (it stays
+    /// suspended; the NCE seats took over in the same batch).
+    MigrationCompleted {
+        migration: Uuid,
+        family: String,
+    },
+    /// The migration failed: the hold ended; `reverted`: legacy is active again, else it stays
+    /// suspended until Microsoft reverts it.
+    MigrationFailed {
+        migration: Uuid,
+        family: String,
+        reverted: bool,
+    },
+    /// A migration schedule was created, changed, cancelled, fired or failed (`what`).
+    MigrationScheduleChanged {
+        schedule: Uuid,
+        what: String,
+    },
+    /// An NCE transition converted this subscription in place to another item (its seats now
+    /// count for `sku`, the event's SKU).
+    SubscriptionConverted {
+        from_sku: Uuid,
+        to_offer: String,
+        family: String,
+    },
+    /// An NCE transition moved `quantity` seats of this subscription to the item `to_offer`.
+    SubscriptionTransitioned {
+        to_offer: String,
+        quantity: u32,
+        transition_type: String,
+    },
     SubscriptionExpired {
         family: String,
     },
@@ -182,6 +219,12 @@ impl EventKind {
             EventKind::SubscriptionReactivated { .. } => "SubscriptionReactivated",
             EventKind::SubscriptionUpgraded { .. } => "SubscriptionUpgraded",
             EventKind::SubscriptionRenewed { .. } => "SubscriptionRenewed",
+            EventKind::MigrationStarted { .. } => "MigrationStarted",
+            EventKind::MigrationCompleted { .. } => "MigrationCompleted",
+            EventKind::MigrationFailed { .. } => "MigrationFailed",
+            EventKind::MigrationScheduleChanged { .. } => "MigrationScheduleChanged",
+            EventKind::SubscriptionConverted { .. } => "SubscriptionConverted",
+            EventKind::SubscriptionTransitioned { .. } => "SubscriptionTransitioned",
             EventKind::SubscriptionExpired { .. } => "SubscriptionExpired",
             EventKind::SubscriptionDeprovisioned { .. } => "SubscriptionDeprovisioned",
             EventKind::AutoRenewChanged { .. } => "AutoRenewChanged",

@@ -28,6 +28,25 @@ pub struct FaultPlan {
     /// a client that retries enough always gets through: every storm ends.
     #[serde(default = "default_fairness")]
     pub fairness: u32,
+    /// How NCE migrations misbehave: failures, limbo, processing time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrations: Option<MigrationFaults>,
+}
+
+/// The fault plan's say over NCE migrations, drawn when a migration is created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MigrationFaults {
+    /// Probability that a migration fails.
+    #[serde(default)]
+    pub failure: f64,
+    /// Probability that a failure leaves the legacy subscription suspended until Microsoft
+    /// reverts it (`migrationRevertHours`), rather than active again at once.
+    #[serde(default)]
+    pub limbo: f64,
+    /// Minutes a migration stays `Processing` (default: the scenario's `migrationMinutes`).
+    #[serde(default)]
+    pub minutes: Option<u32>,
 }
 
 fn default_fairness() -> u32 {
@@ -134,17 +153,22 @@ pub enum LimitKey {
 
 impl FaultPlan {
     /// Partner Center's documented limits: 500 requests per minute per tenant on the
-    /// customer, subscription and order resources.
+    /// customer, subscription and order resources; 100 migration creates per partner and 450
+    /// migration validations per partner and customer in 5 minutes.
     pub fn partner_center_limits() -> Vec<RateLimit> {
-        ["customers", "subscriptions", "orders"]
-            .into_iter()
-            .map(|g| RateLimit {
-                groups: vec![g.to_string()],
-                requests: 500,
-                window_seconds: 60,
-                per: LimitKey::Partner,
-            })
-            .collect()
+        let limit = |g: &str, requests, window_seconds, per| RateLimit {
+            groups: vec![g.to_string()],
+            requests,
+            window_seconds,
+            per,
+        };
+        vec![
+            limit("customers", 500, 60, LimitKey::Partner),
+            limit("subscriptions", 500, 60, LimitKey::Partner),
+            limit("orders", 500, 60, LimitKey::Partner),
+            limit("migrations", 100, 300, LimitKey::Partner),
+            limit("validations", 450, 300, LimitKey::PartnerCustomer),
+        ]
     }
 
     /// A named preset: `limits` (rate limits only), `light`, `heavy`, `storm`.
@@ -184,7 +208,20 @@ impl FaultPlan {
             ],
             _ => return None,
         };
-        Some(FaultPlan { seed, rules, rate_limits: FaultPlan::partner_center_limits(), fairness: default_fairness() })
+        // Failures leave legacy active again (a retry works); limbo only when a plan asks.
+        let failure = match name {
+            "light" => 0.02,
+            "heavy" => 0.05,
+            "storm" => 0.10,
+            _ => 0.0,
+        };
+        Some(FaultPlan {
+            seed,
+            rules,
+            rate_limits: FaultPlan::partner_center_limits(),
+            fairness: default_fairness(),
+            migrations: (failure > 0.0).then_some(MigrationFaults { failure, limbo: 0.0, minutes: None }),
+        })
     }
 
     pub fn presets() -> [&'static str; 4] {
@@ -229,6 +266,16 @@ impl FaultPlan {
                 return Err(format!("rateLimits[{i}].groups: {g:?} is not one of {}", GROUPS.join(", ")));
             }
         }
+        if let Some(m) = &self.migrations {
+            for (name, p) in [("failure", m.failure), ("limbo", m.limbo)] {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(format!("migrations.{name}: {p} is not within 0..1"));
+                }
+            }
+            if m.minutes.is_some_and(|n| i64::from(n) > super::MAX_MIGRATION_MINUTES) {
+                return Err(format!("migrations.minutes: at most {} (72 hours)", super::MAX_MIGRATION_MINUTES));
+            }
+        }
         if self.fairness == 0 {
             return Err("fairness: must be at least 1 (0 would let a storm never end)".into());
         }
@@ -236,7 +283,8 @@ impl FaultPlan {
     }
 }
 
-pub const GROUPS: [&str; 6] = ["customers", "subscriptions", "orders", "users", "licenses", "offers"];
+pub const GROUPS: [&str; 8] =
+    ["customers", "subscriptions", "orders", "users", "licenses", "offers", "migrations", "validations"];
 
 /// One incoming call, as the fault layer sees it before any handler runs.
 #[derive(Debug, Clone)]
@@ -370,11 +418,7 @@ impl World {
             let hit = match &rule.trigger {
                 Trigger::Always => true,
                 Trigger::Every(n) => self.faults.seen[i].is_multiple_of(u64::from(*n)),
-                Trigger::Probability(p) => {
-                    self.faults.draws += 1;
-                    let x = splitmix64(plan.seed ^ splitmix64(self.faults.draws));
-                    ((x >> 11) as f64 / (1u64 << 53) as f64) < *p
-                }
+                Trigger::Probability(p) => self.draw_with(plan.seed) < *p,
                 Trigger::Window { from, until } => *from <= now && now < *until,
             };
             if hit && chosen.is_none() {
@@ -399,6 +443,21 @@ impl World {
                 Some(self.throttle(call, retry_after_seconds, http_date))
             }
             other => Some(other),
+        }
+    }
+
+    /// The plan's next draw in [0, 1): seeded, so a seed replays a storm.
+    fn draw_with(&mut self, seed: u64) -> f64 {
+        self.faults.draws += 1;
+        let x = splitmix64(seed ^ splitmix64(self.faults.draws));
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A draw from the installed plan's sequence (1.0, never a hit, without a plan).
+    pub(crate) fn draw_fault(&mut self) -> f64 {
+        match self.faults.plan.as_ref().map(|p| p.seed) {
+            Some(seed) => self.draw_with(seed),
+            None => 1.0,
         }
     }
 

@@ -4,7 +4,10 @@
 //! **The effective-license rule** (written here once; README repeats it): a user's license for
 //! SKU S in a tenant is effective iff the tenant has at least one *active* seat of S and no
 //! more users hold S than there are active seats (`0 < consumed <= active`). Seats of
-//! suspended, expired or de-provisioned subscriptions are not active. When a pool is
+//! suspended, expired or de-provisioned subscriptions are not active, with one exception: a
+//! legacy subscription suspended by the start of an NCE migration keeps its seats in service
+//! for its users until the migration completes (the NCE seats take over in the same step) or
+//! fails (see `migrations`). When a pool is
 //! over-assigned every holder's license stops being effective, because Azure AD does not say
 //! which users keep service.
 
@@ -61,7 +64,8 @@ pub(crate) fn seats(customer: &Customer, sku: Uuid) -> (u32, u32, u32) {
     let (mut active, mut suspended, mut warning) = (0u32, 0u32, 0u32);
     for s in customer.subscriptions.values().filter(|s| s.sku_id == sku) {
         match s.status {
-            SubscriptionStatus::Active => active = active.saturating_add(s.quantity),
+            _ if s.seats_in_service() => active = active.saturating_add(s.quantity),
+            SubscriptionStatus::Active => {}
             SubscriptionStatus::Suspended => suspended = suspended.saturating_add(s.quantity),
             SubscriptionStatus::Expired => warning = warning.saturating_add(s.quantity),
             SubscriptionStatus::Deleted => {}

@@ -62,8 +62,13 @@ impl World {
             }
             self.deadlines.pop_first();
             self.now = self.now.max(at);
+            // One queue for every kind of deadline; ids are unique across kinds.
             let done = if subscription.is_nil() {
                 self.process_acceptance(customer, at)
+            } else if self.migrations.contains_key(&subscription) {
+                self.process_migration(subscription, at)
+            } else if self.schedules.contains_key(&subscription) {
+                self.fire_schedule(subscription, at)
             } else {
                 self.process_deadline(customer, subscription, at)
             };
@@ -107,7 +112,8 @@ impl World {
         let subject =
             Subject { customer: Some(customer), subscription: Some(id), sku: Some(sub.sku_id), ..Subject::default() };
         let (status, sku) = (sub.status, sub.sku_id);
-        let term = Months::new(self.settings.term_months);
+        let term = Months::new(sub.nce.as_ref().map_or(self.settings.term_months, |n| n.term.term_duration.months()));
+        let cancellation = chrono::Duration::days(self.settings.nce_cancellation_days);
         let batch = self.open_batch(Cause::ClockStep, Actor::Service);
         let Some(sub) = self.customers.get_mut(&customer).and_then(|c| c.subscriptions.get_mut(&id)) else {
             return false;
@@ -116,6 +122,10 @@ impl World {
         let kind = match status {
             SubscriptionStatus::Active if renews => {
                 sub.commitment_end_date = sub.commitment_end_date.checked_add_months(term).unwrap_or(at);
+                if let Some(n) = sub.nce.as_mut() {
+                    // A renewal opens a new cancellation window.
+                    n.cancellation_allowed_until = at.checked_add_signed(cancellation).unwrap_or(at);
+                }
                 EventKind::SubscriptionRenewed { family, until: sub.commitment_end_date }
             }
             SubscriptionStatus::Active => {

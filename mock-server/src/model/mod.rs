@@ -11,6 +11,10 @@
 //! - `subscriptions`: orders and subscriptions (buy, suspend, reactivate, quantity, etag).
 //! - `licenses`: license updates, subscribed SKUs, and the effective-license rule.
 //! - `upgrades`: legacy subscription upgrades (eligibility, upgrade with or without licenses).
+//! - `nce`: new-commerce items, terms and billing cycles, an NCE subscription's fields.
+//! - `migrations`: legacy-to-NCE migrations (validate, create, complete or fail on the clock).
+//! - `schedules`: migration schedules that fire on a date or at renewal.
+//! - `transitions`: NCE transitions (upgrades inside new commerce, with or without licenses).
 //! - `lifecycle`: the virtual clock: renewal, expiry, de-provisioning, prospects accepting.
 //! - `signin`: the mock's own OAuth authority (apps, grants, device codes, token lifetimes).
 //! - `events`: the audit log.
@@ -25,10 +29,14 @@ pub mod faults;
 pub mod ids;
 pub mod licenses;
 pub mod lifecycle;
+pub mod migrations;
+pub mod nce;
 pub mod scenario;
+pub mod schedules;
 pub mod signin;
 pub mod subscriptions;
 pub mod tenants;
+pub mod transitions;
 pub mod upgrades;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,6 +71,15 @@ pub struct Settings {
     /// An order repeated with the same `MS-RequestId` within this many seconds returns the
     /// first order instead of buying again; 0 models a service that does not deduplicate.
     pub order_dedup_seconds: i64,
+    /// Days after an NCE purchase or renewal in which seats may be reduced: 7 per the 2023
+    /// lifecycle page (the 2021 quantity page says 72 hours).
+    pub nce_cancellation_days: i64,
+    /// Minutes an NCE migration stays `Processing` before it completes or fails (a fault
+    /// plan's `migrations.minutes` overrides it); Microsoft says usually 0-6 hours, up to 72.
+    pub migration_minutes: i64,
+    /// Hours until Microsoft reverts a migration that failed after the legacy subscription was
+    /// suspended ("within 72 hours").
+    pub migration_revert_hours: i64,
 }
 
 /// The bounds every setting is held to, so no deadline can overflow the calendar and no
@@ -70,6 +87,9 @@ pub struct Settings {
 pub const MAX_DEPROVISION_DAYS: i64 = 3_650;
 pub const MAX_TERM_MONTHS: u32 = 120;
 pub const MAX_ORDER_DEDUP_SECONDS: i64 = 366 * 86_400;
+pub const MAX_NCE_CANCELLATION_DAYS: i64 = 30;
+pub const MAX_MIGRATION_MINUTES: i64 = 72 * 60;
+pub const MAX_MIGRATION_REVERT_HOURS: i64 = 72;
 
 impl Settings {
     /// Refuse, naming the field, any setting outside its bounds.
@@ -83,13 +103,29 @@ impl Settings {
         if !(0..=MAX_ORDER_DEDUP_SECONDS).contains(&self.order_dedup_seconds) {
             return Err(format!("orderDedupSeconds must be from 0 to {MAX_ORDER_DEDUP_SECONDS}"));
         }
+        if !(0..=MAX_NCE_CANCELLATION_DAYS).contains(&self.nce_cancellation_days) {
+            return Err(format!("nceCancellationDays must be from 0 to {MAX_NCE_CANCELLATION_DAYS}"));
+        }
+        if !(0..=MAX_MIGRATION_MINUTES).contains(&self.migration_minutes) {
+            return Err(format!("migrationMinutes must be from 0 to {MAX_MIGRATION_MINUTES}"));
+        }
+        if !(0..=MAX_MIGRATION_REVERT_HOURS).contains(&self.migration_revert_hours) {
+            return Err(format!("migrationRevertHours must be from 0 to {MAX_MIGRATION_REVERT_HOURS}"));
+        }
         Ok(())
     }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { deprovision_days: 120, term_months: 12, order_dedup_seconds: 86_400 }
+        Settings {
+            deprovision_days: 120,
+            term_months: 12,
+            order_dedup_seconds: 86_400,
+            nce_cancellation_days: 7,
+            migration_minutes: 10,
+            migration_revert_hours: 72,
+        }
     }
 }
 
@@ -121,6 +157,14 @@ pub struct World {
     order_requests: BTreeMap<String, (Uuid, Uuid, DateTime<Utc>)>,
     #[serde(default)]
     faults: faults::FaultState,
+    /// NCE migrations by id (their clock deadlines share `deadlines`, keyed by migration id).
+    #[serde(default)]
+    migrations: BTreeMap<Uuid, migrations::Migration>,
+    #[serde(default)]
+    schedules: BTreeMap<Uuid, schedules::Schedule>,
+    /// NCE transitions, oldest first.
+    #[serde(default)]
+    transitions: Vec<transitions::Transition>,
 }
 
 /// One batch of events in the making: everything one request, clock step or admin action did.
@@ -150,6 +194,9 @@ impl World {
             deadlines: BTreeSet::new(),
             order_requests: BTreeMap::new(),
             faults: faults::FaultState::default(),
+            migrations: BTreeMap::new(),
+            schedules: BTreeMap::new(),
+            transitions: Vec::new(),
         }
     }
 
@@ -167,6 +214,14 @@ impl World {
         let prospects: Vec<Uuid> = self.customers.values().filter(|c| c.accepts.is_some()).map(|c| c.id).collect();
         for c in prospects {
             self.schedule_acceptance(c);
+        }
+        let migrations: Vec<Uuid> = self.migrations.keys().copied().collect();
+        for m in migrations {
+            self.schedule_migration(m);
+        }
+        let schedules: Vec<Uuid> = self.schedules.keys().copied().collect();
+        for s in schedules {
+            self.schedule_firing(s);
         }
     }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     Actor, Catalog, Cause, Channel, Customer, EventKind, ModelError, Offer, Partner, Result, Settings, Subject,
-    Subscription, SubscriptionStatus, User, UserState, World, tenants::PendingAcceptance,
+    Subscription, SubscriptionStatus, User, UserState, World, nce::requested_term, tenants::PendingAcceptance,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +122,14 @@ pub struct ScenarioSubscription {
     /// For add-ons: the id of the base subscription in the same customer.
     #[serde(default)]
     pub parent: Option<Uuid>,
+    /// A promotion applied to it (promotions block an NCE migration, code 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_id: Option<String>,
+    /// For an NCE item: `termDuration` and `billingCycle` (default: the item's first term).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_cycle: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,6 +290,24 @@ impl World {
                     partner_id_on_record: String::new(),
                     is_trial: ss.is_trial,
                     revision: 1,
+                    nce: None,
+                    migration: None,
+                    promotion_id: ss.promotion_id.clone(),
+                };
+                let sub = match &offer.nce {
+                    None if ss.term_duration.is_some() || ss.billing_cycle.is_some() => {
+                        return Err(invalid(at("termDuration: only new-commerce items have terms")));
+                    }
+                    None => sub,
+                    Some(_) => {
+                        let term = requested_term(&offer, ss.term_duration.as_deref(), ss.billing_cycle.as_deref())
+                            .map_err(|e| invalid(at(&format!("termDuration: {e}"))))?;
+                        let end = sub.commitment_end_date;
+                        Subscription {
+                            commitment_end_date: end,
+                            ..sub.with_nce_terms(Some(term), start_date, w.settings.nce_cancellation_days)
+                        }
+                    }
                 };
                 w.insert_subscription(&batch, sub, &offer.family);
             }

@@ -103,6 +103,15 @@ pub struct Subscription {
     pub is_trial: bool,
     /// Bumped on every change; the ETag is derived from it.
     pub revision: u64,
+    /// The NCE fields (term, billing, cancellation window); `None` for a legacy subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nce: Option<super::nce::NceTerms>,
+    /// The NCE migration holding this (suspended) legacy subscription's seats for its users
+    /// until it completes or fails: see `migrations` for the hand-over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_id: Option<String>,
 }
 
 impl Subscription {
@@ -114,6 +123,22 @@ impl Subscription {
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
         format!("W/\"{:016x}{:04x}\"", h, self.revision)
+    }
+
+    /// Make this a new-commerce subscription for `term` starting `at` (no-op for `None`).
+    pub fn with_nce_terms(mut self, term: Option<super::nce::Term>, at: DateTime<Utc>, cancellation_days: i64) -> Self {
+        if let Some(term) = term {
+            self.commitment_end_date = super::nce::NceTerms::term_end(term, at);
+            self.nce = Some(super::nce::NceTerms::starting(term, at, cancellation_days));
+        }
+        self
+    }
+
+    /// Are this subscription's seats usable now? Active ones are, and a suspended legacy
+    /// subscription whose seats an NCE migration holds for its users.
+    pub fn seats_in_service(&self) -> bool {
+        self.status == SubscriptionStatus::Active
+            || (self.status == SubscriptionStatus::Suspended && self.migration.is_some())
     }
 
     pub fn sold_by(&self, partner: Uuid) -> bool {
@@ -169,6 +194,9 @@ pub struct OrderLineRequest {
     pub quantity: i64,
     pub friendly_name: Option<String>,
     pub partner_id_on_record: Option<String>,
+    /// For an NCE item (default: the item's first term).
+    pub term_duration: Option<String>,
+    pub billing_cycle: Option<String>,
 }
 
 /// The writable fields of a subscription PATCH. Everything else in the full body a client
@@ -304,13 +332,32 @@ impl World {
             } else {
                 None
             };
-            checked.push((offer.clone(), quantity, parent, line));
+            let term = match &offer.nce {
+                None => None,
+                Some(item) => {
+                    let term = super::nce::requested_term(
+                        offer,
+                        line.term_duration.as_deref(),
+                        line.billing_cycle.as_deref(),
+                    )?;
+                    if !item.sells(term) {
+                        return Err(ModelError::InvalidInput(format!(
+                            "{} is not sold for a {} term billed {}.",
+                            offer.name,
+                            term.term_duration.as_str(),
+                            term.billing_cycle.as_str()
+                        )));
+                    }
+                    Some(term)
+                }
+            };
+            checked.push((offer.clone(), quantity, parent, line, term));
         }
 
         let order_id = self.ids.next_uuid();
         let now = self.now;
         let mut order_lines = Vec::with_capacity(checked.len());
-        for (offer, quantity, parent, line) in checked {
+        for (offer, quantity, parent, line, term) in checked {
             let id = self.ids.next_uuid();
             let friendly_name = line.friendly_name.clone().unwrap_or_else(|| offer.name.clone());
             let partner_id_on_record = line.partner_id_on_record.clone().unwrap_or_default();
@@ -318,7 +365,11 @@ impl World {
                 friendly_name: friendly_name.clone(),
                 parent_subscription_id: parent,
                 partner_id_on_record: partner_id_on_record.clone(),
-                ..self.bought(id, customer, &offer, quantity, partner, order_id)
+                ..self.bought(id, customer, &offer, quantity, partner, order_id).with_nce_terms(
+                    term,
+                    now,
+                    self.settings.nce_cancellation_days,
+                )
             };
             order_lines.push(OrderLine {
                 line_item_number: u32::try_from(line.line_item_number).unwrap_or(0),
@@ -370,7 +421,11 @@ impl World {
             partner_id_on_record: String::new(),
             is_trial: false,
             revision: 1,
+            nce: None,
+            migration: None,
+            promotion_id: None,
         }
+        .with_nce_terms(offer.nce.as_ref().map(|n| n.default_term()), now, self.settings.nce_cancellation_days)
     }
 
     pub(crate) fn insert_subscription(&mut self, batch: &Batch, sub: Subscription, family: &str) {
@@ -434,6 +489,9 @@ impl World {
         if sub.status == SubscriptionStatus::Deleted {
             return Err(ModelError::SubscriptionDeleted(id));
         }
+        if sub.migration.is_some() {
+            return Err(ModelError::MigrationInProgress(id));
+        }
         if let Some(to) = status {
             match (sub.status, to) {
                 (SubscriptionStatus::Active, SubscriptionStatus::Suspended) => {}
@@ -482,6 +540,10 @@ impl World {
                 }
             }
         };
+        let window_closed = sub.nce.as_ref().is_some_and(|n| self.now >= n.cancellation_allowed_until);
+        if quantity.is_some_and(|q| q < sub.quantity) && window_closed {
+            return Err(ModelError::SeatReductionNotAllowed(id));
+        }
         if renew == Some(true) && !offer.is_some_and(|o| o.can_renew(self.now)) {
             return Err(ModelError::AutoRenewNotAllowed(id));
         }

@@ -307,7 +307,7 @@ impl World {
 
     /// Move every active holder of the source's SKU to the target's, in creation order, while
     /// the target has seats; the rest keep their license and are reported.
-    fn transfer_licenses(
+    pub(crate) fn transfer_licenses(
         &mut self,
         batch: &Batch,
         customer: Uuid,

@@ -146,7 +146,7 @@ pub fn to_import_csv(text: &str, file: &str, start: DateTime<Utc>) -> Result<(St
         let line = record.position().map_or(0, |p| p.line());
         let field = |i: usize| record.get(i).unwrap_or_default().to_string();
         let name = field(product);
-        let Some(offer) = catalog.offers().find(|o| o.name.eq_ignore_ascii_case(&name)) else {
+        let Some(offer) = catalog.legacy_offers().find(|o| o.name.eq_ignore_ascii_case(&name)) else {
             left.unknown_product.push(format!("line {line}: {name:?}"));
             continue;
         };

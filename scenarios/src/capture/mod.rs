@@ -243,6 +243,9 @@ fn subscription(s: &Value, rename: &Rename<'_>, start: DateTime<Utc>) -> Option<
         friendly_name: if rename.0.is_some() { None } else { text(s, "friendlyName").map(str::to_string) },
         is_trial: s.get("isTrial").and_then(Value::as_bool).unwrap_or(false),
         parent: guid(s, "parentSubscriptionId").map(|p| rename.id(p)),
+        promotion_id: None,
+        term_duration: None,
+        billing_cycle: None,
     })
 }
 
@@ -295,6 +298,9 @@ fn other_channel(
                 friendly_name: None,
                 is_trial: false,
                 parent: None,
+                promotion_id: None,
+                term_duration: None,
+                billing_cycle: None,
             });
         }
     }
@@ -413,6 +419,9 @@ pub fn offers(
                 prerequisite_offers: strings("prerequisiteOffers"),
                 upgrade_target_offers: strings("upgradeTargetOffers"),
                 upgrade_paths: Vec::new(),
+                nce: None,
+                nce_successor: None,
+                transition_targets: Vec::new(),
                 retired_on: (o.get("isAvailableForPurchase").and_then(Value::as_bool) == Some(false)).then_some(start),
                 renewals_end_on: None,
                 category: at(o, &["category", "name"]).and_then(Value::as_str).unwrap_or("Other").to_string(),

@@ -254,6 +254,8 @@ round_trips! {
     round_trip_e4_retirement => "e4-retirement",
     round_trip_distributor => "distributor",
     round_trip_o365_upgrade => "o365-upgrade",
+    round_trip_nce_migration => "nce-migration",
+    round_trip_nce_transition => "nce-transition",
 }
 
 #[tokio::test]

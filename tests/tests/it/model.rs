@@ -1,5 +1,6 @@
 //! Model-based test of the mock: random sequences of orders, license updates, suspensions,
-//! reactivations, quantity changes and clock advances, sent through the HTTP layer, against a
+//! reactivations, quantity changes, NCE migrations and clock advances, sent through the HTTP
+//! layer, against a
 //! small reference model of seats, statuses and the lifecycle written from the rules in
 //! README (not from the mock's code). After every step the mock's observable state
 //! (subscriptions, user licenses, and whether the call was accepted) must equal the model's.
@@ -16,6 +17,11 @@ const CUSTOMER: &str = "6a1f0c3e-1111-4a2b-9c3d-4e5f6a7b8c9d";
 const OFFERS: [&str; 3] = ["o365-e3", "d365-team-members", "d365-activity"];
 const USERS: usize = 3;
 const DEPROVISION_DAYS: i64 = 120;
+/// The built-in NCE successors: Office 365 E3 and Team Members have one (licensing the same
+/// SKU), Dynamics 365 for Activity none.
+const HAS_NCE_ITEM: [bool; 3] = [true, true, false];
+const MIGRATION_MINUTES: i64 = 10;
+const CANCELLATION_DAYS: i64 = 7;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -26,6 +32,7 @@ enum Op {
     Suspend { sub: usize },
     Reactivate { sub: usize },
     Quantity { sub: usize, quantity: u32 },
+    Migrate { sub: usize },
     Advance { hours: i64 },
 }
 
@@ -38,7 +45,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..6).prop_map(|sub| Op::Suspend { sub }),
         2 => (0usize..6).prop_map(|sub| Op::Reactivate { sub }),
         2 => (0usize..6, 0u32..=6).prop_map(|(sub, quantity)| Op::Quantity { sub, quantity }),
-        3 => prop_oneof![1i64..48, 2400i64..9600].prop_map(|hours| Op::Advance { hours }),
+        2 => (0usize..6).prop_map(|sub| Op::Migrate { sub }),
+        3 => prop_oneof![1i64..48, 700i64..800, 2400i64..9600].prop_map(|hours| Op::Advance { hours }),
     ]
 }
 
@@ -57,10 +65,36 @@ struct Sub {
     status: Status,
     end: DateTime<Utc>,
     inactive_since: Option<DateTime<Utc>>,
+    bought: DateTime<Utc>,
+    /// New commerce: seats may be reduced only until then.
+    nce_reducible_until: Option<DateTime<Utc>>,
+    /// Suspended by a migration that completes then, seats still in service until it does.
+    migrating_until: Option<DateTime<Utc>>,
 }
 
 impl Sub {
+    fn bought(offer: usize, quantity: u32, at: DateTime<Utc>) -> Option<Sub> {
+        let end = at.checked_add_months(Months::new(12))?;
+        Some(Sub {
+            offer,
+            quantity,
+            status: Status::Active,
+            end,
+            inactive_since: None,
+            bought: at,
+            nce_reducible_until: None,
+            migrating_until: None,
+        })
+    }
+
+    fn in_service(&self) -> bool {
+        self.status == Status::Active || self.migrating_until.is_some()
+    }
+
     fn deadline(&self) -> Option<DateTime<Utc>> {
+        if let Some(t) = self.migrating_until {
+            return Some(t);
+        }
         match self.status {
             Status::Active => Some(self.end),
             Status::Suspended | Status::Expired => self.inactive_since.map(|t| t + Duration::days(DEPROVISION_DAYS)),
@@ -79,8 +113,8 @@ struct Reference {
 }
 
 impl Reference {
-    fn seats(&self, offer: usize, counts: impl Fn(Status) -> bool) -> u32 {
-        self.subs.iter().filter(|s| s.offer == offer && counts(s.status)).map(|s| s.quantity).sum()
+    fn seats(&self, offer: usize, counts: impl Fn(&Sub) -> bool) -> u32 {
+        self.subs.iter().filter(|s| s.offer == offer && counts(s)).map(|s| s.quantity).sum()
     }
 
     fn consumed(&self, offer: usize) -> u32 {
@@ -94,8 +128,7 @@ impl Reference {
                 if quantity == 0 {
                     return Err(());
                 }
-                let end = self.now.checked_add_months(Months::new(12)).ok_or(())?;
-                self.subs.push(Sub { offer, quantity, status: Status::Active, end, inactive_since: None });
+                self.subs.push(Sub::bought(offer, quantity, self.now).ok_or(())?);
                 Ok(())
             }
             Op::Assign { user, offer } => self.update(user, &[offer], &[]),
@@ -120,6 +153,7 @@ impl Reference {
                 let Some(s) = self.subs.get_mut(sub) else { return Err(()) };
                 match s.status {
                     Status::Active => Ok(()),
+                    Status::Suspended if s.migrating_until.is_some() => Err(()),
                     Status::Suspended if now < s.end => {
                         s.status = Status::Active;
                         s.inactive_since = None;
@@ -137,7 +171,28 @@ impl Reference {
                 if s.status != Status::Active || quantity == 0 {
                     return Err(());
                 }
+                if quantity < s.quantity && s.nce_reducible_until.is_some_and(|t| self.now >= t) {
+                    return Err(());
+                }
                 s.quantity = quantity;
+                Ok(())
+            }
+            Op::Migrate { sub } => {
+                let now = self.now;
+                let Some(s) = self.subs.get_mut(sub) else { return Err(()) };
+                let old_enough = s.bought.checked_add_months(Months::new(1)).is_some_and(|t| now >= t);
+                let time_left = s.end - now;
+                let eligible = s.status == Status::Active
+                    && s.nce_reducible_until.is_none()
+                    && HAS_NCE_ITEM[s.offer]
+                    && old_enough
+                    && time_left > Duration::hours(24);
+                if !eligible {
+                    return Err(());
+                }
+                s.status = Status::Suspended;
+                s.inactive_since = Some(now);
+                s.migrating_until = Some(now + Duration::minutes(MIGRATION_MINUTES));
                 Ok(())
             }
             Op::Advance { hours } => {
@@ -152,7 +207,7 @@ impl Reference {
     /// no-op; each newly assigned SKU needs a free active seat.
     fn update(&mut self, user: usize, assign: &[usize], remove: &[usize]) -> Result<(), ()> {
         for &offer in assign {
-            if !self.licenses[user][offer] && self.consumed(offer) >= self.seats(offer, |s| s == Status::Active) {
+            if !self.licenses[user][offer] && self.consumed(offer) >= self.seats(offer, Sub::in_service) {
                 return Err(());
             }
         }
@@ -179,12 +234,24 @@ impl Reference {
             let Some((at, i)) = next else { break };
             self.now = at;
             let s = &mut self.subs[i];
+            if s.migrating_until.take().is_some() {
+                // Completed: an NCE subscription of the same SKU takes the seats over.
+                let mut nce = Sub::bought(s.offer, s.quantity, at).unwrap_or_else(|| s.clone());
+                nce.nce_reducible_until = Some(at + Duration::days(CANCELLATION_DAYS));
+                self.subs.push(nce);
+                continue;
+            }
             match s.status {
-                Status::Active => s.end = s.end.checked_add_months(Months::new(12)).unwrap_or(at),
+                Status::Active => {
+                    s.end = s.end.checked_add_months(Months::new(12)).unwrap_or(at);
+                    if s.nce_reducible_until.is_some() {
+                        s.nce_reducible_until = Some(at + Duration::days(CANCELLATION_DAYS));
+                    }
+                }
                 _ => {
                     s.status = Status::Deleted;
                     let offer = s.offer;
-                    let capacity = self.seats(offer, |st| st != Status::Deleted);
+                    let capacity = self.seats(offer, |sub| sub.status != Status::Deleted);
                     let mut excess = self.consumed(offer).saturating_sub(capacity);
                     for u in (0..USERS).rev() {
                         if excess > 0 && self.licenses[u][offer] {
@@ -252,6 +319,26 @@ fn observe(h: &Harness, skus: &[uuid::Uuid], ids: &[String]) -> Observed {
     })
 }
 
+/// NCE subscriptions that migrations created since `known`, in the reference's order: by
+/// creation, then by the position of the legacy subscription they came from.
+fn migrated(h: &Harness, known: &[String]) -> Vec<String> {
+    h.mock.read(|w| {
+        let Some(c) = CUSTOMER.parse().ok().and_then(|id| w.customer_any(id)) else { return Vec::new() };
+        let mut new: Vec<_> = c
+            .subscriptions
+            .values()
+            .filter(|s| !known.contains(&s.id.to_string()))
+            .map(|s| {
+                let from = s.nce.as_ref().and_then(|n| n.migrated_from).map(|f| f.to_string());
+                let at = known.iter().position(|k| Some(k) == from.as_ref()).unwrap_or(usize::MAX);
+                (s.creation_date, at, s.id.to_string())
+            })
+            .collect();
+        new.sort();
+        new.into_iter().map(|(_, _, id)| id).collect()
+    })
+}
+
 /// Send one op; whether it was accepted, and the new subscription of an accepted order.
 async fn send(h: &Harness, op: &Op, offers: &[(String, uuid::Uuid)], subs: &[String]) -> (bool, Option<String>) {
     let users: Vec<String> = h.mock.read(|w| {
@@ -297,6 +384,11 @@ async fn send(h: &Harness, op: &Op, offers: &[(String, uuid::Uuid)], subs: &[Str
             let Some(p) = sub_path(sub) else { return (false, None) };
             h.patch(&p, &json!({"quantity": quantity}).to_string(), &[]).await
         }
+        Op::Migrate { sub } => {
+            let Some(id) = subs.get(sub) else { return (false, None) };
+            let body = json!({"currentSubscriptionId": id});
+            h.post(&format!("/v1/customers/{CUSTOMER}/migrations/newcommerce"), &body.to_string()).await
+        }
         Op::Advance { hours } => {
             h.send(Method::POST, "/admin/clock/advance", Some(&json!({"hours": hours}).to_string()), &[]).await
         }
@@ -321,6 +413,7 @@ proptest! {
         for (i, op) in ops.iter().enumerate() {
             let (accepted, bought) = runtime.block_on(send(&h, op, &offers, &ids));
             ids.extend(bought);
+            ids.extend(migrated(&h, &ids));
             let expected = reference.apply(op).is_ok();
             prop_assert_eq!(accepted, expected, "step {} {:?}: mock accepted {}, reference {}", i, op, accepted, expected);
             let (subs, licenses) = observe(&h, &skus, &ids);

@@ -190,6 +190,8 @@ pub async fn place_order(
                     quantity,
                     friendly_name: None,
                     partner_id_on_record: None,
+                    term_duration: None,
+                    billing_cycle: None,
                 };
                 let batch = w.open_batch(ids.cause(Operation::CreateOrder), Actor::Partner(me.id));
                 w.create_order(&batch, me.id, id, &[line]).map_err(PcError::from)

@@ -116,6 +116,9 @@ pub(super) fn date(t: DateTime<Utc>) -> String {
 /// What Partner Center's subscription list says under a subscription's name.
 pub fn status_line(s: &Subscription, deprovision_days: i64) -> String {
     let gone = s.deprovision_at(deprovision_days).map(date).unwrap_or_default();
+    if s.migration.is_some() {
+        return "Migrating to new commerce; seats kept in service until it completes".to_string();
+    }
     match s.status {
         SubscriptionStatus::Active if s.auto_renew_enabled => format!("Auto renews on {}", date(s.commitment_end_date)),
         SubscriptionStatus::Active => format!("Expires on {}", date(s.commitment_end_date)),
@@ -236,6 +239,7 @@ pub async fn dashboard(State(m): State<Mock>, session: Session) -> Response {
                         a id="invitation" href=(invitation) { (invitation) } }
                     (clock_form())
                 }
+                (migrations_section(w, me.id))
                 section {
                     h2 { "Subscriptions that will not renew" }
                     @if expiring.is_empty() { p class="muted" { "None." } }
@@ -255,6 +259,40 @@ pub async fn dashboard(State(m): State<Mock>, session: Session) -> Response {
             },
         ))
     })
+}
+
+/// Every NCE migration of this partner: in progress first, then the most recent.
+fn migrations_section(w: &World, partner: Uuid) -> Markup {
+    let mut mine: Vec<&crate::model::migrations::Migration> =
+        w.all_migrations().filter(|m| m.partner == partner).collect();
+    mine.sort_by_key(|m| {
+        (m.status != crate::model::migrations::MigrationStatus::Processing, std::cmp::Reverse(m.started))
+    });
+    let name = |c: Uuid| w.customer_any(c).map_or_else(|| c.to_string(), |c| c.company_name.clone());
+    html! {
+        section id="migrations" {
+            h2 { "New-commerce migrations" }
+            @if mine.is_empty() { p class="muted" { "None." } }
+            @else {
+                table {
+                    thead { tr { th { "Customer" } th { "Legacy subscription" } th { "Status" } th { "Started" } th { "Done or due" } th { "NCE subscription" } } }
+                    tbody {
+                        @for m in &mine {
+                            tr {
+                                td { a href={ "/customers/" (m.customer) } { (name(m.customer)) } }
+                                td { a href={ "/customers/" (m.customer) "/subscriptions/" (m.current_subscription_id) } { (m.current_subscription_id) } }
+                                td class="migration-status" { (m.status.as_str()) @if let Some(e) = &m.error { br; small { (e) } } }
+                                td { (date(m.started)) }
+                                td { (date(m.completed.unwrap_or(m.due))) }
+                                td { @if let Some(n) = m.nce_subscription_id {
+                                    a href={ "/customers/" (m.customer) "/subscriptions/" (n) } { (n) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]

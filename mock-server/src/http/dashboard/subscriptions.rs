@@ -27,6 +27,15 @@ fn subscription_body(w: &World, me: &Me, c: &Customer, s: &Subscription, error: 
                 tr { th { "Channel" } td { (channel(s, w, me.id)) } }
                 tr { th { "Status" } td id="status-line" { (status_line(s, w.settings.deprovision_days)) } }
                 tr { th { "Term ends" } td { (date(s.commitment_end_date)) } }
+                tr { th { "Commerce" } td id="commerce" { @match &s.nce {
+                    None => "Legacy",
+                    Some(n) => { "New commerce · " (n.term.term_duration.as_str()) ", billed "
+                        (n.term.billing_cycle.as_str().to_ascii_lowercase()) " · seats reducible until "
+                        (date(n.cancellation_allowed_until)) }
+                } } }
+                @if let Some(from) = s.nce.as_ref().and_then(|n| n.migrated_from) {
+                    tr { th { "Migrated from" } td { a href={ "/customers/" (c.id) "/subscriptions/" (from) } { (from) } } }
+                }
                 @if let Some(t) = s.deprovision_at(w.settings.deprovision_days) {
                     tr { th { "De-provisioned on" } td id="deprovision-date" { (date(t)) } }
                 }
