@@ -1,10 +1,14 @@
 //! Discover: read everything a plan needs from Partner Center: the catalog, every customer
 //! (paged), their subscriptions and subscribed SKUs, and, for customers that hold a retired
-//! SKU, every user and their licenses. Prospects named in the mapping are looked up too.
+//! SKU, every user and their licenses; where a mapping row migrates to new commerce, each
+//! candidate's validation (read-only). Prospects named in the mapping are looked up too.
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ClientError, Offer, PartnerCenter, SubscribedSku, Subscription, UserState};
+use crate::client::{
+    ClientError, Eligibility, NewMigration, Offer, PartnerCenter, SubscribedSku, Subscription, SubscriptionStatus,
+    UserState,
+};
 use crate::mapping::Mapping;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +31,9 @@ pub struct CustomerState {
     pub skus: Vec<SubscribedSku>,
     /// Users and licenses; read only for customers holding a retired SKU.
     pub users: Vec<UserLicenses>,
+    /// The server's word on each subscription a row would migrate to new commerce.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eligibility: Vec<Eligibility>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +124,45 @@ async fn read_customer<P: PartnerCenter>(
             });
         }
     }
-    Ok(CustomerState { id: c.id, name: c.company_profile.company_name, subscriptions, skus, users })
+    let mut eligibility = Vec::new();
+    for s in migration_candidates(&subscriptions, mapping) {
+        if let Some(request) = migration_request(s, mapping, None) {
+            eligibility.push(pc.validate_migration(&c.id, &request).await?);
+        }
+    }
+    Ok(CustomerState { id: c.id, name: c.company_profile.company_name, subscriptions, skus, users, eligibility })
+}
+
+/// A legacy subscription (its offer id is a GUID, not an NCE `product:sku`).
+pub fn is_legacy(s: &Subscription) -> bool {
+    !s.offer_id.contains(':')
+}
+
+/// The subscriptions a migrating row covers: active, legacy, and bases only (add-ons migrate
+/// with their base).
+pub fn migration_candidates<'a>(
+    subs: &'a [Subscription],
+    mapping: &'a Mapping,
+) -> impl Iterator<Item = &'a Subscription> {
+    subs.iter().filter(move |s| {
+        s.status == SubscriptionStatus::Active
+            && is_legacy(s)
+            && s.parent_subscription_id.is_none()
+            && mapping.migration_row_for(&s.offer_id, &s.offer_name).is_some()
+    })
+}
+
+/// The validation or creation body for a candidate, with its row's term and billing cycle.
+pub fn migration_request(s: &Subscription, mapping: &Mapping, batch: Option<&str>) -> Option<NewMigration> {
+    let row = mapping.migration_row_for(&s.offer_id, &s.offer_name)?;
+    Some(NewMigration {
+        current_subscription_id: s.id.clone(),
+        term_duration: row.term_duration.clone(),
+        billing_cycle: row.billing_cycle.clone(),
+        purchase_full_term: row.purchase_full_term,
+        external_reference_id: batch.map(str::to_string),
+        add_on_migrations: Vec::new(),
+    })
 }
 
 async fn finish<P: PartnerCenter>(

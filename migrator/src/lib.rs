@@ -5,11 +5,12 @@
 //!
 //! # Layout
 //! - [`client`]: the `PartnerCenter` trait, the REST client, and its two transports.
-//! - [`mapping`]: retired offer -> successors, as data (TOML).
+//! - [`mapping`]: retired offer -> successors, and each row's path, as data (TOML).
 //! - [`discover`]: read the snapshot a plan needs.
 //! - [`plan`]: the pure planner; plans are JSON files and tables.
 //! - [`journal`]: the SQLite journal of intents and outcomes.
-//! - [`apply`]: the only module with effects; resumable and idempotent.
+//! - [`apply`]: the only module with effects; resumable and idempotent (the manual steps, and
+//!   NCE migrations started once and settled after every customer started).
 //! - [`migrate`]: the entry point: discover -> plan -> apply, or resume from the journal.
 //! - [`verify`], [`rollback`], [`report`]: prove, undo, tell.
 

@@ -8,13 +8,76 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+/// How a row's subscriptions move: Microsoft's four paths, or the server-side one where the
+/// server says it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Buy the successor, swap every user in one call each, suspend the old (the article).
+    #[default]
+    Manual,
+    /// The legacy upgrades API with license transfer (not carried out yet: refused at plan).
+    Upgrade,
+    /// Legacy to new commerce (`…/migrations/newcommerce`): validate, create, poll.
+    NceMigration,
+    /// An NCE transition (not carried out yet: refused at plan).
+    Transition,
+    /// `nce-migration` where the validation says eligible, else `manual` (if the row names
+    /// successors).
+    Auto,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Manual => "manual",
+            Strategy::Upgrade => "upgrade",
+            Strategy::NceMigration => "nce-migration",
+            Strategy::Transition => "transition",
+            Strategy::Auto => "auto",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Strategy> {
+        [Strategy::Manual, Strategy::Upgrade, Strategy::NceMigration, Strategy::Transition, Strategy::Auto]
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Does this strategy ask the server to migrate (and so validate first)?
+    pub fn migrates(self) -> bool {
+        matches!(self, Strategy::NceMigration | Strategy::Auto)
+    }
+
+    /// Paths the engine carries out today.
+    pub fn is_supported(self) -> bool {
+        matches!(self, Strategy::Manual | Strategy::NceMigration | Strategy::Auto)
+    }
+}
+
+/// The row that matches every legacy subscription no other row names (`from = "*"`), for
+/// moving a whole book to new commerce.
+pub const EVERY_LEGACY_OFFER: &str = "*";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Row {
-    /// The retired offer (name or id).
+    /// The retired offer (name or id), or `*` for every legacy offer no other row names.
     pub from: String,
     /// Its successors, in order of preference (name or id); the policy takes the first.
+    /// Needed by `manual` (and by `auto` to fall back on); unused by `nce-migration`.
+    #[serde(default)]
     pub to: Vec<String>,
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// NCE term and billing cycle to migrate to (default: the item's own, as the server says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_cycle: Option<String>,
+    /// Buy a full new term (needed within the last 24 hours of the legacy term).
+    #[serde(default)]
+    pub purchase_full_term: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -49,8 +112,14 @@ pub enum MappingError {
 impl Mapping {
     /// The article's tables: Dynamics AX and Dynamics CRM Online to Dynamics 365, and E4 to E3.
     pub fn builtin() -> Self {
-        let row =
-            |from: &str, to: &[&str]| Row { from: from.to_string(), to: to.iter().map(|s| s.to_string()).collect() };
+        let row = |from: &str, to: &[&str]| Row {
+            from: from.to_string(),
+            to: to.iter().map(|s| s.to_string()).collect(),
+            strategy: Strategy::Manual,
+            term_duration: None,
+            billing_cycle: None,
+            purchase_full_term: false,
+        };
         Mapping {
             rows: vec![
                 row(
@@ -112,8 +181,18 @@ impl Mapping {
             if r.from.trim().is_empty() {
                 return Err(format!("rows[{i}].from is empty"));
             }
-            if r.to.is_empty() {
+            if r.to.is_empty() && r.strategy == Strategy::Manual {
                 return Err(format!("rows[{i}] ({}): `to` needs at least one successor", r.from));
+            }
+            if r.from == EVERY_LEGACY_OFFER && !r.strategy.migrates() {
+                return Err(format!("rows[{i}]: `from = \"*\"` needs strategy nce-migration or auto"));
+            }
+            if !r.strategy.is_supported() {
+                return Err(format!(
+                    "rows[{i}] ({}): strategy {} is not carried out yet; use manual, nce-migration or auto",
+                    r.from,
+                    r.strategy.as_str()
+                ));
             }
         }
         if let Some((customer, _)) = m.overrides.iter().find(|(_, o)| o.is_empty()) {
@@ -122,9 +201,45 @@ impl Mapping {
         Ok(m)
     }
 
-    /// The row for a retired offer, by name or id (case-insensitive).
+    /// The row naming an offer, by name or id (case-insensitive); never the `*` row.
     pub fn row_for(&self, offer_id: &str, offer_name: &str) -> Option<&Row> {
         self.rows.iter().find(|r| r.from.eq_ignore_ascii_case(offer_id) || r.from.eq_ignore_ascii_case(offer_name))
+    }
+
+    /// The row deciding whether a subscription of this offer is migrated by the server: its
+    /// own row if that migrates, else the `*` row when there is one and no row names the offer.
+    pub fn migration_row_for(&self, offer_id: &str, offer_name: &str) -> Option<&Row> {
+        match self.row_for(offer_id, offer_name) {
+            Some(r) if r.strategy.migrates() => Some(r),
+            Some(_) => None,
+            None => self.rows.iter().find(|r| r.from == EVERY_LEGACY_OFFER),
+        }
+    }
+
+    /// This mapping with one strategy for every row (`--strategy`); a migrating strategy also
+    /// adds the `*` row, so every legacy subscription is considered, not only retired ones.
+    pub fn with_strategy(mut self, strategy: Strategy) -> Self {
+        for r in &mut self.rows {
+            r.strategy = strategy;
+        }
+        if strategy.migrates() && !self.rows.iter().any(|r| r.from == EVERY_LEGACY_OFFER) {
+            self.rows.push(Row {
+                from: EVERY_LEGACY_OFFER.to_string(),
+                to: Vec::new(),
+                strategy,
+                term_duration: None,
+                billing_cycle: None,
+                purchase_full_term: false,
+            });
+        }
+        self
+    }
+
+    /// Does the manual path apply to this row for a subscription the server may not migrate?
+    pub fn manual_applies(row: &Row) -> bool {
+        row.from != EVERY_LEGACY_OFFER
+            && !row.to.is_empty()
+            && matches!(row.strategy, Strategy::Manual | Strategy::Auto)
     }
 
     /// The successor the policy picks for this customer (override, else the first listed).
@@ -132,7 +247,8 @@ impl Mapping {
         self.overrides
             .get(customer)
             .and_then(|o| o.iter().find(|(from, _)| from.eq_ignore_ascii_case(&row.from)).map(|(_, to)| to.clone()))
-            .unwrap_or_else(|| row.to[0].clone())
+            .or_else(|| row.to.first().cloned())
+            .unwrap_or_default()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The migration report: per customer, what was bought, how many users moved, what was
-//! suspended, what the customer must do themselves, invitations outstanding, and errors.
+//! suspended, what migrated to new commerce (and what the server refused), what the customer
+//! must do themselves, invitations outstanding, and errors.
 //! Built from the plan and the journal (so `skuswap status` needs no network), rendered as a
 //! table, JSON or Markdown.
 
@@ -24,6 +25,14 @@ pub struct CustomerReport {
     pub users_moved: usize,
     pub suspensions_planned: usize,
     pub suspended: usize,
+    /// Subscriptions planned for new commerce, and those whose migration completed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub migrations_planned: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub migrated: usize,
+    /// Subscriptions the server would not migrate, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<String>,
     pub customer_actions: Vec<String>,
     pub invitation_outstanding: bool,
     pub errors: Vec<String>,
@@ -45,6 +54,7 @@ pub fn report(plan: &Plan, records: &[StepRecord]) -> Report {
             let done = |i: usize| rec(i).is_some_and(|r| r.state == StepState::Done);
             let mut seats_bought = Vec::new();
             let (mut users_planned, mut users_moved, mut suspensions_planned, mut suspended) = (0, 0, 0, 0);
+            let (mut migrations_planned, mut migrated) = (0, 0);
             for (i, step) in c.steps.iter().enumerate() {
                 match step {
                     Step::Buy { offer_name, quantity, .. } if done(i) => {
@@ -58,6 +68,10 @@ pub fn report(plan: &Plan, records: &[StepRecord]) -> Report {
                     Step::Suspend { .. } => {
                         suspensions_planned += 1;
                         suspended += usize::from(done(i));
+                    }
+                    Step::Migrate { .. } => {
+                        migrations_planned += 1;
+                        migrated += usize::from(done(i));
                     }
                 }
             }
@@ -91,6 +105,9 @@ pub fn report(plan: &Plan, records: &[StepRecord]) -> Report {
                 users_moved,
                 suspensions_planned,
                 suspended,
+                migrations_planned,
+                migrated,
+                blocked: c.blocked.iter().map(|b| format!("{}: {}", b.offer_name, b.reason)).collect(),
                 customer_actions: c.actions.iter().map(CustomerAction::describe).collect(),
                 invitation_outstanding,
                 errors,
@@ -98,6 +115,10 @@ pub fn report(plan: &Plan, records: &[StepRecord]) -> Report {
         })
         .collect();
     Report { plan_id: plan.id.clone(), customers }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {

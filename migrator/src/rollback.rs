@@ -1,6 +1,7 @@
 //! Roll a customer back inside the de-provisioning window: reactivate the old subscriptions
 //! the migration suspended, then swap every moved user back in one call each. Everything is
-//! checked before anything changes; after de-provisioning it is refused.
+//! checked before anything changes; after de-provisioning it is refused. A migration to new
+//! commerce cannot be undone (there is no way back to legacy): it is left, and counted.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +37,8 @@ pub struct RollbackOutcome {
     /// Successor subscriptions bought by the migration stay active: cancel them by hand if
     /// the customer will not move again.
     pub purchases_left_active: usize,
+    /// Migrations to new commerce done by the plan: not undone (new commerce has no way back).
+    pub migrations_not_undone: usize,
 }
 
 pub async fn rollback<P: PartnerCenter>(
@@ -105,10 +108,12 @@ pub async fn rollback<P: PartnerCenter>(
         swapped += 1;
     }
     let purchases = done.iter().filter(|(_, s)| matches!(s, Step::Buy { .. })).count();
+    let migrations = done.iter().filter(|(_, s)| matches!(s, Step::Migrate { .. })).count();
     Ok(RollbackOutcome {
         customer_id: cid.to_string(),
         reactivated: to_reactivate.len(),
         users_swapped_back: swapped,
         purchases_left_active: purchases,
+        migrations_not_undone: migrations,
     })
 }

@@ -1,6 +1,7 @@
 //! Verify: re-read the server and prove the end state a plan promised: every moved user holds
 //! the successor and not the retired SKU, every old subscription this partner sold is
-//! suspended (or de-provisioned), and no successor pool has more holders than active seats.
+//! suspended (or de-provisioned), every subscription planned for new commerce has a completed
+//! migration, and no successor pool has more holders than active seats.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -51,6 +52,14 @@ pub async fn verify<P: PartnerCenter>(pc: &P, plan: &Plan) -> Result<Vec<Finding
                     let s = pc.subscription(&c.customer_id, subscription_id).await?.subscription;
                     if !s.status.is_inactive() {
                         say(format!("{offer_name} subscription {subscription_id} is {}, not suspended", s.status));
+                    }
+                }
+                Step::Migrate { subscription_id, offer_name, .. } => {
+                    let all = pc.migrations_of(subscription_id).await?;
+                    if !all.iter().any(|m| m.is_completed()) {
+                        say(format!(
+                            "{offer_name} subscription {subscription_id} has no completed migration to new commerce"
+                        ));
                     }
                 }
                 Step::Buy { .. } => {}

@@ -44,6 +44,9 @@ pub struct Violation {
     pub at: DateTime<Utc>,
     pub cause: Cause,
     pub message: String,
+    /// Why no client could have prevented it (the service itself took the seats), if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavoidable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -190,6 +193,7 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
                         "{operation} was retried at {} before its Retry-After ({not_before}) had passed ({})",
                         e.at, e.cause
                     ),
+                    unavoidable: None,
                 });
             }
             apply(&mut f, e, &mut touched_users, &mut touched_pools);
@@ -222,6 +226,7 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
                             "SKU {} of customer {} has {} holders but {} purchased seats after {}",
                             pool.1, pool.0, p.consumed, total, e.cause
                         ),
+                        unavoidable: why_unavoidable(group),
                     });
                 }
             } else {
@@ -259,8 +264,9 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
                         message: format!(
                             "user {user} of customer {customer} lost their last effective {family} license at event #{seq} ({}){}",
                             e.cause,
-                            why_unavoidable(group)
+                            why_unavoidable(group).map(|w| format!("; unavoidable: {w}")).unwrap_or_default()
                         ),
+                        unavoidable: why_unavoidable(group),
                     });
                 }
             }
@@ -281,16 +287,13 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
 
 /// When the service itself took the seats (a migration that failed after suspending the
 /// legacy subscription), no client could have prevented the loss: say so.
-fn why_unavoidable(group: &[Event]) -> String {
-    group
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::MigrationFailed { migration, reverted: false, .. } => Some(format!(
-                "; unavoidable: NCE migration {migration} failed after suspending the legacy subscription, and Microsoft reverts it later"
-            )),
-            _ => None,
-        })
-        .unwrap_or_default()
+fn why_unavoidable(group: &[Event]) -> Option<String> {
+    group.iter().find_map(|e| match &e.kind {
+        EventKind::MigrationFailed { migration, reverted: false, .. } => Some(format!(
+            "NCE migration {migration} failed after suspending the legacy subscription, and Microsoft reverts it later"
+        )),
+        _ => None,
+    })
 }
 
 fn find(group: &[Event], seq: u64) -> &Event {

@@ -1,11 +1,16 @@
 //! What the engine sees of Partner Center: the [`PartnerCenter`] trait, and the one REST
 //! client that implements it over either transport.
 //!
+//! # Layout
+//! - `rest`: the REST client (paths, retries, paging); `error`: why a call failed.
+//! - `auth`: credentials and sign-in; `transport`: HTTP and in-process; `wire`: resources.
+//!
 //! Mutating calls take the caller's `request_id` (`MS-RequestId`): the engine derives it from
 //! the migration and the step, so a retry after a timeout, or a resumed run after a crash,
 //! repeats the same id, as Partner Center asks.
 
 pub mod auth;
+pub mod error;
 pub mod rest;
 pub mod transport;
 pub mod wire;
@@ -64,6 +69,27 @@ pub trait PartnerCenter: Send + Sync {
     fn offers(&self, country: &str) -> impl Future<Output = Result<Vec<Offer>>> + Send;
     /// The invitation link a prospect must accept.
     fn relationship_request_url(&self) -> impl Future<Output = Result<String>> + Send;
+    /// `POST …/migrations/newcommerce/validate`: changes nothing, so it is retried like a read.
+    fn validate_migration(
+        &self,
+        customer: &str,
+        request: &NewMigration,
+    ) -> impl Future<Output = Result<Eligibility>> + Send;
+    /// `POST …/migrations/newcommerce`.
+    fn create_migration(
+        &self,
+        customer: &str,
+        request: &NewMigration,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Migration>> + Send;
+    /// `GET …/migrations/newcommerce/{id}`.
+    fn migration(&self, customer: &str, id: &str) -> impl Future<Output = Result<Migration>> + Send;
+    /// Every migration of a legacy subscription (`GET /v1/migrations/newcommerce?CurrentSubscriptionId=`).
+    fn migrations_of(&self, subscription: &str) -> impl Future<Output = Result<Vec<Migration>>> + Send;
+    /// Wait this long (polling an asynchronous operation), on the client's clock.
+    fn wait(&self, _duration: std::time::Duration) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// How many requests this client has sent (retries included).
     fn requests_sent(&self) -> u64;
     /// Wait before the engine's own attempt `attempt + 1` after an unclear outcome.

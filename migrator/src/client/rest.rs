@@ -14,91 +14,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::auth::{AuthError, Credentials, Fixed, Secret};
+use super::auth::{Credentials, Fixed, Secret};
 use super::transport::{Incoming, Outgoing, Transport, TransportError};
 use super::wire::*;
 use super::{PartnerCenter, Result};
 
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    #[error(
-        "{operation}: Partner Center answered HTTP {status}, code {code}: {description} (MS-RequestId {request_id})"
-    )]
-    Api { operation: String, status: u16, code: String, description: String, request_id: String },
-    #[error(
-        "{operation}: the token was refused (HTTP 401, code {code}): get a fresh token or sign in again (a fresh --token-file or PARTNER_CENTER_TOKEN, or check the app's consent)"
-    )]
-    Unauthorized { operation: String, code: String },
-    /// A write that may have reached the server but got no clear answer.
-    #[error(
-        "{operation}: outcome unknown after {attempts} attempt(s) ({detail}); it may have been applied (MS-RequestId {request_id})"
-    )]
-    OutcomeUnknown { operation: String, attempts: u32, detail: String, request_id: String },
-    /// A read that got no clear answer (nothing was changed by it).
-    #[error("{operation}: no answer after {attempts} attempt(s) ({detail})")]
-    NoAnswer { operation: String, attempts: u32, detail: String },
-    /// Nothing reached the server: nothing was changed.
-    #[error("{operation}: cannot reach Partner Center after {attempts} attempt(s): {detail} (nothing was sent)")]
-    Unreachable { operation: String, attempts: u32, detail: String },
-    /// Every attempt was refused with 429: nothing was changed.
-    #[error("{operation}: still throttled (429) after {attempts} attempt(s) (nothing was changed)")]
-    Throttled { operation: String, attempts: u32 },
-    #[error("{operation}: {error}")]
-    SignIn { operation: String, error: AuthError },
-    #[error("{operation}: unexpected answer: {detail}")]
-    Decode { operation: String, detail: String },
-}
-
-/// The Partner Center error codes the engine reacts to (every other code is a refusal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// 2055: the ETag sent with a PATCH is stale; read the resource again.
-    StaleEtag,
-}
-
-impl ErrorCode {
-    pub const fn code(self) -> &'static str {
-        match self {
-            ErrorCode::StaleEtag => "2055",
-        }
-    }
-}
-
-impl ClientError {
-    /// Did Partner Center answer with this code?
-    pub fn is(&self, code: ErrorCode) -> bool {
-        self.code() == Some(code.code())
-    }
-
-    /// Partner Center's error code, when the service answered with one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            ClientError::Api { code, .. } | ClientError::Unauthorized { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-
-    /// No clear answer, so the step is neither done nor refused: read, then try again.
-    pub fn is_unclear(&self) -> bool {
-        matches!(
-            self,
-            ClientError::OutcomeUnknown { .. }
-                | ClientError::NoAnswer { .. }
-                | ClientError::Unreachable { .. }
-                | ClientError::Throttled { .. }
-                | ClientError::SignIn { error: AuthError::Unreachable { .. }, .. }
-        )
-    }
-
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ClientError::Api { status, .. } => Some(*status),
-            ClientError::Unauthorized { .. } => Some(401),
-            _ => None,
-        }
-    }
-}
+pub use super::error::{ClientError, ErrorCode};
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -194,6 +115,18 @@ enum Failure {
     Unclear(String),
 }
 
+const VALIDATE_MIGRATION: &str = "validate migration";
+
+/// The SDK's answer to a migration query.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MigrationPage {
+    #[serde(default = "Vec::new")]
+    new_commerce_migrations: Vec<Migration>,
+    #[serde(default)]
+    continuation_token: Option<String>,
+}
+
 /// What one call asks for.
 struct Call<'a> {
     operation: &'a str,
@@ -259,7 +192,8 @@ impl<T: Transport> RestClient<T> {
         // applied: it comes back as OutcomeUnknown at once and the engine reconciles (reads,
         // then repeats with the same MS-RequestId). A 429, or a request that never left this
         // machine, is safe to retry: nothing was applied.
-        let idempotent = call.method == Method::GET;
+        // A validation changes nothing: it may be retried like a read.
+        let idempotent = call.method == Method::GET || call.operation == VALIDATE_MIGRATION;
         let mut last = Failure::Unclear(String::new());
         let mut attempts = 0;
         let mut attempt = 0;
@@ -563,6 +497,60 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
         let u: Url =
             self.json(Call::get("relationship request", "/v1/customers/relationshiprequests".to_string())).await?;
         Ok(u.url)
+    }
+
+    async fn validate_migration(&self, customer: &str, request: &NewMigration) -> Result<Eligibility> {
+        self.json(Call {
+            operation: VALIDATE_MIGRATION,
+            method: Method::POST,
+            path: format!("/v1/customers/{customer}/migrations/newcommerce/validate"),
+            body: Some(json!(request)),
+            request_id: None,
+            extra: Vec::new(),
+        })
+        .await
+    }
+
+    async fn create_migration(&self, customer: &str, request: &NewMigration, request_id: &str) -> Result<Migration> {
+        self.json(Call {
+            operation: "create migration",
+            method: Method::POST,
+            path: format!("/v1/customers/{customer}/migrations/newcommerce"),
+            body: Some(json!(request)),
+            request_id: Some(request_id),
+            extra: Vec::new(),
+        })
+        .await
+    }
+
+    async fn migration(&self, customer: &str, id: &str) -> Result<Migration> {
+        self.json(Call::get("get migration", format!("/v1/customers/{customer}/migrations/newcommerce/{id}"))).await
+    }
+
+    async fn migrations_of(&self, subscription: &str) -> Result<Vec<Migration>> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        // Bounded: a server that never stops paging cannot hold the engine.
+        for _ in 0..1000 {
+            let mut call = Call::get(
+                "query migrations",
+                format!("/v1/migrations/newcommerce?CurrentSubscriptionId={subscription}"),
+            );
+            if let Some(t) = &token {
+                call.extra.push(("MS-ContinuationToken".to_string(), t.clone()));
+            }
+            let page: MigrationPage = self.json(call).await?;
+            all.extend(page.new_commerce_migrations);
+            match page.continuation_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => return Ok(all),
+            }
+        }
+        Ok(all)
+    }
+
+    async fn wait(&self, duration: Duration) {
+        self.pause.pause(duration).await;
     }
 
     fn requests_sent(&self) -> u64 {

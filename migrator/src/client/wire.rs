@@ -205,3 +205,83 @@ pub struct NewLine {
     pub quantity: u32,
     pub friendly_name: String,
 }
+
+/// Why a subscription may not migrate to new commerce (`NewCommerceEligibility.errors`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EligibilityError {
+    pub code: i64,
+    pub description: String,
+}
+
+/// `NewCommerceEligibility`: the base subscription's, with its add-ons' in `add_on_migrations`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Eligibility {
+    pub current_subscription_id: String,
+    pub is_eligible: bool,
+    pub term_duration: Option<String>,
+    pub billing_cycle: Option<String>,
+    pub catalog_item_id: Option<String>,
+    pub errors: Vec<EligibilityError>,
+    pub add_on_migrations: Vec<Eligibility>,
+}
+
+impl Eligibility {
+    /// Why not, in words (the first reason, then the add-ons').
+    pub fn reason(&self) -> String {
+        let own = self.errors.iter().map(|e| format!("{} (code {})", e.description, e.code));
+        let add_ons = self.add_on_migrations.iter().flat_map(|a| {
+            a.errors
+                .iter()
+                .map(move |e| format!("add-on {}: {} (code {})", a.current_subscription_id, e.description, e.code))
+        });
+        own.chain(add_ons).collect::<Vec<_>>().join("; ")
+    }
+}
+
+/// `NewCommerceMigration`, as the engine reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Migration {
+    pub id: String,
+    pub status: String,
+    pub current_subscription_id: String,
+    pub new_commerce_subscription_id: Option<String>,
+    pub external_reference_id: Option<String>,
+    pub error_description: Option<String>,
+    pub started_time: Option<DateTime<Utc>>,
+}
+
+impl Migration {
+    pub fn is_processing(&self) -> bool {
+        self.status.eq_ignore_ascii_case("Processing")
+    }
+
+    pub fn is_completed(&self) -> bool {
+        self.status.eq_ignore_ascii_case("Completed")
+    }
+}
+
+/// One add-on of a migration request (`addOnMigrations`, flat).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddOnRequest {
+    pub current_subscription_id: String,
+}
+
+/// The body of `…/migrations/newcommerce/validate` and `…/migrations/newcommerce`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewMigration {
+    pub current_subscription_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term_duration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing_cycle: Option<String>,
+    pub purchase_full_term: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_reference_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_on_migrations: Vec<AddOnRequest>,
+}

@@ -215,11 +215,18 @@ fn nce_fields(v: &mut Value, sub: &Subscription, n: &crate::model::nce::NceTerms
         Value::Array(vec![obj([("type", s("Full")), ("expiresAt", s(date(n.cancellation_allowed_until)))])]);
     v["migratedFromSubscriptionId"] = n.migrated_from.map_or(Value::Null, s);
     v["scheduledNextTermInstructions"] = Value::Null;
-    let (product, sku) = sub.offer_id.split_once(':').unwrap_or((sub.offer_id.as_str(), ""));
+    // `offerId` is the catalog item id: `{productId}:{skuId}:{availabilityId}`.
+    let mut parts = sub.offer_id.splitn(3, ':');
+    let (product, sku, availability) =
+        (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
     if let Some(links) = v["links"].as_object_mut() {
         links.remove("offer");
         links.insert("product".into(), link(format!("/products/{product}?country=US")));
         links.insert("sku".into(), link(format!("/products/{product}/skus/{sku}?country=US")));
+        links.insert(
+            "availability".into(),
+            link(format!("/products/{product}/skus/{sku}/availabilities/{availability}?country=US")),
+        );
     }
 }
 

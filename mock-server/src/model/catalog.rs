@@ -61,6 +61,9 @@ pub struct Offer {
     /// From this instant the offer can no longer be bought.
     #[serde(default)]
     pub retired_on: Option<DateTime<Utc>>,
+    /// Before this instant it cannot be bought yet (new commerce opened in January 2022).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_from: Option<DateTime<Utc>>,
     /// From this instant subscriptions to this offer no longer renew (autoRenew is ignored).
     #[serde(default)]
     pub renewals_end_on: Option<DateTime<Utc>>,
@@ -68,8 +71,14 @@ pub struct Offer {
 }
 
 impl Offer {
+    /// What a subscription of this offer shows as `offerId`: the legacy offer id, or an NCE
+    /// item's catalog item id (`product:sku:availability`).
+    pub fn subscription_offer_id(&self) -> String {
+        self.nce.as_ref().map_or_else(|| self.id.clone(), |n| n.catalog_item_id())
+    }
+
     pub fn is_available_for_purchase(&self, now: DateTime<Utc>) -> bool {
-        self.retired_on.is_none_or(|t| now < t)
+        self.retired_on.is_none_or(|t| now < t) && self.available_from.is_none_or(|t| now >= t)
     }
 
     pub fn can_renew(&self, at: DateTime<Utc>) -> bool {
@@ -221,6 +230,7 @@ impl Catalog {
                 nce: None,
                 nce_successor: successors.iter().find(|(from, _)| *from == key).map(|(_, to)| id_of(to)),
                 transition_targets: Vec::new(),
+                available_from: None,
                 retired_on,
                 renewals_end_on,
                 category: category.to_string(),
@@ -271,6 +281,8 @@ fn nce_offers(sku_parts: &[(&str, &str)], id_of: &dyn Fn(&str) -> String) -> Vec
                 }),
                 nce_successor: None,
                 transition_targets: targets.iter().map(|k| id_of(k)).collect(),
+                // Seat-based new-commerce offers and migrations opened on 2022-01-10.
+                available_from: Utc.with_ymd_and_hms(2022, 1, 10, 0, 0, 0).single(),
                 retired_on: None,
                 renewals_end_on: None,
                 category: category.to_string(),

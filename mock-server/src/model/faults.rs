@@ -181,7 +181,7 @@ impl FaultPlan {
             effect,
             times: None,
         };
-        let writes = ["createOrder", "updateLicenses", "updateSubscription"];
+        let writes = ["createOrder", "updateLicenses", "updateSubscription", "createMigration"];
         let throttle = |s| Effect::Throttle { retry_after_seconds: s, http_date: false };
         let rules = match name {
             "limits" => Vec::new(),

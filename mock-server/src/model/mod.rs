@@ -203,6 +203,21 @@ impl World {
     /// Rebuild what `/admin/state` does not carry (after deserialising a snapshot).
     pub fn rebuild_indexes(&mut self) {
         self.deadlines.clear();
+        // A hold belongs to a migration still processing; any other (a hand-edited snapshot)
+        // would keep seats in service forever.
+        let processing: std::collections::BTreeSet<Uuid> = self
+            .migrations
+            .values()
+            .filter(|m| m.status == migrations::MigrationStatus::Processing)
+            .map(|m| m.id)
+            .collect();
+        for c in self.customers.values_mut() {
+            for s in c.subscriptions.values_mut() {
+                if s.migration.is_some_and(|m| !processing.contains(&m)) {
+                    s.migration = None;
+                }
+            }
+        }
         let keys: Vec<(Uuid, Uuid)> =
             self.customers.values().flat_map(|c| c.subscriptions.keys().map(move |s| (c.id, *s))).collect();
         for (c, s) in keys {

@@ -138,7 +138,7 @@ pub fn requested_term(offer: &Offer, term: Option<&str>, billing: Option<&str>) 
     let term_duration = match term {
         None => default.term_duration,
         Some(t) => TermDuration::parse(t)
-            .ok_or_else(|| ModelError::InvalidInput(format!("termDuration {t:?} is not P1M, P1Y or P3Y.")))?,
+            .ok_or_else(|| ModelError::InvalidInput(format!("termDuration {:?} is not P1M, P1Y or P3Y.", shown(t))))?,
     };
     let billing_cycle = match billing {
         None => item
@@ -147,8 +147,13 @@ pub fn requested_term(offer: &Offer, term: Option<&str>, billing: Option<&str>) 
             .find(|t| t.term_duration == term_duration)
             .map_or(default.billing_cycle, |t| t.billing_cycle),
         Some(b) => BillingCycle::parse(b).ok_or_else(|| {
-            ModelError::InvalidInput(format!("billingCycle {b:?} is not Monthly, Annual or Triennial."))
+            ModelError::InvalidInput(format!("billingCycle {:?} is not Monthly, Annual or Triennial.", shown(b)))
         })?,
     };
     Ok(Term { term_duration, billing_cycle })
+}
+
+/// At most 40 characters of a value a client sent, for an error message.
+fn shown(s: &str) -> String {
+    s.chars().take(40).collect()
 }

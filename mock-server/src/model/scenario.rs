@@ -273,7 +273,7 @@ impl World {
                 let sub = Subscription {
                     id: sid,
                     customer: id,
-                    offer_id: offer.id.clone(),
+                    offer_id: offer.subscription_offer_id(),
                     sku_id: offer.sku_id,
                     offer_name: offer.name.clone(),
                     friendly_name: ss.friendly_name.clone().unwrap_or_else(|| offer.name.clone()),

@@ -63,20 +63,23 @@ pub struct Schedule {
     pub migration_id: Option<Uuid>,
     pub error_code: Option<i64>,
     pub error_description: Option<String>,
+    /// When it fires (decided when it is created or updated).
+    #[serde(default)]
+    pub fire_at: Option<DateTime<Utc>>,
 }
 
 impl Schedule {
-    /// When it fires: its target date, or a day before the legacy term ends (a migration at
-    /// renewal buys a full term, so the last-24-hours rule does not stop it).
+    /// When it fires, while it may.
     pub fn fires_at(&self) -> Option<DateTime<Utc>> {
-        if self.status != ScheduleStatus::Created {
-            return None;
-        }
-        match (self.target_date, self.migrate_on_renewal) {
-            (Some(t), _) => Some(t),
-            (None, true) => self.subscription_end_date.checked_sub_signed(Duration::days(1)),
-            (None, false) => None,
-        }
+        if self.status != ScheduleStatus::Created { None } else { self.fire_at }
+    }
+
+    /// Its target date, or at renewal: a day before the legacy term ends, earlier when
+    /// migrations take longer than that (a migration at renewal buys a full term, so the
+    /// last-24-hours rule does not stop it; the term must not end before it completes).
+    fn firing(target_date: Option<DateTime<Utc>>, end: DateTime<Utc>, migration_minutes: i64) -> Option<DateTime<Utc>> {
+        let lead = Duration::days(1).max(Duration::minutes(migration_minutes + 60));
+        target_date.or_else(|| end.checked_sub_signed(lead))
     }
 
     fn request(&self) -> MigrationRequest {
@@ -105,6 +108,17 @@ impl Schedule {
     }
 }
 
+/// What the checks found: the legacy term's end, and the item and term, spelt canonically
+/// (a schedule stores these, never the client's raw strings).
+struct Checked {
+    end: DateTime<Utc>,
+    item: Option<String>,
+    term: super::nce::Term,
+}
+
+/// Schedules one subscription may accumulate (cancelled ones included): a bound on the world.
+pub const MAX_SCHEDULES: usize = 100;
+
 /// The schedule filters of `GET /v1/migrations/newcommerce/schedules`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScheduleQuery {
@@ -123,7 +137,8 @@ impl World {
         customer: Uuid,
         req: &ScheduleRequest,
     ) -> Result<Uuid> {
-        let end = self.check_schedule(partner, customer, req, None)?;
+        let checked = self.check_schedule(partner, customer, req, None)?;
+        let end = checked.end;
         let id = self.ids.next_uuid();
         let now = self.now;
         let m = &req.migration;
@@ -132,9 +147,9 @@ impl World {
             customer,
             partner,
             current_subscription_id: m.current_subscription_id,
-            catalog_item_id: m.catalog_item_id.clone(),
-            term_duration: m.term_duration.clone(),
-            billing_cycle: m.billing_cycle.clone(),
+            catalog_item_id: checked.item,
+            term_duration: Some(checked.term.term_duration.as_str().to_string()),
+            billing_cycle: Some(checked.term.billing_cycle.as_str().to_string()),
             purchase_full_term: m.purchase_full_term,
             quantity: m.quantity,
             custom_term_end_date: m.custom_term_end_date,
@@ -149,6 +164,7 @@ impl World {
             migration_id: None,
             error_code: None,
             error_description: None,
+            fire_at: Schedule::firing(req.target_date, end, self.migration_minutes()),
         };
         self.schedules.insert(id, schedule);
         self.log_schedule(batch, id, "created");
@@ -175,13 +191,14 @@ impl World {
         if req.migration.current_subscription_id != current.current_subscription_id {
             return Err(ModelError::InvalidInput("currentSubscriptionId of a schedule cannot change.".into()));
         }
-        self.check_schedule(partner, customer, req, Some(id))?;
+        let checked = self.check_schedule(partner, customer, req, Some(id))?;
+        let fire_at = Schedule::firing(req.target_date, checked.end, self.migration_minutes());
         let now = self.now;
         let m = &req.migration;
         if let Some(s) = self.schedules.get_mut(&id) {
-            s.catalog_item_id = m.catalog_item_id.clone();
-            s.term_duration = m.term_duration.clone();
-            s.billing_cycle = m.billing_cycle.clone();
+            s.catalog_item_id = checked.item;
+            s.term_duration = Some(checked.term.term_duration.as_str().to_string());
+            s.billing_cycle = Some(checked.term.billing_cycle.as_str().to_string());
             s.purchase_full_term = m.purchase_full_term;
             s.quantity = m.quantity;
             s.custom_term_end_date = m.custom_term_end_date;
@@ -190,6 +207,7 @@ impl World {
             s.target_date = req.target_date;
             s.migrate_on_renewal = req.migrate_on_renewal;
             s.last_modified = now;
+            s.fire_at = fire_at;
         }
         self.log_schedule(batch, id, "updated");
         self.schedule_firing(id);
@@ -247,7 +265,7 @@ impl World {
         customer: Uuid,
         req: &ScheduleRequest,
         updating: Option<Uuid>,
-    ) -> Result<DateTime<Utc>> {
+    ) -> Result<Checked> {
         if req.migration.external_reference_id.as_ref().is_some_and(|e| e.chars().count() > 128) {
             return Err(ModelError::InvalidInput("externalReferenceId is longer than 128 characters.".into()));
         }
@@ -267,11 +285,28 @@ impl World {
             }
             _ => {}
         }
-        if self.migration_target(sub, req.migration.catalog_item_id.as_deref()).is_none() {
+        let Some(target) = self.migration_target(sub, req.migration.catalog_item_id.as_deref()) else {
             return Err(ModelError::MigrationIneligible {
                 code: super::migrations::EligibilityCode::NewCommerceProductUnavailable.number(),
                 reason: "The equivalent offer is not yet available in New Commerce.".into(),
             });
+        };
+        // The term is judged now, not when it fires: a schedule nobody could carry out is refused.
+        let m = &req.migration;
+        let term = super::nce::requested_term(target, m.term_duration.as_deref(), m.billing_cycle.as_deref())?;
+        if !target.nce.as_ref().is_some_and(|n| n.sells(term)) {
+            return Err(ModelError::InvalidInput(format!(
+                "{} is not sold for a {} term billed {}.",
+                target.name,
+                term.term_duration.as_str(),
+                term.billing_cycle.as_str()
+            )));
+        }
+        if self.schedules.values().filter(|s| s.current_subscription_id == sub.id).count() >= MAX_SCHEDULES {
+            return Err(ModelError::ScheduleConflict(format!(
+                "Subscription {} already has {MAX_SCHEDULES} schedules.",
+                sub.id
+            )));
         }
         let live = self.schedules.values().any(|s| {
             s.current_subscription_id == sub.id && s.status == ScheduleStatus::Created && Some(s.id) != updating
@@ -282,7 +317,8 @@ impl World {
                 sub.id
             )));
         }
-        Ok(end)
+        let item = target.nce.as_ref().map(|n| n.catalog_item_id());
+        Ok(Checked { end, item, term })
     }
 
     pub(crate) fn schedule_firing(&mut self, id: Uuid) {

@@ -157,6 +157,11 @@ impl Subscription {
 
     /// The next lifecycle deadline, if any.
     pub fn next_deadline(&self, deprovision_days: i64) -> Option<DateTime<Utc>> {
+        if self.migration.is_some() {
+            // Held by a migration: its clock is the migration's; de-provisioning counts on
+            // once the hold ends.
+            return None;
+        }
         match self.status {
             SubscriptionStatus::Active => Some(self.commitment_end_date),
             SubscriptionStatus::Suspended | SubscriptionStatus::Expired => self.deprovision_at(deprovision_days),
@@ -404,7 +409,7 @@ impl World {
         Subscription {
             id,
             customer,
-            offer_id: offer.id.clone(),
+            offer_id: offer.subscription_offer_id(),
             sku_id: offer.sku_id,
             offer_name: offer.name.clone(),
             friendly_name: offer.name.clone(),
@@ -495,6 +500,13 @@ impl World {
         if let Some(to) = status {
             match (sub.status, to) {
                 (SubscriptionStatus::Active, SubscriptionStatus::Suspended) => {}
+                (SubscriptionStatus::Suspended, SubscriptionStatus::Active) if self.migrated(id) => {
+                    return Err(ModelError::StatusChangeNotAllowed {
+                        id,
+                        from: "suspended",
+                        to: "active (it was migrated to new commerce)",
+                    });
+                }
                 (SubscriptionStatus::Suspended, SubscriptionStatus::Active) => {
                     // Legacy subscriptions reactivate only within their term.
                     if self.now >= sub.commitment_end_date {

@@ -197,7 +197,9 @@ impl World {
 
     fn existing_targets<'a>(&'a self, c: &'a Customer, target: &'a Offer) -> impl Iterator<Item = &'a Subscription> {
         c.subscriptions_in_order().into_iter().filter(move |s| {
-            s.offer_id.eq_ignore_ascii_case(&target.id) && s.nce.is_some() && s.status != SubscriptionStatus::Deleted
+            self.catalog.offer(&s.offer_id).is_some_and(|o| o.id == target.id)
+                && s.nce.is_some()
+                && s.status != SubscriptionStatus::Deleted
         })
     }
 
@@ -238,6 +240,10 @@ impl World {
         let c = self.customer_of(partner, customer)?;
         let source = self.subscription_of(partner, customer, id)?.clone();
         let from_offer = self.catalog.offer(&source.offer_id).cloned().ok_or(ModelError::SubscriptionNotFound(id))?;
+        // The source's own errors first: a legacy or inactive source is refused for that.
+        if let Some(e) = self.source_errors(&source).first() {
+            return Err(ModelError::TransitionNotAllowed(e.description.clone()));
+        }
         let target = self
             .catalog
             .offer(&req.to_catalog_item_id)
@@ -274,6 +280,7 @@ impl World {
                 max: source.quantity,
             },
         )?;
+        self.check_transition_bounds(&source, &from_offer, &target, quantity, into)?;
         let to = self.move_seats(batch, (partner, &source), &target, quantity, into)?;
         if req.transition_type == TransitionType::TransitionWithLicenseTransfer {
             self.transfer_licenses(batch, customer, &source, &target, quantity);
@@ -316,6 +323,37 @@ impl World {
         Ok(tid)
     }
 
+    /// Both sides stay within their offers' seat bounds: the target (existing seats plus the
+    /// moved ones, or a new subscription's), and what is left of a partly moved source.
+    fn check_transition_bounds(
+        &self,
+        source: &Subscription,
+        from: &Offer,
+        target: &Offer,
+        quantity: u32,
+        into: Option<Uuid>,
+    ) -> Result<()> {
+        let out_of_range = |offer: &Offer, q: u32| ModelError::QuantityOutOfRange {
+            offer: offer.id.clone(),
+            quantity: i64::from(q),
+            min: offer.minimum_quantity,
+            max: offer.maximum_quantity,
+        };
+        let existing = into
+            .and_then(|t| self.customers.get(&source.customer).and_then(|c| c.subscriptions.get(&t)))
+            .map_or(0, |s| s.quantity);
+        let landing = existing.saturating_add(quantity);
+        let whole_in_place = quantity == source.quantity && into.is_none();
+        if !whole_in_place && !(target.minimum_quantity..=target.maximum_quantity).contains(&landing) {
+            return Err(out_of_range(target, landing));
+        }
+        let left = source.quantity - quantity;
+        if left > 0 && left < from.minimum_quantity {
+            return Err(out_of_range(from, left));
+        }
+        Ok(())
+    }
+
     /// Move the seats: in place, into an existing subscription, or to a new co-termed one.
     /// Returns the subscription the seats went to when it is not the source.
     fn move_seats(
@@ -336,7 +374,7 @@ impl World {
         let whole = quantity == source.quantity;
         if whole && into.is_none() {
             if let Some(s) = self.customers.get_mut(&customer).and_then(|c| c.subscriptions.get_mut(&source.id)) {
-                s.offer_id = target.id.clone();
+                s.offer_id = target.subscription_offer_id();
                 s.offer_name = target.name.clone();
                 s.sku_id = target.sku_id;
                 s.revision += 1;

@@ -315,6 +315,10 @@ impl World {
         target: &Offer,
         quantity: u32,
     ) -> Vec<LicenseError> {
+        if source.sku_id == target.sku_id {
+            // Same SKU: the seats already serve the same assignments; nothing moves.
+            return Vec::new();
+        }
         let holders: Vec<(Uuid, String, String)> = self
             .customers
             .get(&customer)

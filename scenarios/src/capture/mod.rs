@@ -422,6 +422,7 @@ pub fn offers(
                 nce: None,
                 nce_successor: None,
                 transition_targets: Vec::new(),
+                available_from: None,
                 retired_on: (o.get("isAvailableForPurchase").and_then(Value::as_bool) == Some(false)).then_some(start),
                 renewals_end_on: None,
                 category: at(o, &["category", "name"]).and_then(Value::as_str).unwrap_or("Other").to_string(),

@@ -69,6 +69,24 @@ impl PartnerCenter for AnyClient {
     async fn relationship_request_url(&self) -> Result<String> {
         delegate!(self, c => c.relationship_request_url())
     }
+    async fn validate_migration(&self, customer: &str, request: &NewMigration) -> Result<Eligibility> {
+        delegate!(self, c => c.validate_migration(customer, request))
+    }
+    async fn create_migration(&self, customer: &str, request: &NewMigration, rid: &str) -> Result<Migration> {
+        delegate!(self, c => c.create_migration(customer, request, rid))
+    }
+    async fn migration(&self, customer: &str, id: &str) -> Result<Migration> {
+        delegate!(self, c => c.migration(customer, id))
+    }
+    async fn migrations_of(&self, subscription: &str) -> Result<Vec<Migration>> {
+        delegate!(self, c => c.migrations_of(subscription))
+    }
+    async fn wait(&self, duration: std::time::Duration) {
+        match self {
+            AnyClient::Http(c) => c.wait(duration).await,
+            AnyClient::InProcess(c) => c.wait(duration).await,
+        }
+    }
     fn requests_sent(&self) -> u64 {
         match self {
             AnyClient::Http(c) => c.requests_sent(),

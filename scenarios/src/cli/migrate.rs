@@ -341,5 +341,11 @@ pub async fn rollback_cmd(a: &RollbackArgs) -> anyhow::Result<u8> {
         "rolled back {}: {} subscription(s) reactivated, {} user(s) swapped back; {} purchase(s) left active (cancel them by hand if the customer will not move again)",
         o.customer_id, o.reactivated, o.users_swapped_back, o.purchases_left_active
     );
+    if o.migrations_not_undone > 0 {
+        println!(
+            "  {} migration(s) to new commerce were not undone: new commerce has no way back to legacy",
+            o.migrations_not_undone
+        );
+    }
     Ok(EXIT_OK)
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use chrono::{Timelike, Utc};
 use mock_server::model::faults::FaultPlan;
-use skuswap_migrator::mapping::Mapping;
+use skuswap_migrator::mapping::{Mapping, Strategy};
 
 use super::{EXIT_INCOMPLETE, EXIT_OK};
 use crate::rehearsal::{Options, rehearse, render};
@@ -42,6 +42,12 @@ pub struct RehearseArgs {
     /// Mapping file (TOML) replacing the built-in table.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// One path for every mapping row: manual (buy, swap, suspend), nce-migration (Partner
+    /// Center migrates each legacy subscription to new commerce) or auto (nce-migration where
+    /// the server says eligible, else manual). The migrating ones also take every other legacy
+    /// subscription of the book to new commerce.
+    #[arg(long, value_name = "STRATEGY", value_parser = parse_strategy)]
+    pub strategy: Option<Strategy>,
     /// Make the mock misbehave: a preset (limits, light, heavy, storm) or a fault-plan
     /// .json file (format in README, "Faults"). Rate limits, 5xx, lost answers, duplicate
     /// deliveries; the report shows what was met and the virtual time it cost.
@@ -50,6 +56,15 @@ pub struct RehearseArgs {
     /// Seed of a preset's draws (default: the rehearsal's seed).
     #[arg(long)]
     pub fault_seed: Option<u64>,
+}
+
+/// `--strategy`: the paths the engine carries out.
+pub fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    match Strategy::parse(s) {
+        Some(x) if x.is_supported() => Ok(x),
+        Some(x) => Err(format!("strategy {} is not carried out yet: use manual, nce-migration or auto", x.as_str())),
+        None => Err(format!("unknown strategy {s:?}: use manual, nce-migration or auto")),
+    }
 }
 
 /// A preset name or a fault-plan file.
@@ -76,6 +91,10 @@ pub async fn run(a: &RehearseArgs) -> anyhow::Result<u8> {
     let mapping = match &a.mapping {
         Some(f) => Mapping::from_file(f)?,
         None => Mapping::builtin(),
+    };
+    let mapping = match a.strategy {
+        Some(s) => mapping.with_strategy(s),
+        None => mapping,
     };
     let scenario = match &a.from_csv {
         Some(f) => {

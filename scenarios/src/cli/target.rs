@@ -43,6 +43,10 @@ pub struct Planning {
     /// Mapping file (TOML) replacing the built-in retired -> successor table.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// One path for every mapping row: manual, nce-migration or auto (see `skuswap rehearse
+    /// --help`); default: each row's own (the built-in table is manual).
+    #[arg(long, value_name = "STRATEGY", value_parser = super::rehearse::parse_strategy)]
+    pub strategy: Option<skuswap_migrator::mapping::Strategy>,
     /// Requests per minute the deadline estimate assumes (Partner Center documents 500).
     #[arg(long, default_value_t = 500)]
     pub rate: u32,
@@ -54,10 +58,14 @@ pub struct Planning {
 
 impl Planning {
     pub fn mapping(&self) -> anyhow::Result<Mapping> {
-        match &self.mapping {
-            Some(f) => Ok(Mapping::from_file(f)?),
-            None => Ok(Mapping::builtin()),
-        }
+        let mapping = match &self.mapping {
+            Some(f) => Mapping::from_file(f)?,
+            None => Mapping::builtin(),
+        };
+        Ok(match self.strategy {
+            Some(s) => mapping.with_strategy(s),
+            None => mapping,
+        })
     }
 }
 

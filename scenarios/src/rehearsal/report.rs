@@ -96,6 +96,51 @@ pub struct Rehearsal {
     pub resumed_runs: u32,
     /// Access tokens obtained after the first, when signed in with a token lifetime.
     pub token_renewals: Option<u64>,
+    /// The server-side path: migrations to new commerce (absent when none was planned).
+    pub new_commerce: Option<NewCommerceReport>,
+}
+
+/// What the migrations to new commerce did, read from the mock after the run.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewCommerceReport {
+    /// Migration steps planned, over every wave.
+    pub planned: usize,
+    pub completed: usize,
+    /// Failures met (each retried once legacy was active again, or left to the report).
+    pub failed: usize,
+    /// Subscriptions the server would not migrate, with the reason.
+    pub blocked: Vec<String>,
+    /// Minutes from create to completion: median and longest.
+    pub median_minutes: f64,
+    pub longest_minutes: f64,
+}
+
+/// The new-commerce part of the report, from the plans and the world's migrations.
+pub fn new_commerce(w: &mock_server::model::World, waves: &[Wave]) -> Option<NewCommerceReport> {
+    use mock_server::model::migrations::MigrationStatus;
+    let plans = || waves.iter().flat_map(|w| &w.plan.customers);
+    let planned = plans().flat_map(|c| &c.steps).filter(|s| s.kind() == StepKind::Migrate).count();
+    let blocked: Vec<String> = plans()
+        .flat_map(|c| c.blocked.iter().map(move |b| format!("{}: {}: {}", c.name, b.offer_name, b.reason)))
+        .collect();
+    if planned == 0 && blocked.is_empty() {
+        return None;
+    }
+    let mut minutes: Vec<f64> = w
+        .all_migrations()
+        .filter(|m| m.status == MigrationStatus::Completed)
+        .filter_map(|m| m.completed.map(|t| (t - m.started).num_seconds() as f64 / 60.0))
+        .collect();
+    minutes.sort_by(f64::total_cmp);
+    Some(NewCommerceReport {
+        planned,
+        completed: minutes.len(),
+        failed: w.all_migrations().filter(|m| m.status == MigrationStatus::Failed).count(),
+        blocked,
+        median_minutes: minutes.get(minutes.len() / 2).copied().unwrap_or(0.0),
+        longest_minutes: minutes.last().copied().unwrap_or(0.0),
+    })
 }
 
 impl Rehearsal {

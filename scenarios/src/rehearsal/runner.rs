@@ -276,6 +276,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             disturbed,
             reapplied_changes,
         };
+        let new_commerce = self.mock.read(|w| report::new_commerce(w, &waves));
         let (verdict, series, timelines, seats, counts, faults) = self.mock.read(|w| {
             let (verdict, series) = verdict::judge(w, run);
             let counts = (
@@ -315,6 +316,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             faults,
             resumed_runs: self.resumed_runs,
             token_renewals: self.opts.token_lifetime.map(|_| self.pc.token_renewals()),
+            new_commerce,
         }
     }
 }

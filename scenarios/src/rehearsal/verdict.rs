@@ -40,6 +40,10 @@ pub struct Verdict {
     pub leftovers: Vec<String>,
     /// Changes made by a second `apply` after completion (with `Options::reapply`).
     pub reapplied_changes: Vec<String>,
+    /// Moments the run sent more NCE migration creates than Partner Center allows (100 per
+    /// partner in 5 minutes), judged from the audit log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limit_breaches: Vec<String>,
     /// For a failure: the audit-log lines around the first unexpected violation.
     pub log_excerpt: Vec<String>,
 }
@@ -51,6 +55,7 @@ impl Verdict {
             && self.double_purchases.is_empty()
             && self.leftovers.is_empty()
             && self.reapplied_changes.is_empty()
+            && self.limit_breaches.is_empty()
     }
 }
 
@@ -83,7 +88,8 @@ pub fn judge(w: &World, run: Run<'_>) -> (Verdict, Vec<invariants::SeriesPoint>)
         unexpected,
         expected,
         incomplete,
-        double_purchases: double_purchases(w),
+        double_purchases: double_purchases(w).into_iter().chain(double_migrations(w)).collect(),
+        limit_breaches: migration_rate(w),
         leftovers: leftovers(w, run.waves),
         reapplied_changes: run.reapplied_changes,
         log_excerpt,
@@ -115,10 +121,25 @@ fn foreign_suspensions(w: &World) -> Vec<String> {
     out
 }
 
+/// Add-ons migrated to new commerce on their own, not in their base's bundle: their NCE
+/// subscription has no NCE base.
+fn orphan_add_ons(w: &World) -> Vec<String> {
+    w.all_migrations()
+        .filter(|m| m.status == mock_server::model::migrations::MigrationStatus::Completed)
+        .filter(|m| {
+            w.customer_any(m.customer)
+                .and_then(|c| c.subscriptions.get(&m.current_subscription_id))
+                .is_some_and(|s| s.parent_subscription_id.is_some())
+        })
+        .map(|m| format!("add-on {} migrated without its base (migration {})", m.current_subscription_id, m.id))
+        .collect()
+}
+
 /// The end state the migration promised, checked on the world after the window closed.
 fn leftovers(w: &World, waves: &[Wave]) -> Vec<String> {
     use mock_server::model::SubscriptionStatus;
     let mut out = foreign_suspensions(w);
+    out.extend(orphan_add_ons(w));
     for wave in waves {
         for c in &wave.plan.customers {
             let Some(customer) = c.customer_id.parse().ok().and_then(|id| w.customer_any(id)) else { continue };
@@ -149,9 +170,62 @@ fn leftovers(w: &World, waves: &[Wave]) -> Vec<String> {
                             out.push(format!("{}: {user_principal_name} lacks a successor", c.name));
                         }
                     }
+                    Step::Migrate { subscription_id, offer_name, .. } => {
+                        let done = w.all_migrations().any(|m| {
+                            m.current_subscription_id.to_string() == *subscription_id
+                                && m.status == mock_server::model::migrations::MigrationStatus::Completed
+                        });
+                        if !done {
+                            out.push(format!(
+                                "{}: {offer_name} {subscription_id} never migrated to new commerce",
+                                c.name
+                            ));
+                        }
+                    }
                     Step::Buy { .. } => {}
                 }
             }
+        }
+    }
+    out
+}
+
+/// A second migration of one subscription started while an earlier one was running or done
+/// (a retry after a failure is not one).
+fn double_migrations(w: &World) -> Vec<String> {
+    use mock_server::model::migrations::MigrationStatus;
+    let mut by_sub: BTreeMap<uuid::Uuid, Vec<&mock_server::model::migrations::Migration>> = BTreeMap::new();
+    for m in w.all_migrations() {
+        by_sub.entry(m.current_subscription_id).or_default().push(m);
+    }
+    let mut out = Vec::new();
+    for (sub, mut ms) in by_sub {
+        ms.sort_by_key(|m| m.started);
+        for pair in ms.windows(2) {
+            let earlier_over = pair[0].completed.is_some_and(|t| t <= pair[1].started);
+            if pair[0].status != MigrationStatus::Failed || !earlier_over {
+                out.push(format!(
+                    "subscription {sub}: migration {} started while {} was not failed",
+                    pair[1].id, pair[0].id
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Migration creates the service accepted, per partner, in any 5 minutes: at most 100.
+fn migration_rate(w: &World) -> Vec<String> {
+    let mut starts: BTreeMap<uuid::Uuid, Vec<chrono::DateTime<chrono::Utc>>> = BTreeMap::new();
+    for m in w.all_migrations() {
+        starts.entry(m.partner).or_default().push(m.started);
+    }
+    let window = chrono::Duration::minutes(5);
+    let mut out = Vec::new();
+    for (partner, mut at) in starts {
+        at.sort();
+        if let Some(i) = (100..at.len()).find(|&i| at[i] - at[i - 100] < window) {
+            out.push(format!("partner {partner}: 101 migrations created within 5 minutes (by {})", at[i]));
         }
     }
     out
@@ -230,18 +304,35 @@ fn classify(
             }
         }
     }
+    // Customers with a subscription the server would not migrate and no fallback: the plan
+    // said it would stay, so its users' loss at its end date is the plan's stated outcome.
+    let stays: BTreeSet<String> = waves
+        .iter()
+        .flat_map(|w| &w.plan.customers)
+        .filter(|c| c.blocked.iter().any(|b| b.fallback.is_none()))
+        .map(|c| c.customer_id.clone())
+        .collect();
     let finished = |id: &str| reached.get(id).and_then(|r| r.1);
     let mut unexpected = Vec::new();
     let mut expected = Vec::new();
     for v in &verdict.violations {
         // Only a license lost to the clock (an end date passing) can be excused; one lost to
         // a request is the engine's doing, and an early retry or an over-assignment never is.
+        if v.kind != ViolationKind::EarlyRetry
+            && let Some(why) = &v.unavoidable
+        {
+            expected.push(Expected { violation: v.clone(), reason: format!("unavoidable: {why}") });
+            continue;
+        }
         if v.kind != ViolationKind::UserUnlicensed || !matches!(v.cause, Cause::ClockStep) {
             unexpected.push(v.clone());
             continue;
         }
         let id = v.customer.to_string();
         let reason = match planned_at.get(&id) {
+            _ if stays.contains(&id) => Some(
+                "the plan left a subscription of this customer as it was: the server would not migrate it to new commerce and its strategy has no fallback",
+            ),
             Some((true, _, _)) => {
                 Some("the plan flagged this customer at risk: its end date came before the migration could reach it")
             }

@@ -59,7 +59,7 @@ fn mock_target() -> Target {
 }
 
 fn planning() -> Planning {
-    Planning { mapping: None, rate: 500, now: None }
+    Planning { mapping: None, strategy: None, rate: 500, now: None }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -287,6 +287,24 @@ impl<P: PartnerCenter> PartnerCenter for Crashing<P> {
         self.dead()?;
         self.inner.relationship_request_url().await
     }
+    async fn validate_migration(&self, c: &str, r: &NewMigration) -> Result<Eligibility> {
+        self.dead()?;
+        self.inner.validate_migration(c, r).await
+    }
+    async fn create_migration(&self, c: &str, r: &NewMigration, rid: &str) -> Result<Migration> {
+        mutate!(self, self.inner.create_migration(c, r, rid))
+    }
+    async fn migration(&self, c: &str, id: &str) -> Result<Migration> {
+        self.dead()?;
+        self.inner.migration(c, id).await
+    }
+    async fn migrations_of(&self, s: &str) -> Result<Vec<Migration>> {
+        self.dead()?;
+        self.inner.migrations_of(s).await
+    }
+    async fn wait(&self, d: std::time::Duration) {
+        self.inner.wait(d).await;
+    }
     fn requests_sent(&self) -> u64 {
         self.inner.requests_sent()
     }

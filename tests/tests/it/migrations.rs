@@ -171,8 +171,12 @@ async fn a_bundle_completes_on_the_clock_and_nobody_is_ever_unlicensed() -> Test
     );
     let q = h.get("/v1/migrations/newcommerce?ExternalReferenceId=a1b2c3d4-0000-4000-8000-00000000batch").await;
     assert_eq!(q.body["newCommerceMigrations"][0]["id"], id.as_str(), "{}", q.text);
-    // Legacy stays suspended, billing stopped, and is de-provisioned on the usual schedule.
+    // Legacy stays suspended, billing stopped, and is de-provisioned on the usual schedule; it
+    // can never be reactivated (its seats live on in new commerce), nor migrated again.
     assert_eq!(status(&h, NORTHWIND, NORTHWIND_E3).await, "suspended");
+    let r = h.set_status(NORTHWIND, NORTHWIND_E3, "active").await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_096)), "{}", r.text);
+    assert_eq!(sub.body["commitmentEndDate"], "2022-09-30T00:00:00.000Z", "co-termed without purchaseFullTerm");
     Ok(())
 }
 
@@ -364,6 +368,10 @@ async fn bad_migration_requests_are_refused_and_change_nothing() -> TestResult {
         (
             format!("{}/schedules", base(NORTHWIND)),
             json!({"currentSubscriptionId": NORTHWIND_E3, "targetDate": "2021-01-01"}).to_string(),
+        ),
+        (
+            format!("{}/schedules", base(NORTHWIND)),
+            json!({"currentSubscriptionId": NORTHWIND_E3, "targetDate": "2022-04-01", "termDuration": "P2Y"}).to_string(),
         ),
     ];
     for (path, body) in cases {

@@ -70,6 +70,8 @@ struct Sub {
     nce_reducible_until: Option<DateTime<Utc>>,
     /// Suspended by a migration that completes then, seats still in service until it does.
     migrating_until: Option<DateTime<Utc>>,
+    /// Migrated to new commerce: never reactivated.
+    migrated: bool,
 }
 
 impl Sub {
@@ -84,6 +86,7 @@ impl Sub {
             bought: at,
             nce_reducible_until: None,
             migrating_until: None,
+            migrated: false,
         })
     }
 
@@ -153,7 +156,7 @@ impl Reference {
                 let Some(s) = self.subs.get_mut(sub) else { return Err(()) };
                 match s.status {
                     Status::Active => Ok(()),
-                    Status::Suspended if s.migrating_until.is_some() => Err(()),
+                    Status::Suspended if s.migrating_until.is_some() || s.migrated => Err(()),
                     Status::Suspended if now < s.end => {
                         s.status = Status::Active;
                         s.inactive_since = None;
@@ -235,8 +238,11 @@ impl Reference {
             self.now = at;
             let s = &mut self.subs[i];
             if s.migrating_until.take().is_some() {
-                // Completed: an NCE subscription of the same SKU takes the seats over.
+                // Completed: an NCE subscription of the same SKU takes the seats over, co-termed
+                // with the legacy one (no full term was asked for).
+                s.migrated = true;
                 let mut nce = Sub::bought(s.offer, s.quantity, at).unwrap_or_else(|| s.clone());
+                nce.end = s.end.max(at);
                 nce.nce_reducible_until = Some(at + Duration::days(CANCELLATION_DAYS));
                 self.subs.push(nce);
                 continue;
@@ -269,7 +275,8 @@ impl Reference {
 fn harness() -> Result<Harness, Box<dyn std::error::Error>> {
     let doc = json!({
         "name": "model",
-        "start": "2017-07-03T09:00:00Z",
+        // New commerce is open (January 2022), so migrations can be tried.
+        "start": "2022-03-15T09:00:00Z",
         "seed": 1,
         "partners": [{ "id": skuswap_tests::article::PARTNER, "name": "Contoso", "mpnId": "1234567" }],
         "customers": [{

@@ -65,7 +65,7 @@ async fn a_whole_transition_with_licenses_converts_in_place_and_nobody_is_unlice
     assert_json_snapshot!("transition_created", r.body);
     assert!(r.body["toSubscriptionId"].is_null(), "in place: the subscription does not change");
     let sub = h.get(&sub_path(ALPINE, ALPINE_E1)).await.body;
-    assert_eq!((sub["offerId"].as_str(), sub["quantity"].as_i64()), (Some("CFQ7TTC0LF8Q:0001"), Some(25)), "{sub}");
+    assert_eq!((sub["offerId"].as_str(), sub["quantity"].as_i64()), (Some(NCE_E3), Some(25)), "{sub}");
     assert_eq!((h.holders(ALPINE, "nce-o365-e1").len(), h.holders(ALPINE, "nce-o365-e3").len()), (0, 20));
     let verdict = h.invariants().await;
     assert_eq!(verdict["ok"], true, "{verdict}");

@@ -231,7 +231,7 @@ impl World {
             return None;
         }
         let successor = self.catalog.offer(&sub.offer_id)?.nce_successor.as_deref()?;
-        let item = self.catalog.offer(successor)?;
+        let item = self.catalog.offer(successor).filter(|i| i.is_available_for_purchase(self.now))?;
         match wanted {
             None => Some(item),
             Some(w) => self.catalog.offer(w).filter(|o| o.id == item.id),

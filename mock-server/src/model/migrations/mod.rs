@@ -336,6 +336,16 @@ impl World {
         Ok(out)
     }
 
+    /// Was this legacy subscription (a base or an add-on) migrated to new commerce? Then it
+    /// must never be reactivated: its seats live on in the NCE subscription.
+    pub fn migrated(&self, subscription: Uuid) -> bool {
+        self.migrations.values().any(|m| {
+            m.status == MigrationStatus::Completed
+                && (m.current_subscription_id == subscription
+                    || m.add_ons.iter().any(|a| a.current_subscription_id == subscription))
+        })
+    }
+
     pub fn all_migrations(&self) -> impl Iterator<Item = &Migration> {
         self.migrations.values()
     }

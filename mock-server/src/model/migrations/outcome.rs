@@ -51,6 +51,12 @@ impl World {
         let mut lines = Vec::new();
         let base =
             self.migrate_one(batch, &m, (m.current_subscription_id, &m.catalog_item_id, m.quantity), (order_id, None));
+        if base.is_none() {
+            // The base vanished or its item left the catalog: nothing was bought; fail it
+            // (legacy active again) rather than call it complete.
+            self.fail_migration(batch, id, false);
+            return;
+        }
         let mut add_on_ids = Vec::new();
         if let Some((sid, line)) = base.clone() {
             lines.push(line);
@@ -62,6 +68,10 @@ impl World {
                     (order_id, Some(sid)),
                 );
                 add_on_ids.push(made.as_ref().map(|(s, _)| *s));
+                if made.is_none() {
+                    // Not bought: the add-on goes back to active rather than stay held.
+                    self.end_hold(batch, &m, a.current_subscription_id, true);
+                }
                 lines.extend(made.map(|(_, l)| l));
             }
         }
@@ -122,6 +132,11 @@ impl World {
             auto_renew_enabled: true,
             ..bought.with_nce_terms(Some(term), now, self.settings.nce_cancellation_days)
         };
+        // Without `purchaseFullTerm` the NCE subscription keeps the legacy term's end (the bulk
+        // tool's StartNewTermInNce = false); a custom end date overrides both.
+        if !m.purchase_full_term {
+            sub.commitment_end_date = m.subscription_end_date.max(now);
+        }
         if let Some(end) = m.custom_term_end_date.filter(|_| parent.is_none()) {
             sub.commitment_end_date = end;
         }
@@ -154,7 +169,7 @@ impl World {
         }
         sub.migration = None;
         sub.revision += 1;
-        if reactivate {
+        if reactivate && sub.status == SubscriptionStatus::Suspended {
             sub.status = SubscriptionStatus::Active;
             sub.inactive_since = None;
         }

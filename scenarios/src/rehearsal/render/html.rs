@@ -92,6 +92,14 @@ fn figures(r: &Rehearsal) -> Markup {
                 (r.planned_customers()) " customers in " (r.waves.len()) " wave(s): " (r.steps(StepKind::Buy))
                 " purchases, " (r.steps(StepKind::Swap)) " user swaps, " (r.steps(StepKind::Suspend)) " suspensions"
             } }
+            @if let Some(n) = &r.new_commerce {
+                tr { td { "New commerce" } td {
+                    (n.planned) " migration(s) planned, " (n.completed) " completed (median "
+                    (format!("{:.0}", n.median_minutes)) " min, longest " (format!("{:.0}", n.longest_minutes))
+                    " min), " (n.failed) " failure(s) met; " (n.blocked.len()) " the server would not migrate"
+                    @if !n.blocked.is_empty() { ul { @for b in &n.blocked { li { (b) } } } }
+                } }
+            }
             tr { td { "Against Partner Center" } td {
                 (r.requests) " requests: about " (human_minutes(r.migration_minutes)) " at " (r.rate) " requests/minute"
             } }

@@ -27,6 +27,10 @@ struct Summary<'a> {
     faults: &'a Option<FaultReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_renewals: Option<u64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    limit_breaches: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_commerce: &'a Option<crate::rehearsal::report::NewCommerceReport>,
     report: String,
 }
 
@@ -48,6 +52,8 @@ pub fn render(r: &Rehearsal, report: &std::path::Path) -> Result<String, serde_j
         incomplete: &r.verdict.incomplete,
         double_purchases: &r.verdict.double_purchases,
         faults: &r.faults,
+        limit_breaches: &r.verdict.limit_breaches,
+        new_commerce: &r.new_commerce,
         report: report.display().to_string(),
     };
     serde_json::to_string_pretty(&summary)

@@ -29,6 +29,12 @@ impl Rehearsal {
             self.steps(StepKind::Swap),
             self.steps(StepKind::Suspend)
         ));
+        if let Some(n) = &self.new_commerce {
+            out.push_str(&format!(
+                "  new commerce: {} migration(s) planned, {} completed (median {:.0} min, longest {:.0} min), {} failure(s) met; {} subscription(s) the server would not migrate\n",
+                n.planned, n.completed, n.median_minutes, n.longest_minutes, n.failed, n.blocked.len()
+            ));
+        }
         out.push_str(&format!(
             "  requests:    {} ({} of Partner Center time at {}/min); wall {:.2} s ({:.0} requests/s)\n",
             self.requests,

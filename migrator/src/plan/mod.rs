@@ -2,7 +2,12 @@
 //! in order: buy the successor (or reuse free seats), swap each user in one call, suspend the
 //! old subscriptions this partner sold; everything else is an action for the customer.
 //! Customers are ordered by deadline, earliest first, and flagged at risk when the estimated
-//! completion at the configured request rate falls after their end date.
+//! completion at the configured request rate falls after their end date. Rows whose strategy
+//! migrates add `Migrate` steps first (the server works on them meanwhile).
+//!
+//! # Layout
+//! - this file: steps, plans, the manual path, ordering and the plan table.
+//! - `new_commerce`: the server-side path (migrations, what is blocked and why).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -13,6 +18,10 @@ use serde::{Deserialize, Serialize};
 use crate::client::{Offer, SubscriptionStatus};
 use crate::discover::{CustomerState, Snapshot};
 use crate::mapping::Mapping;
+
+mod new_commerce;
+
+use new_commerce::{other_channel_left, plan_migrations};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
@@ -25,6 +34,19 @@ pub enum Step {
     Swap { user_id: String, user_principal_name: String, assign: Vec<String>, remove: Vec<String> },
     /// Suspend a retired subscription this partner sold (after every swap).
     Suspend { subscription_id: String, offer_name: String },
+    /// Migrate a legacy subscription (and its add-ons, as one bundle) to new commerce on the
+    /// server: create once, poll until it completes, retry a failure once legacy is active.
+    Migrate {
+        subscription_id: String,
+        offer_name: String,
+        add_ons: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        term_duration: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        billing_cycle: Option<String>,
+        #[serde(default)]
+        purchase_full_term: bool,
+    },
 }
 
 /// What a step does, without its data: journals, progress and reports speak of these.
@@ -33,6 +55,7 @@ pub enum StepKind {
     Buy,
     Swap,
     Suspend,
+    Migrate,
 }
 
 impl StepKind {
@@ -41,6 +64,7 @@ impl StepKind {
             StepKind::Buy => "buy",
             StepKind::Swap => "swap",
             StepKind::Suspend => "suspend",
+            StepKind::Migrate => "migrate",
         }
     }
 }
@@ -57,6 +81,7 @@ impl Step {
             Step::Buy { .. } => StepKind::Buy,
             Step::Swap { .. } => StepKind::Swap,
             Step::Suspend { .. } => StepKind::Suspend,
+            Step::Migrate { .. } => StepKind::Migrate,
         }
     }
 
@@ -66,6 +91,8 @@ impl Step {
             Step::Buy { .. } => 3,
             Step::Swap { .. } => 1,
             Step::Suspend { .. } => 2,
+            // Read the subscription's migrations, create, and a few polls.
+            Step::Migrate { .. } => 6,
         }
     }
 }
@@ -106,7 +133,26 @@ pub struct CustomerPlan {
     pub actions: Vec<CustomerAction>,
     /// Things the plan could not do well (e.g. more seats than an offer's maximum).
     pub warnings: Vec<String>,
+    /// Subscriptions a row would migrate to new commerce that the server says cannot go, and
+    /// why (under `auto` they take the manual path instead, when the row names successors).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<Blocked>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    pub subscription_id: String,
+    pub offer_name: String,
+    pub reason: String,
+    /// `manual` when the row falls back to buying successors; none when the subscription stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+/// What a migration to new commerce is expected to take, beyond its requests (Microsoft:
+/// "usually 0-6 hours"; the mock's default is minutes): counted in the at-risk estimate.
+pub const MIGRATION_ESTIMATE_MINUTES: i64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -179,6 +225,7 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
             steps: Vec::new(),
             actions: vec![CustomerAction::AcceptInvitation { url: snapshot.invitation_url.clone() }],
             warnings: Vec::new(),
+            blocked: Vec::new(),
         });
     }
     // Deadline first; unknown deadlines last; ties by name, then id, for a stable order.
@@ -194,7 +241,13 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
     for c in &mut customers {
         spent += c.steps.iter().map(|s| u64::from(s.requests())).sum::<u64>();
         let millis = spent.saturating_mul(60_000) / u64::from(policy.requests_per_minute);
-        c.estimated_completion = policy.now + Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX / 2));
+        let waiting = if c.steps.iter().any(|s| s.kind() == StepKind::Migrate) {
+            Duration::minutes(MIGRATION_ESTIMATE_MINUTES)
+        } else {
+            Duration::zero()
+        };
+        c.estimated_completion =
+            policy.now + Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX / 2)) + waiting;
         c.at_risk = c.deadline.is_some_and(|d| d <= c.estimated_completion);
     }
     let body = serde_json::to_string(&customers).unwrap_or_default();
@@ -209,11 +262,19 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
 
 fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> Result<Option<CustomerPlan>, PlanError> {
     // Retired SKUs present in the tenant, each with the successor the policy picks.
+    let mut server = plan_migrations(c, mapping);
     let mut retired: BTreeMap<String, (String, &Offer)> = BTreeMap::new(); // sku id -> (sku name, successor)
     for sku in &c.skus {
         let Some(row) = mapping.row_for(&sku.product_sku.id, &sku.product_sku.name) else {
             continue;
         };
+        if !Mapping::manual_applies(row) {
+            server.blocked.extend(other_channel_left(c, sku));
+            continue;
+        }
+        if server.offers.contains(&sku.product_sku.name.to_lowercase()) {
+            continue;
+        }
         let name = mapping.successor_for(&c.id, row);
         let offer = find_offer(&snapshot.offers, &name).ok_or_else(|| PlanError::UnknownSuccessor {
             row: row.from.clone(),
@@ -225,9 +286,13 @@ fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> R
         }
         retired.insert(sku.product_sku.id.clone(), (sku.product_sku.name.clone(), offer));
     }
-    let ours: Vec<_> =
-        c.subscriptions.iter().filter(|s| mapping.row_for(&s.offer_id, &s.offer_name).is_some()).collect();
-    if retired.is_empty() && ours.is_empty() {
+    let ours: Vec<_> = c
+        .subscriptions
+        .iter()
+        .filter(|s| mapping.row_for(&s.offer_id, &s.offer_name).is_some_and(Mapping::manual_applies))
+        .filter(|s| !server.subscriptions.contains(&s.id) && !server.offers.contains(&s.offer_name.to_lowercase()))
+        .collect();
+    if retired.is_empty() && ours.is_empty() && server.steps.is_empty() && server.blocked.is_empty() {
         return Ok(None);
     }
 
@@ -257,7 +322,8 @@ fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> R
         });
     }
 
-    let mut steps = Vec::new();
+    // Migrations first: they run on the server for minutes or hours while the rest goes on.
+    let mut steps = server.steps;
     let mut warnings = Vec::new();
     for (name, seats) in &needed {
         let Some(offer) = find_offer(&snapshot.offers, name) else {
@@ -326,10 +392,16 @@ fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> R
             actions.push(CustomerAction::CancelOtherChannel { product: name.clone(), seats: other });
         }
     }
-    if steps.is_empty() && actions.is_empty() {
+    if steps.is_empty() && actions.is_empty() && server.blocked.is_empty() {
         return Ok(None);
     }
-    let deadline = ours.iter().filter(|s| is_active(&s.status)).filter_map(|s| s.commitment_end_date).min();
+    let deadline = ours
+        .iter()
+        .copied()
+        .chain(c.subscriptions.iter().filter(|s| server.subscriptions.contains(&s.id)))
+        .filter(|s| is_active(&s.status))
+        .filter_map(|s| s.commitment_end_date)
+        .min();
     // The purchase tag: stable per customer and offer, short enough for a friendly name.
     for step in &mut steps {
         if let Step::Buy { offer_id, tag, .. } = step {
@@ -345,6 +417,7 @@ fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> R
         steps,
         actions,
         warnings,
+        blocked: server.blocked,
     }))
 }
 
@@ -390,6 +463,7 @@ impl Plan {
                 if actions.is_empty() { "-".to_string() } else { actions.join("; ") }
             );
         }
+        self.new_commerce_lines(&mut out);
         let requests: u32 = self.customers.iter().flat_map(|c| &c.steps).map(Step::requests).sum();
         let _ = writeln!(
             out,

@@ -1,0 +1,132 @@
+//! The new-commerce part of a customer's plan: which legacy subscriptions the server migrates
+//! (bases, their add-ons in the bundle), which it would not and why, and how the plan table
+//! lists them.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use super::{Blocked, Plan, Step};
+use crate::client::SubscriptionStatus;
+use crate::discover::CustomerState;
+use crate::mapping::Mapping;
+
+/// Under `nce-migration`, seats of the row's SKU bought through another channel are nobody's
+/// to migrate: their users are left as they are, and the plan says so.
+pub(super) fn other_channel_left(c: &CustomerState, sku: &crate::client::SubscribedSku) -> Option<Blocked> {
+    let name = &sku.product_sku.name;
+    let sold: i64 = c
+        .subscriptions
+        .iter()
+        .filter(|s| s.offer_name.eq_ignore_ascii_case(name) && !matches!(s.status, SubscriptionStatus::Deleted))
+        .map(|s| i64::from(s.quantity))
+        .sum();
+    let other = sku.active_units + sku.suspended_units + sku.warning_units - sold;
+    (other > 0).then(|| Blocked {
+        subscription_id: String::new(),
+        offer_name: name.clone(),
+        reason: format!(
+            "{other} seat(s) bought through another channel: nce-migration does not move their users (manual or auto would)"
+        ),
+        fallback: None,
+    })
+}
+
+/// The server-side part of a customer's plan.
+pub(super) struct ServerPaths {
+    pub steps: Vec<Step>,
+    pub blocked: Vec<Blocked>,
+    /// Subscriptions (bases and add-ons) migrated by the server.
+    pub subscriptions: BTreeSet<String>,
+    /// Offer names (lower case) whose subscriptions of this customer all migrate: the manual
+    /// path leaves their SKUs alone.
+    pub offers: BTreeSet<String>,
+}
+
+/// Per migrating row: eligible bases become `Migrate` steps (their add-ons with them); the
+/// others are blocked, with the server's reasons, and under `auto` fall back to manual.
+pub(super) fn plan_migrations(c: &CustomerState, mapping: &Mapping) -> ServerPaths {
+    let mut out =
+        ServerPaths { steps: Vec::new(), blocked: Vec::new(), subscriptions: BTreeSet::new(), offers: BTreeSet::new() };
+    let mut partly: BTreeSet<String> = BTreeSet::new();
+    for s in crate::discover::migration_candidates(&c.subscriptions, mapping) {
+        let Some(row) = mapping.migration_row_for(&s.offer_id, &s.offer_name) else { continue };
+        let e = c.eligibility.iter().find(|e| e.current_subscription_id.eq_ignore_ascii_case(&s.id));
+        match e {
+            Some(e) if e.is_eligible => {
+                let add_ons: Vec<String> =
+                    e.add_on_migrations.iter().map(|a| a.current_subscription_id.clone()).collect();
+                out.subscriptions.insert(s.id.clone());
+                out.subscriptions.extend(add_ons.iter().cloned());
+                out.offers.insert(s.offer_name.to_lowercase());
+                for a in &add_ons {
+                    if let Some(sub) = c.subscriptions.iter().find(|x| &x.id == a) {
+                        out.offers.insert(sub.offer_name.to_lowercase());
+                    }
+                }
+                out.steps.push(Step::Migrate {
+                    subscription_id: s.id.clone(),
+                    offer_name: s.offer_name.clone(),
+                    add_ons,
+                    term_duration: row.term_duration.clone(),
+                    billing_cycle: row.billing_cycle.clone(),
+                    purchase_full_term: row.purchase_full_term,
+                });
+            }
+            _ => {
+                let fallback = (row.strategy == crate::mapping::Strategy::Auto && Mapping::manual_applies(row))
+                    .then(|| "manual".to_string());
+                partly.insert(s.offer_name.to_lowercase());
+                out.blocked.push(Blocked {
+                    subscription_id: s.id.clone(),
+                    offer_name: s.offer_name.clone(),
+                    reason: e.map_or_else(|| "not validated".to_string(), |e| e.reason()),
+                    fallback,
+                });
+            }
+        }
+    }
+    // Add-ons follow their base: one whose base does not migrate stays, unless its own row
+    // can take the manual path (then that path takes it, with its base).
+    for s in
+        c.subscriptions.iter().filter(|s| s.status == SubscriptionStatus::Active && s.parent_subscription_id.is_some())
+    {
+        let Some(row) = mapping.migration_row_for(&s.offer_id, &s.offer_name) else { continue };
+        if out.subscriptions.contains(&s.id) || Mapping::manual_applies(row) || !crate::discover::is_legacy(s) {
+            continue;
+        }
+        partly.insert(s.offer_name.to_lowercase());
+        out.blocked.push(Blocked {
+            subscription_id: s.id.clone(),
+            offer_name: s.offer_name.clone(),
+            reason: "its base subscription does not migrate to new commerce, so neither does this add-on".into(),
+            fallback: None,
+        });
+    }
+    // An offer some of whose subscriptions stay (or go manually) is not the server's alone.
+    out.offers.retain(|o| !partly.contains(o));
+    out
+}
+
+impl Plan {
+    /// Below the table, only when there are any: each migration to new commerce and each
+    /// subscription the server would not migrate, with the reason in words.
+    pub(super) fn new_commerce_lines(&self, out: &mut String) {
+        for c in &self.customers {
+            for step in &c.steps {
+                if let Step::Migrate { offer_name, add_ons, .. } = step {
+                    let with =
+                        if add_ons.is_empty() { String::new() } else { format!(" with {} add-on(s)", add_ons.len()) };
+                    let _ = writeln!(out, "  {}: migrate {offer_name}{with} to new commerce", c.name);
+                }
+            }
+            for b in &c.blocked {
+                let then = b.fallback.as_deref().map_or("stays as it is".to_string(), |f| format!("goes {f}"));
+                let _ = writeln!(
+                    out,
+                    "  {}: {} cannot migrate to new commerce ({}); {then}",
+                    c.name, b.offer_name, b.reason
+                );
+            }
+        }
+    }
+}
