@@ -212,7 +212,7 @@ impl Mapping {
         match self.row_for(offer_id, offer_name) {
             Some(r) if r.strategy.migrates() => Some(r),
             Some(_) => None,
-            None => self.rows.iter().find(|r| r.from == EVERY_LEGACY_OFFER),
+            None => self.rows.iter().find(|r| r.from == EVERY_LEGACY_OFFER && r.strategy.migrates()),
         }
     }
 

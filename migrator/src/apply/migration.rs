@@ -5,6 +5,7 @@
 //! the legacy subscription is active again (at once, or after Microsoft reverts a migration
 //! that failed in limbo).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -48,12 +49,16 @@ impl CreatePacer {
     }
 }
 
-/// A migration started (or adopted) for step `step`, after `round` creates.
+/// A migration started (or adopted) for step `step`, after `round` creates; `None`: left to
+/// the settling phase (a failure in limbo whose revert must be waited for).
 pub struct Started {
     pub step: usize,
     pub round: u32,
-    pub migration: Migration,
+    pub migration: Option<Migration>,
 }
+
+/// Unclear answers to creates tolerated in one start before the step is left unknown.
+const UNCLEAR_CREATES: u32 = 6;
 
 /// What the step is asked to do.
 pub struct MigrateStep<'a> {
@@ -89,26 +94,30 @@ pub fn request_ids(plan_id: &str, customer: &str, index: usize) -> impl Fn(u32) 
 }
 
 /// Start the migration, or adopt the one running or done. `rounds` creates were made before.
+/// With `defer`, a legacy subscription awaiting Microsoft's revert is not waited for here
+/// (`Ok(None)`): the settling phase waits, once every customer was started.
 pub(super) async fn start<P: PartnerCenter>(
     pc: &P,
     pacer: &CreatePacer,
     step: &MigrateStep<'_>,
-    request_id: &impl Fn(u32) -> String,
+    (request_id, stop): (&impl Fn(u32) -> String, &AtomicBool),
     rounds: u32,
-) -> Result<(Migration, u32), StepError> {
-    let mut round = rounds;
+    defer: bool,
+) -> Result<Option<(Migration, u32)>, StepError> {
+    let (round, mut unclear) = (rounds, 0);
     loop {
         // Read first: a lost answer, a crash or a rival may already have started it.
         let (running, failed_before) = live(pc, step.subscription).await?;
         if let Some(m) = running {
-            return Ok((m, round));
+            return Ok(Some((m, round)));
         }
         let legacy = pc.subscription(step.customer, step.subscription).await?.subscription;
         match legacy.status {
             SubscriptionStatus::Active => {}
             // Failed after the suspension: Microsoft reverts it; wait, then create again.
+            SubscriptionStatus::Suspended if failed_before && defer => return Ok(None),
             SubscriptionStatus::Suspended if failed_before => {
-                wait_for_revert(pc, step).await?;
+                wait_for_revert(pc, step, stop).await?;
                 continue;
             }
             other => {
@@ -118,11 +127,12 @@ pub(super) async fn start<P: PartnerCenter>(
         if round >= CREATE_ROUNDS {
             return Err(StepError::Failed(format!("the migration failed {CREATE_ROUNDS} times")));
         }
-        round += 1;
-        match pacer.create(pc, step.customer, &step.request, &request_id(round)).await {
-            Ok(m) => return Ok((m, round)),
+        match pacer.create(pc, step.customer, &step.request, &request_id(round + 1)).await {
+            Ok(m) => return Ok(Some((m, round + 1))),
             // Maybe created: the next pass reads before it creates again.
-            Err(e) if e.is_unclear() => continue,
+            Err(e) if e.is_unclear() && unclear + 1 < UNCLEAR_CREATES => unclear += 1,
+            // A rival (another engine, a resumed run) started it first: adopt theirs.
+            Err(e) if e.to_string().contains("(code 1)") => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -140,7 +150,7 @@ pub(super) async fn settle_all<P: PartnerCenter>(
     for s in started {
         let Some(step) = c.steps.get(s.step).and_then(|x| MigrateStep::of(run.plan_id, cid, x)) else { continue };
         let (index, ids) = (s.step, request_ids(run.plan_id, cid, s.step));
-        match settle(pc, run.pacer, &step, &ids, s).await {
+        match settle(pc, run.pacer, &step, (&ids, run.stop), s).await {
             Ok(outcome) => run.journal.finish(cid, index, StepState::Done, &outcome)?,
             Err(StepError::Failed(e)) => {
                 run.journal.finish(cid, index, StepState::Failed, &e)?;
@@ -159,13 +169,28 @@ async fn settle<P: PartnerCenter>(
     pc: &P,
     pacer: &CreatePacer,
     step: &MigrateStep<'_>,
-    request_id: &impl Fn(u32) -> String,
+    (request_id, stop): (&impl Fn(u32) -> String, &AtomicBool),
     started: Started,
 ) -> Result<String, StepError> {
-    let (mut migration, mut round) = (started.migration, started.round);
+    let mut round = started.round;
     let mut failures = Vec::new();
+    let mut migration = started.migration;
     loop {
-        let done = poll(pc, step.customer, migration).await?;
+        let m = match migration.take() {
+            Some(m) => m,
+            None => match start(pc, pacer, step, (request_id, stop), round, false).await {
+                Ok(Some((m, r))) => {
+                    round = r;
+                    m
+                }
+                Ok(None) => return Err(StepError::Unknown("the migration is waiting for a revert".into())),
+                Err(StepError::Failed(e)) if !failures.is_empty() => {
+                    return Err(StepError::Failed(format!("{e} ({})", failures.join("; "))));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let done = poll(pc, step.customer, m, stop).await?;
         if done.is_completed() {
             let nce = done.new_commerce_subscription_id.as_deref().unwrap_or("?");
             return Ok(format!("migration {} completed: new-commerce subscription {nce}", done.id));
@@ -176,11 +201,6 @@ async fn settle<P: PartnerCenter>(
             done.status,
             done.error_description.as_deref().unwrap_or("no reason given")
         ));
-        match start(pc, pacer, step, request_id, round).await {
-            Ok((m, r)) => (migration, round) = (m, r),
-            Err(StepError::Failed(e)) => return Err(StepError::Failed(format!("{e} ({})", failures.join("; ")))),
-            Err(e) => return Err(e),
-        }
     }
 }
 
@@ -188,41 +208,49 @@ async fn settle<P: PartnerCenter>(
 /// whether one failed before (a suspended legacy subscription then awaits its revert).
 async fn live<P: PartnerCenter>(pc: &P, subscription: &str) -> Result<(Option<Migration>, bool), StepError> {
     let all = pc.migrations_of(subscription).await?;
-    let running = all.iter().find(|m| m.is_completed()).or_else(|| all.iter().find(|m| m.is_processing())).cloned();
-    let failed = all.iter().any(|m| !m.is_completed() && !m.is_processing());
-    Ok((running, failed))
+    let running = all.iter().find(|m| m.is_completed()).or_else(|| all.iter().find(|m| !m.is_failed())).cloned();
+    Ok((running, all.iter().any(Migration::is_failed)))
 }
 
-/// Poll until it is no longer `Processing`, with back-off from a minute to a quarter hour.
-async fn poll<P: PartnerCenter>(pc: &P, customer: &str, mut m: Migration) -> Result<Migration, StepError> {
+/// Poll until it completes or fails (any other status keeps it running): read at once (it may
+/// have finished while other customers were started), then with back-off from a minute to a
+/// quarter hour. A stop request leaves it to a resumed run.
+async fn poll<P: PartnerCenter>(
+    pc: &P,
+    customer: &str,
+    mut m: Migration,
+    stop: &AtomicBool,
+) -> Result<Migration, StepError> {
     let (mut waited, mut every) = (Duration::ZERO, FIRST_POLL);
-    while m.is_processing() {
-        if waited >= PATIENCE {
-            return Err(StepError::Unknown(format!("migration {} is still processing after {waited:?}", m.id)));
+    loop {
+        m = pc.migration(customer, &m.id).await?;
+        if m.is_completed() || m.is_failed() {
+            return Ok(m);
+        }
+        if waited >= PATIENCE || stop.load(Ordering::SeqCst) {
+            return Err(StepError::Unknown(format!("migration {} is still {} after {waited:?}", m.id, m.status)));
         }
         pc.wait(every).await;
         waited += every;
         every = (every * 2).min(LONGEST_POLL);
-        m = pc.migration(customer, &m.id).await?;
     }
-    Ok(m)
 }
 
 /// A failure left legacy suspended: wait until Microsoft reactivates it (within 72 hours).
-async fn wait_for_revert<P: PartnerCenter>(pc: &P, step: &MigrateStep<'_>) -> Result<(), StepError> {
+async fn wait_for_revert<P: PartnerCenter>(pc: &P, step: &MigrateStep<'_>, stop: &AtomicBool) -> Result<(), StepError> {
     let mut waited = Duration::ZERO;
     loop {
-        pc.wait(LONGEST_POLL).await;
-        waited += LONGEST_POLL;
         let s = pc.subscription(step.customer, step.subscription).await?.subscription;
         if s.status == SubscriptionStatus::Active {
             return Ok(());
         }
-        if waited >= PATIENCE {
+        if waited >= PATIENCE || stop.load(Ordering::SeqCst) {
             return Err(StepError::Unknown(format!(
                 "the migration failed and the legacy subscription is still {} after {waited:?}",
                 s.status
             )));
         }
+        pc.wait(LONGEST_POLL).await;
+        waited += LONGEST_POLL;
     }
 }

@@ -149,14 +149,14 @@ pub async fn apply<P: PartnerCenter + 'static>(
             let run =
                 Run { plan_id: &plan.id, journal: &journal, stop: &stop, progress: progress.as_ref(), pacer: &pacer };
             let result = run_customer(pc.as_ref(), c, &run).await;
-            if matches!(result, Err(StepError::Unauthorized(_))) {
+            if matches!(result.1, Err(StepError::Unauthorized(_))) {
                 // Nothing more can succeed with this token.
                 stop.store(true, Ordering::SeqCst);
             }
             (index, result)
         });
     }
-    let mut results: BTreeMap<usize, Result<Vec<migration::Started>, StepError>> = BTreeMap::new();
+    let mut results: BTreeMap<usize, (Vec<migration::Started>, Result<(), StepError>)> = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((index, result)) = joined {
             results.insert(index, result);
@@ -166,22 +166,21 @@ pub async fn apply<P: PartnerCenter + 'static>(
     // for, so a book's migrations overlap instead of queueing behind each other's polls.
     let run =
         Run { plan_id: &plan.id, journal: &journal, stop: &options.stop, progress: progress.as_ref(), pacer: &pacer };
-    for (index, result) in results.iter_mut() {
-        if let Ok(started) = result {
-            let c = &plan.customers[*index];
-            if let Err(e) = migration::settle_all(pc.as_ref(), c, std::mem::take(started), &run).await {
-                *result = Err(e);
-            }
-        }
+    let mut settled: BTreeMap<usize, Result<(), StepError>> = BTreeMap::new();
+    for (index, (started, result)) in results {
+        let c = &plan.customers[index];
+        let migrated = migration::settle_all(pc.as_ref(), c, started, &run).await;
+        // The customer's own error first; else a migration's.
+        settled.insert(index, result.and(migrated));
     }
-    outcomes(&plan, &journal, results, options, progress.as_ref())
+    outcomes(&plan, &journal, settled, options, progress.as_ref())
 }
 
 /// Every customer's outcome, from the journal and the errors met.
 fn outcomes(
     plan: &Plan,
     journal: &Journal,
-    results: BTreeMap<usize, Result<Vec<migration::Started>, StepError>>,
+    results: BTreeMap<usize, Result<(), StepError>>,
     options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> Result<ApplyOutcome, ApplyError> {
@@ -245,15 +244,25 @@ struct Run<'a> {
 }
 
 /// Run a customer's steps in order; a migration is only started here (and settled once every
-/// customer was started). Returns the migrations started.
+/// customer was started). Returns the migrations started, even when a later step stopped it.
 async fn run_customer<P: PartnerCenter>(
     pc: &P,
     c: &CustomerPlan,
     run: &Run<'_>,
-) -> Result<Vec<migration::Started>, StepError> {
+) -> (Vec<migration::Started>, Result<(), StepError>) {
+    let mut started = Vec::new();
+    let result = run_steps(pc, c, run, &mut started).await;
+    (started, result)
+}
+
+async fn run_steps<P: PartnerCenter>(
+    pc: &P,
+    c: &CustomerPlan,
+    run: &Run<'_>,
+    started: &mut Vec<migration::Started>,
+) -> Result<(), StepError> {
     let Run { plan_id, journal, stop, progress, pacer } = *run;
     let cid = c.customer_id.as_str();
-    let mut started = Vec::new();
     // Successor SKU ids by product name, read once the purchases are made.
     let mut skus: Option<BTreeMap<String, String>> = None;
     for (i, step) in c.steps.iter().enumerate() {
@@ -291,13 +300,17 @@ async fn run_customer<P: PartnerCenter>(
             }
             Step::Migrate { .. } => {
                 let Some(step) = migration::MigrateStep::of(plan_id, cid, step) else { continue };
-                match migration::start(pc, pacer, &step, &migration::request_ids(plan_id, cid, i), 0).await {
+                let ids = migration::request_ids(plan_id, cid, i);
+                match migration::start(pc, pacer, &step, (&ids, stop), 0, true).await {
                     Ok(m) => {
                         // Journaled as soon as it is known; a resumed run reads the server for it
                         // and adopts it instead of creating another.
-                        let note = format!("migration {} {}", m.0.id, m.0.status);
+                        let note = m.as_ref().map_or("waiting for a revert to migrate again".to_string(), |(m, _)| {
+                            format!("migration {} {}", m.id, m.status)
+                        });
                         journal.finish(cid, i, StepState::Intended, &note)?;
-                        started.push(migration::Started { step: i, round: m.1, migration: m.0 });
+                        let (migration, round) = m.map_or((None, 0), |(m, r)| (Some(m), r));
+                        started.push(migration::Started { step: i, round, migration });
                         continue;
                     }
                     Err(e) => Err(e),
@@ -313,8 +326,7 @@ async fn run_customer<P: PartnerCenter>(
             Err(e) => return Err(e),
         }
     }
-    sweep(pc, plan_id, c).await?;
-    Ok(started)
+    sweep(pc, plan_id, c).await
 }
 
 /// Attempts per step when answers get lost; each one reads the truth again before acting.

@@ -261,6 +261,12 @@ impl Migration {
     pub fn is_completed(&self) -> bool {
         self.status.eq_ignore_ascii_case("Completed")
     }
+
+    /// Only an explicit `Failed` is a failure: any other status (a new one included) may still
+    /// be running, so it is never created again.
+    pub fn is_failed(&self) -> bool {
+        self.status.eq_ignore_ascii_case("Failed")
+    }
 }
 
 /// One add-on of a migration request (`addOnMigrations`, flat).

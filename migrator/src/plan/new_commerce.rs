@@ -57,12 +57,9 @@ pub(super) fn plan_migrations(c: &CustomerState, mapping: &Mapping) -> ServerPat
                     e.add_on_migrations.iter().map(|a| a.current_subscription_id.clone()).collect();
                 out.subscriptions.insert(s.id.clone());
                 out.subscriptions.extend(add_ons.iter().cloned());
+                // Add-ons are left out by id only: the same add-on offer may sit under a base
+                // that does not migrate.
                 out.offers.insert(s.offer_name.to_lowercase());
-                for a in &add_ons {
-                    if let Some(sub) = c.subscriptions.iter().find(|x| &x.id == a) {
-                        out.offers.insert(sub.offer_name.to_lowercase());
-                    }
-                }
                 out.steps.push(Step::Migrate {
                     subscription_id: s.id.clone(),
                     offer_name: s.offer_name.clone(),
@@ -101,6 +98,39 @@ pub(super) fn plan_migrations(c: &CustomerState, mapping: &Mapping) -> ServerPat
             reason: "its base subscription does not migrate to new commerce, so neither does this add-on".into(),
             fallback: None,
         });
+    }
+    // An offer some of whose subscriptions go manually goes manually as a whole: the manual
+    // path moves every holder of its SKU, so a migration beside it would buy the seats twice.
+    let manual: BTreeSet<String> =
+        out.blocked.iter().filter(|b| b.fallback.is_some()).map(|b| b.offer_name.to_lowercase()).collect();
+    let dropped: Vec<String> = out
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Migrate { offer_name, subscription_id, .. } if manual.contains(&offer_name.to_lowercase()) => {
+                Some(subscription_id.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    out.steps.retain(|s| !matches!(s, Step::Migrate { subscription_id, .. } if dropped.contains(subscription_id)));
+    for id in &dropped {
+        out.subscriptions.remove(id);
+        if let Some(e) = c.eligibility.iter().find(|e| e.current_subscription_id.eq_ignore_ascii_case(id)) {
+            for a in &e.add_on_migrations {
+                out.subscriptions.remove(&a.current_subscription_id);
+            }
+        }
+        if let Some(sub) = c.subscriptions.iter().find(|s| &s.id == id) {
+            out.blocked.push(Blocked {
+                subscription_id: id.clone(),
+                offer_name: sub.offer_name.clone(),
+                reason:
+                    "eligible, but another subscription of the same offer goes the manual way, so this one does too"
+                        .into(),
+                fallback: Some("manual".into()),
+            });
+        }
     }
     // An offer some of whose subscriptions stay (or go manually) is not the server's alone.
     out.offers.retain(|o| !partly.contains(o));

@@ -75,7 +75,8 @@ pub fn judge(w: &World, run: Run<'_>) -> (Verdict, Vec<invariants::SeriesPoint>)
     let (judged, series) = invariants::check_with_series(w.events());
     let reached = run.reached.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let late = if run.disturbed { late_in_order(run.waves, &reached) } else { BTreeSet::new() };
-    let (unexpected, expected) = classify(&judged, run.waves, run.mapping, &late, &reached, run.disturbed);
+    let stays = left_as_they_are(w, run.waves);
+    let (unexpected, expected) = classify(&judged, run.waves, (run.mapping, &stays), &late, &reached, run.disturbed);
     let incomplete = run
         .waves
         .iter()
@@ -285,10 +286,25 @@ fn late_in_order(
     late
 }
 
+/// `(customer, SKU)` the plans left as they were: a subscription the server would not migrate
+/// under a strategy without fallback, or another channel's seats nobody migrates. A loss on
+/// that SKU at its end date is the plan's stated outcome; a loss on any other is not excused.
+fn left_as_they_are(w: &World, waves: &[Wave]) -> BTreeSet<(String, uuid::Uuid)> {
+    waves
+        .iter()
+        .flat_map(|wave| &wave.plan.customers)
+        .flat_map(|c| c.blocked.iter().filter(|b| b.fallback.is_none()).map(move |b| (c, b)))
+        .filter_map(|(c, b)| {
+            let sku = w.catalog.offers().find(|o| o.name.eq_ignore_ascii_case(&b.offer_name))?.sku_id;
+            Some((c.customer_id.clone(), sku))
+        })
+        .collect()
+}
+
 fn classify(
     verdict: &invariants::Verdict,
     waves: &[Wave],
-    mapping: &Mapping,
+    (mapping, stays): (&Mapping, &BTreeSet<(String, uuid::Uuid)>),
     late: &BTreeSet<String>,
     reached: &BTreeMap<String, (DateTime<Utc>, Option<DateTime<Utc>>)>,
     faults: bool,
@@ -306,18 +322,14 @@ fn classify(
     }
     // Customers with a subscription the server would not migrate and no fallback: the plan
     // said it would stay, so its users' loss at its end date is the plan's stated outcome.
-    let stays: BTreeSet<String> = waves
-        .iter()
-        .flat_map(|w| &w.plan.customers)
-        .filter(|c| c.blocked.iter().any(|b| b.fallback.is_none()))
-        .map(|c| c.customer_id.clone())
-        .collect();
     let finished = |id: &str| reached.get(id).and_then(|r| r.1);
     let mut unexpected = Vec::new();
     let mut expected = Vec::new();
     for v in &verdict.violations {
         // Only a license lost to the clock (an end date passing) can be excused; one lost to
         // a request is the engine's doing, and an early retry or an over-assignment never is.
+        // The service itself took the seats (a migration failed in limbo): whatever followed in
+        // that batch, a loss or an over-assignment, no client could have prevented.
         if v.kind != ViolationKind::EarlyRetry
             && let Some(why) = &v.unavoidable
         {
@@ -330,7 +342,7 @@ fn classify(
         }
         let id = v.customer.to_string();
         let reason = match planned_at.get(&id) {
-            _ if stays.contains(&id) => Some(
+            _ if v.sku.is_some_and(|sku| stays.contains(&(id.clone(), sku))) => Some(
                 "the plan left a subscription of this customer as it was: the server would not migrate it to new commerce and its strategy has no fallback",
             ),
             Some((true, _, _)) => {

@@ -1,6 +1,6 @@
 //! Model-based test of the mock: random sequences of orders, license updates, suspensions,
-//! reactivations, quantity changes, NCE migrations and clock advances, sent through the HTTP
-//! layer, against a
+//! reactivations, quantity changes, NCE migrations, NCE transitions and clock advances, sent
+//! through the HTTP layer, against a
 //! small reference model of seats, statuses and the lifecycle written from the rules in
 //! README (not from the mock's code). After every step the mock's observable state
 //! (subscriptions, user licenses, and whether the call was accepted) must equal the model's.
@@ -14,26 +14,58 @@ use serde_json::json;
 use skuswap_tests::Harness;
 
 const CUSTOMER: &str = "6a1f0c3e-1111-4a2b-9c3d-4e5f6a7b8c9d";
-const OFFERS: [&str; 3] = ["o365-e3", "d365-team-members", "d365-activity"];
+/// Three legacy offers, and Microsoft 365 E3, an NCE item (the transition target of NCE
+/// Office 365 E3, which a migrated E3 subscription becomes).
+const OFFERS: [&str; 4] = ["o365-e3", "d365-team-members", "d365-activity", "nce-m365-e3"];
 const USERS: usize = 3;
 const DEPROVISION_DAYS: i64 = 120;
 /// The built-in NCE successors: Office 365 E3 and Team Members have one (licensing the same
 /// SKU), Dynamics 365 for Activity none.
-const HAS_NCE_ITEM: [bool; 3] = [true, true, false];
+const HAS_NCE_ITEM: [bool; 4] = [true, true, false, false];
+/// Offer 0's NCE item transitions to offer 3.
+const TRANSITION: (usize, usize) = (0, 3);
 const MIGRATION_MINUTES: i64 = 10;
 const CANCELLATION_DAYS: i64 = 7;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Buy { offer: usize, quantity: u32 },
-    Assign { user: usize, offer: usize },
-    Remove { user: usize, offer: usize },
-    Swap { user: usize, from: usize, to: usize },
-    Suspend { sub: usize },
-    Reactivate { sub: usize },
-    Quantity { sub: usize, quantity: u32 },
-    Migrate { sub: usize },
-    Advance { hours: i64 },
+    Buy {
+        offer: usize,
+        quantity: u32,
+    },
+    Assign {
+        user: usize,
+        offer: usize,
+    },
+    Remove {
+        user: usize,
+        offer: usize,
+    },
+    Swap {
+        user: usize,
+        from: usize,
+        to: usize,
+    },
+    Suspend {
+        sub: usize,
+    },
+    Reactivate {
+        sub: usize,
+    },
+    Quantity {
+        sub: usize,
+        quantity: u32,
+    },
+    Migrate {
+        sub: usize,
+    },
+    /// Every seat of an NCE subscription to Microsoft 365 E3, with the licenses, in place.
+    Transition {
+        sub: usize,
+    },
+    Advance {
+        hours: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -46,6 +78,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..6).prop_map(|sub| Op::Reactivate { sub }),
         2 => (0usize..6, 0u32..=6).prop_map(|(sub, quantity)| Op::Quantity { sub, quantity }),
         2 => (0usize..6).prop_map(|sub| Op::Migrate { sub }),
+        2 => (0usize..8).prop_map(|sub| Op::Transition { sub }),
         3 => prop_oneof![1i64..48, 700i64..800, 2400i64..9600].prop_map(|hours| Op::Advance { hours }),
     ]
 }
@@ -131,9 +164,14 @@ impl Reference {
                 if quantity == 0 {
                     return Err(());
                 }
-                self.subs.push(Sub::bought(offer, quantity, self.now).ok_or(())?);
+                let mut sub = Sub::bought(offer, quantity, self.now).ok_or(())?;
+                if offer == TRANSITION.1 {
+                    sub.nce_reducible_until = Some(self.now + Duration::days(CANCELLATION_DAYS));
+                }
+                self.subs.push(sub);
                 Ok(())
             }
+            Op::Transition { sub } => self.transition(sub),
             Op::Assign { user, offer } => self.update(user, &[offer], &[]),
             Op::Remove { user, offer } => self.update(user, &[], &[offer]),
             // The same SKU in both lists is refused (a duplicate SKU).
@@ -204,6 +242,25 @@ impl Reference {
                 Ok(())
             }
         }
+    }
+
+    /// In place: the subscription becomes the target; up to its seats of the source's holders
+    /// (in user order) move to the target's SKU.
+    fn transition(&mut self, sub: usize) -> Result<(), ()> {
+        let Some(s) = self.subs.get_mut(sub) else { return Err(()) };
+        if s.nce_reducible_until.is_none() || s.status != Status::Active || s.offer != TRANSITION.0 {
+            return Err(());
+        }
+        s.offer = TRANSITION.1;
+        let mut left = s.quantity;
+        for u in 0..USERS {
+            if left > 0 && self.licenses[u][TRANSITION.0] {
+                self.licenses[u][TRANSITION.0] = false;
+                self.licenses[u][TRANSITION.1] = true;
+                left -= 1;
+            }
+        }
+        Ok(())
     }
 
     /// One license update: all or nothing; assigning a held SKU or removing a missing one is a
@@ -390,6 +447,15 @@ async fn send(h: &Harness, op: &Op, offers: &[(String, uuid::Uuid)], subs: &[Str
         Op::Quantity { sub, quantity } => {
             let Some(p) = sub_path(sub) else { return (false, None) };
             h.patch(&p, &json!({"quantity": quantity}).to_string(), &[]).await
+        }
+        Op::Transition { sub } => {
+            let Some(p) = sub_path(sub) else { return (false, None) };
+            let to = h.mock.read(|w| {
+                w.catalog.resolve(OFFERS[TRANSITION.1]).and_then(|o| o.nce.as_ref()).map(|n| n.catalog_item_id())
+            });
+            let quantity = h.get(&p).await.body["quantity"].clone();
+            let body = json!({"toCatalogItemId": to, "quantity": quantity, "transitionType": "transition_with_license_transfer"});
+            h.post(&format!("{p}/transitions"), &body.to_string()).await
         }
         Op::Migrate { sub } => {
             let Some(id) = subs.get(sub) else { return (false, None) };
