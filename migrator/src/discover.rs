@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::{
     ClientError, Eligibility, NewMigration, Offer, PartnerCenter, SubscribedSku, Subscription, SubscriptionStatus,
-    UserState,
+    TransitionOption, Upgrade, UserState,
 };
 use crate::mapping::Mapping;
+use crate::mapping::Strategy;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,6 +35,12 @@ pub struct CustomerState {
     /// The server's word on each subscription a row would migrate to new commerce.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eligibility: Vec<Eligibility>,
+    /// Legacy upgrades the server offers, per subscription a row would upgrade.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upgrades: Vec<(String, Vec<Upgrade>)>,
+    /// NCE transitions the server offers, per subscription a row would transition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<(String, Vec<TransitionOption>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,7 +137,42 @@ async fn read_customer<P: PartnerCenter>(
             eligibility.push(pc.validate_migration(&c.id, &request).await?);
         }
     }
-    Ok(CustomerState { id: c.id, name: c.company_profile.company_name, subscriptions, skus, users, eligibility })
+    let mut upgrades = Vec::new();
+    for s in path_candidates(&subscriptions, mapping, Strategy::Upgrade) {
+        upgrades.push((s.id.clone(), pc.upgrades(&c.id, &s.id).await?));
+    }
+    let mut transitions = Vec::new();
+    for s in path_candidates(&subscriptions, mapping, Strategy::Transition) {
+        transitions.push((s.id.clone(), pc.transition_options(&c.id, &s.id).await?));
+    }
+    Ok(CustomerState {
+        id: c.id,
+        name: c.company_profile.company_name,
+        subscriptions,
+        skus,
+        users,
+        eligibility,
+        upgrades,
+        transitions,
+    })
+}
+
+/// The active base subscriptions a row with this synchronous strategy covers: legacy ones for
+/// `upgrade`, new-commerce ones for `transition`.
+pub fn path_candidates<'a>(
+    subs: &'a [Subscription],
+    mapping: &'a Mapping,
+    strategy: Strategy,
+) -> impl Iterator<Item = &'a Subscription> {
+    subs.iter().filter(move |s| {
+        s.status == SubscriptionStatus::Active
+            && s.parent_subscription_id.is_none()
+            && is_legacy(s) == (strategy == Strategy::Upgrade)
+            && match mapping.row_for(&s.offer_id, &s.offer_name) {
+                Some(r) => r.strategy == strategy,
+                None => mapping.every_row(strategy).is_some(),
+            }
+    })
 }
 
 /// A legacy subscription (its offer id is a GUID, not an NCE `product:sku`).

@@ -16,11 +16,12 @@ pub enum Strategy {
     /// Buy the successor, swap every user in one call each, suspend the old (the article).
     #[default]
     Manual,
-    /// The legacy upgrades API with license transfer (not carried out yet: refused at plan).
+    /// The legacy upgrades API with license transfer, to the row's first eligible successor.
     Upgrade,
     /// Legacy to new commerce (`…/migrations/newcommerce`): validate, create, poll.
     NceMigration,
-    /// An NCE transition (not carried out yet: refused at plan).
+    /// An NCE transition of every seat, with the licenses, to the row's first eligible successor
+    /// (the row names NCE items).
     Transition,
     /// `nce-migration` where the validation says eligible, else `manual` (if the row names
     /// successors).
@@ -48,15 +49,10 @@ impl Strategy {
     pub fn migrates(self) -> bool {
         matches!(self, Strategy::NceMigration | Strategy::Auto)
     }
-
-    /// Paths the engine carries out today.
-    pub fn is_supported(self) -> bool {
-        matches!(self, Strategy::Manual | Strategy::NceMigration | Strategy::Auto)
-    }
 }
 
-/// The row that matches every legacy subscription no other row names (`from = "*"`), for
-/// moving a whole book to new commerce.
+/// The row that matches every subscription no other row names (`from = "*"`), for moving a
+/// whole book by a server-side path.
 pub const EVERY_LEGACY_OFFER: &str = "*";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +61,8 @@ pub struct Row {
     /// The retired offer (name or id), or `*` for every legacy offer no other row names.
     pub from: String,
     /// Its successors, in order of preference (name or id); the policy takes the first.
-    /// Needed by `manual` (and by `auto` to fall back on); unused by `nce-migration`.
+    /// Needed by `manual` (and by `auto` to fall back on); unused by `nce-migration`; for
+    /// `upgrade` and `transition`, the targets in order (none: the server's first eligible).
     #[serde(default)]
     pub to: Vec<String>,
     #[serde(default)]
@@ -181,17 +178,12 @@ impl Mapping {
             if r.from.trim().is_empty() {
                 return Err(format!("rows[{i}].from is empty"));
             }
-            if r.to.is_empty() && r.strategy == Strategy::Manual {
+            if r.to.is_empty() && r.strategy == Strategy::Manual && r.from != EVERY_LEGACY_OFFER {
                 return Err(format!("rows[{i}] ({}): `to` needs at least one successor", r.from));
             }
-            if r.from == EVERY_LEGACY_OFFER && !r.strategy.migrates() {
-                return Err(format!("rows[{i}]: `from = \"*\"` needs strategy nce-migration or auto"));
-            }
-            if !r.strategy.is_supported() {
+            if r.from == EVERY_LEGACY_OFFER && r.strategy == Strategy::Manual {
                 return Err(format!(
-                    "rows[{i}] ({}): strategy {} is not carried out yet; use manual, nce-migration or auto",
-                    r.from,
-                    r.strategy.as_str()
+                    "rows[{i}]: `from = \"*\"` needs a server-side strategy (nce-migration, auto, upgrade or transition)"
                 ));
             }
         }
@@ -216,13 +208,19 @@ impl Mapping {
         }
     }
 
-    /// This mapping with one strategy for every row (`--strategy`); a migrating strategy also
-    /// adds the `*` row, so every legacy subscription is considered, not only retired ones.
+    /// The `*` row of a synchronous strategy (`upgrade`, `transition`), when there is one.
+    pub fn every_row(&self, strategy: Strategy) -> Option<&Row> {
+        self.rows.iter().find(|r| r.from == EVERY_LEGACY_OFFER && r.strategy == strategy)
+    }
+
+    /// This mapping with one strategy for every row (`--strategy`); a server-side strategy
+    /// also adds the `*` row, so every subscription it could move is considered (legacy ones
+    /// for nce-migration, auto and upgrade; new-commerce ones for transition), not only retired.
     pub fn with_strategy(mut self, strategy: Strategy) -> Self {
         for r in &mut self.rows {
             r.strategy = strategy;
         }
-        if strategy.migrates() && !self.rows.iter().any(|r| r.from == EVERY_LEGACY_OFFER) {
+        if strategy != Strategy::Manual && !self.rows.iter().any(|r| r.from == EVERY_LEGACY_OFFER) {
             self.rows.push(Row {
                 from: EVERY_LEGACY_OFFER.to_string(),
                 to: Vec::new(),

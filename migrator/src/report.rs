@@ -69,7 +69,7 @@ pub fn report(plan: &Plan, records: &[StepRecord]) -> Report {
                         suspensions_planned += 1;
                         suspended += usize::from(done(i));
                     }
-                    Step::Migrate { .. } => {
+                    Step::Migrate { .. } | Step::Upgrade { .. } | Step::Transition { .. } => {
                         migrations_planned += 1;
                         migrated += usize::from(done(i));
                     }

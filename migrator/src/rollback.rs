@@ -108,7 +108,10 @@ pub async fn rollback<P: PartnerCenter>(
         swapped += 1;
     }
     let purchases = done.iter().filter(|(_, s)| matches!(s, Step::Buy { .. })).count();
-    let migrations = done.iter().filter(|(_, s)| matches!(s, Step::Migrate { .. })).count();
+    let migrations = done
+        .iter()
+        .filter(|(_, s)| matches!(s, Step::Migrate { .. } | Step::Upgrade { .. } | Step::Transition { .. }))
+        .count();
     Ok(RollbackOutcome {
         customer_id: cid.to_string(),
         reactivated: to_reactivate.len(),

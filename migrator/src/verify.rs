@@ -62,6 +62,21 @@ pub async fn verify<P: PartnerCenter>(pc: &P, plan: &Plan) -> Result<Vec<Finding
                         ));
                     }
                 }
+                Step::Upgrade { subscription_id, offer_name, target_name, .. } => {
+                    let s = pc.subscription(&c.customer_id, subscription_id).await?.subscription;
+                    if !s.status.is_inactive() {
+                        say(format!(
+                            "{offer_name} subscription {subscription_id} is {}: not upgraded to {target_name}",
+                            s.status
+                        ));
+                    }
+                }
+                Step::Transition { subscription_id, offer_name, to_catalog_item_id, to_name, .. } => {
+                    let s = pc.subscription(&c.customer_id, subscription_id).await?.subscription;
+                    if !s.offer_id.eq_ignore_ascii_case(to_catalog_item_id) {
+                        say(format!("{offer_name} subscription {subscription_id} was not transitioned to {to_name}"));
+                    }
+                }
                 Step::Buy { .. } => {}
             }
         }

@@ -4,6 +4,7 @@
 //! - this file: the run (customers, steps, journal) and `reconcile`, behind every write.
 //! - `manual`: the manual path's steps (buy, swap, make room, sweep, suspend).
 //! - `migration`: the `migrate` step (new commerce on the server: create once, poll, retry).
+//! - `server`: the synchronous server-side steps (legacy upgrade, NCE transition).
 //!
 //! Customers run concurrently (bounded); within a customer the steps run strictly in order,
 //! and a customer stops at its first failure, so an old subscription is never suspended
@@ -27,6 +28,7 @@ use crate::plan::{CustomerPlan, Plan, Step, digest};
 
 mod manual;
 mod migration;
+mod server;
 
 use manual::{buy, make_room, suspend, swap, sweep};
 pub use migration::{CREATE_ROUNDS, CREATE_SPACING, CreatePacer};
@@ -297,6 +299,21 @@ async fn run_steps<P: PartnerCenter>(
                     Ok(()) => suspend(pc, cid, subscription_id, &request_id).await,
                     Err(e) => Err(e),
                 }
+            }
+            Step::Upgrade { subscription_id, target_offer_id, target_name, quantity, .. } => {
+                let target = crate::client::OfferRef { id: target_offer_id.clone(), name: target_name.clone() };
+                let step =
+                    server::UpgradeStep { customer: cid, subscription: subscription_id, target, quantity: *quantity };
+                server::upgrade(pc, &step, &request_id).await
+            }
+            Step::Transition { subscription_id, to_catalog_item_id, quantity, .. } => {
+                let step = server::TransitionStep {
+                    customer: cid,
+                    subscription: subscription_id,
+                    to: to_catalog_item_id,
+                    quantity: *quantity,
+                };
+                server::transition(pc, &step, &request_id).await
             }
             Step::Migrate { .. } => {
                 let Some(step) = migration::MigrateStep::of(plan_id, cid, step) else { continue };

@@ -2,7 +2,8 @@
 //! client that implements it over either transport.
 //!
 //! # Layout
-//! - `rest`: the REST client (paths, retries, paging); `error`: why a call failed.
+//! - `rest`: the REST client (paths, retries, paging); `error`: why a call failed; `retry`: the
+//!   retry policy and the pause between attempts.
 //! - `auth`: credentials and sign-in; `transport`: HTTP and in-process; `wire`: resources.
 //!
 //! Mutating calls take the caller's `request_id` (`MS-RequestId`): the engine derives it from
@@ -12,6 +13,7 @@
 pub mod auth;
 pub mod error;
 pub mod rest;
+pub mod retry;
 pub mod transport;
 pub mod wire;
 
@@ -86,6 +88,31 @@ pub trait PartnerCenter: Send + Sync {
     fn migration(&self, customer: &str, id: &str) -> impl Future<Output = Result<Migration>> + Send;
     /// Every migration of a legacy subscription (`GET /v1/migrations/newcommerce?CurrentSubscriptionId=`).
     fn migrations_of(&self, subscription: &str) -> impl Future<Output = Result<Vec<Migration>>> + Send;
+    /// `GET …/subscriptions/{id}/upgrades`.
+    fn upgrades(&self, customer: &str, subscription: &str) -> impl Future<Output = Result<Vec<Upgrade>>> + Send;
+    /// `POST …/subscriptions/{id}/upgrades` with license transfer, to `target` for `quantity`.
+    fn upgrade(
+        &self,
+        customer: &str,
+        subscription: &str,
+        target: &OfferRef,
+        quantity: u32,
+        request_id: &str,
+    ) -> impl Future<Output = Result<UpgradeResult>> + Send;
+    /// `GET …/subscriptions/{id}/transitionEligibilities?eligibilityType=immediate`.
+    fn transition_options(
+        &self,
+        customer: &str,
+        subscription: &str,
+    ) -> impl Future<Output = Result<Vec<TransitionOption>>> + Send;
+    /// `POST …/subscriptions/{id}/transitions`.
+    fn transition(
+        &self,
+        customer: &str,
+        subscription: &str,
+        request: &NewTransition,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Transition>> + Send;
     /// Wait this long (polling an asynchronous operation), on the client's clock.
     fn wait(&self, _duration: std::time::Duration) -> impl Future<Output = ()> + Send {
         async {}

@@ -3,8 +3,6 @@
 //! jitter on 5xx and timeouts, and a per-call timeout. A mutating call that never got a clear
 //! answer is [`ClientError::OutcomeUnknown`], never "failed": it may have been applied.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,29 +19,7 @@ use super::{PartnerCenter, Result};
 
 pub use super::error::{ClientError, ErrorCode};
 
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts per call, the first included.
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    /// Longest wait for one answer; past it the outcome is unknown.
-    pub call_timeout: Duration,
-    /// Seed of the jitter (and of generated request ids).
-    pub seed: u64,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(20),
-            call_timeout: Duration::from_secs(30),
-            seed: 0,
-        }
-    }
-}
+pub use super::retry::{Pause, RealTime, RetryPolicy};
 
 fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -59,21 +35,6 @@ pub fn derived_guid(a: u64, b: u64) -> String {
     let lo = splitmix64(hi ^ b.rotate_left(17));
     let bytes = (u128::from(hi) << 64 | u128::from(lo)).to_be_bytes();
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
-}
-
-/// How the client waits between attempts. Real time by default; a rehearsal passes one that
-/// moves its virtual clock instead, so honouring a 60-second `Retry-After` costs no wall time.
-pub trait Pause: Send + Sync {
-    fn pause(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
-}
-
-/// Waits on the real clock (tokio's timer).
-pub struct RealTime;
-
-impl Pause for RealTime {
-    fn pause(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(tokio::time::sleep(wait))
-    }
 }
 
 pub struct RestClient<T> {
@@ -547,6 +508,59 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
             }
         }
         Ok(all)
+    }
+
+    async fn upgrades(&self, customer: &str, subscription: &str) -> Result<Vec<Upgrade>> {
+        let path = format!("/v1/customers/{customer}/subscriptions/{subscription}/upgrades");
+        let c: Collection<Upgrade> = self.json(Call::get("list upgrades", path)).await?;
+        Ok(c.items)
+    }
+
+    async fn upgrade(
+        &self,
+        customer: &str,
+        subscription: &str,
+        target: &OfferRef,
+        quantity: u32,
+        request_id: &str,
+    ) -> Result<UpgradeResult> {
+        let body =
+            json!({ "targetOffer": { "id": target.id }, "upgradeType": UPGRADE_WITH_LICENSES, "quantity": quantity });
+        self.json(Call {
+            operation: "upgrade subscription",
+            method: Method::POST,
+            path: format!("/v1/customers/{customer}/subscriptions/{subscription}/upgrades"),
+            body: Some(body),
+            request_id: Some(request_id),
+            extra: Vec::new(),
+        })
+        .await
+    }
+
+    async fn transition_options(&self, customer: &str, subscription: &str) -> Result<Vec<TransitionOption>> {
+        let path = format!(
+            "/v1/customers/{customer}/subscriptions/{subscription}/transitionEligibilities?eligibilityType=immediate"
+        );
+        let c: Collection<TransitionOption> = self.json(Call::get("list transition eligibilities", path)).await?;
+        Ok(c.items)
+    }
+
+    async fn transition(
+        &self,
+        customer: &str,
+        subscription: &str,
+        request: &NewTransition,
+        request_id: &str,
+    ) -> Result<Transition> {
+        self.json(Call {
+            operation: "transition subscription",
+            method: Method::POST,
+            path: format!("/v1/customers/{customer}/subscriptions/{subscription}/transitions"),
+            body: Some(json!(request)),
+            request_id: Some(request_id),
+            extra: Vec::new(),
+        })
+        .await
     }
 
     async fn wait(&self, duration: Duration) {

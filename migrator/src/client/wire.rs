@@ -291,3 +291,88 @@ pub struct NewMigration {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub add_on_migrations: Vec<AddOnRequest>,
 }
+
+/// An offer as an upgrade names it (`targetOffer`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OfferRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// `upgradeErrors[]` of a legacy upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UpgradeError {
+    pub code: Value,
+    pub description: String,
+}
+
+/// One item of `GET …/subscriptions/{id}/upgrades`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Upgrade {
+    pub target_offer: Option<OfferRef>,
+    pub upgrade_type: String,
+    pub is_eligible: bool,
+    pub quantity: u32,
+    pub upgrade_errors: Vec<UpgradeError>,
+}
+
+/// The answer of `POST …/upgrades`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UpgradeResult {
+    pub source_subscription_id: String,
+    pub target_subscription_id: Option<String>,
+    pub upgrade_errors: Vec<UpgradeError>,
+    pub license_errors: Vec<Value>,
+}
+
+/// `errors[]` of a transition eligibility.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TransitionError {
+    pub code: Value,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TransitionEligibility {
+    pub is_eligible: bool,
+    pub transition_type: String,
+    pub errors: Vec<TransitionError>,
+}
+
+/// One item of `GET …/transitionEligibilities`: a target and, per type, whether it may go.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TransitionOption {
+    pub catalog_item_id: String,
+    pub title: String,
+    pub quantity: u32,
+    pub eligibilities: Vec<TransitionEligibility>,
+}
+
+/// The body of `POST …/transitions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewTransition {
+    pub to_catalog_item_id: String,
+    pub quantity: u32,
+    pub transition_type: String,
+}
+
+/// A transition as `POST …/transitions` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Transition {
+    pub id: String,
+    pub to_subscription_id: Option<String>,
+    pub status: String,
+}
+
+/// The license-moving flavours of the two synchronous paths.
+pub const UPGRADE_WITH_LICENSES: &str = "upgrade_with_license_transfer";
+pub const TRANSITION_WITH_LICENSES: &str = "transition_with_license_transfer";

@@ -21,7 +21,7 @@ use crate::mapping::Mapping;
 
 mod new_commerce;
 
-use new_commerce::{other_channel_left, plan_migrations};
+use new_commerce::{left_unmoved, other_channel_left, plan_migrations, plan_synchronous};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
@@ -34,6 +34,17 @@ pub enum Step {
     Swap { user_id: String, user_principal_name: String, assign: Vec<String>, remove: Vec<String> },
     /// Suspend a retired subscription this partner sold (after every swap).
     Suspend { subscription_id: String, offer_name: String },
+    /// Upgrade a legacy subscription with the legacy upgrades API, moving its users' licenses
+    /// (the server buys the target and suspends the source).
+    Upgrade { subscription_id: String, offer_name: String, target_offer_id: String, target_name: String, quantity: u32 },
+    /// Transition every seat of an NCE subscription, with the licenses, to another item.
+    Transition {
+        subscription_id: String,
+        offer_name: String,
+        to_catalog_item_id: String,
+        to_name: String,
+        quantity: u32,
+    },
     /// Migrate a legacy subscription (and its add-ons, as one bundle) to new commerce on the
     /// server: create once, poll until it completes, retry a failure once legacy is active.
     Migrate {
@@ -56,6 +67,8 @@ pub enum StepKind {
     Swap,
     Suspend,
     Migrate,
+    Upgrade,
+    Transition,
 }
 
 impl StepKind {
@@ -65,6 +78,8 @@ impl StepKind {
             StepKind::Swap => "swap",
             StepKind::Suspend => "suspend",
             StepKind::Migrate => "migrate",
+            StepKind::Upgrade => "upgrade",
+            StepKind::Transition => "transition",
         }
     }
 }
@@ -82,6 +97,8 @@ impl Step {
             Step::Swap { .. } => StepKind::Swap,
             Step::Suspend { .. } => StepKind::Suspend,
             Step::Migrate { .. } => StepKind::Migrate,
+            Step::Upgrade { .. } => StepKind::Upgrade,
+            Step::Transition { .. } => StepKind::Transition,
         }
     }
 
@@ -93,6 +110,8 @@ impl Step {
             Step::Suspend { .. } => 2,
             // Read the subscription's migrations, create, and a few polls.
             Step::Migrate { .. } => 6,
+            // Read the truth, then the call.
+            Step::Upgrade { .. } | Step::Transition { .. } => 3,
         }
     }
 }
@@ -263,6 +282,8 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
 fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> Result<Option<CustomerPlan>, PlanError> {
     // Retired SKUs present in the tenant, each with the successor the policy picks.
     let mut server = plan_migrations(c, mapping);
+    plan_synchronous(c, mapping, &mut server);
+    left_unmoved(c, mapping, &mut server);
     let mut retired: BTreeMap<String, (String, &Offer)> = BTreeMap::new(); // sku id -> (sku name, successor)
     for sku in &c.skus {
         let Some(row) = mapping.row_for(&sku.product_sku.id, &sku.product_sku.name) else {

@@ -137,6 +137,136 @@ pub(super) fn plan_migrations(c: &CustomerState, mapping: &Mapping) -> ServerPat
     out
 }
 
+/// The synchronous server-side paths: a legacy upgrade or an NCE transition to the row's first
+/// successor the server offers as eligible with license transfer; the others are blocked.
+pub(super) fn plan_synchronous(c: &CustomerState, mapping: &Mapping, out: &mut ServerPaths) {
+    use crate::client::{TRANSITION_WITH_LICENSES, UPGRADE_WITH_LICENSES};
+    use crate::mapping::Strategy;
+    wrong_kind(c, mapping, out);
+    // The row's targets in order; none (a `*` row, or an empty list): the first eligible.
+    let wanted = |s: &crate::client::Subscription, strategy| {
+        let row = mapping.row_for(&s.offer_id, &s.offer_name).or_else(|| mapping.every_row(strategy));
+        let names = row.map(|r| r.to.clone()).unwrap_or_default();
+        if names.is_empty() { vec![String::new()] } else { names }
+    };
+    let named = |wanted: &str, name: &str, id: &str| {
+        wanted.is_empty() || name.eq_ignore_ascii_case(wanted) || id.eq_ignore_ascii_case(wanted)
+    };
+    for s in crate::discover::path_candidates(&c.subscriptions, mapping, Strategy::Upgrade) {
+        let options = c.upgrades.iter().find(|(id, _)| *id == s.id).map(|(_, o)| o.as_slice()).unwrap_or_default();
+        let pick = wanted(s, Strategy::Upgrade).iter().find_map(|name| {
+            options.iter().find(|u| {
+                u.is_eligible
+                    && u.upgrade_type == UPGRADE_WITH_LICENSES
+                    && u.target_offer.as_ref().is_some_and(|t| named(name, &t.name, &t.id))
+            })
+        });
+        match pick.and_then(|u| u.target_offer.clone().map(|t| (t, u.quantity))) {
+            Some((t, quantity)) => {
+                out.subscriptions.insert(s.id.clone());
+                out.offers.insert(s.offer_name.to_lowercase());
+                out.steps.push(Step::Upgrade {
+                    subscription_id: s.id.clone(),
+                    offer_name: s.offer_name.clone(),
+                    target_offer_id: t.id,
+                    target_name: t.name,
+                    quantity: quantity.max(s.quantity),
+                });
+            }
+            None => out
+                .blocked
+                .push(refused(s, options.iter().flat_map(|u| &u.upgrade_errors).map(|e| e.description.clone()))),
+        }
+    }
+    for s in crate::discover::path_candidates(&c.subscriptions, mapping, Strategy::Transition) {
+        let options = c.transitions.iter().find(|(id, _)| *id == s.id).map(|(_, o)| o.as_slice()).unwrap_or_default();
+        let pick = wanted(s, Strategy::Transition).iter().find_map(|name| {
+            options.iter().find(|o| {
+                named(name, &o.title, &o.catalog_item_id)
+                    && o.eligibilities.iter().any(|e| e.is_eligible && e.transition_type == TRANSITION_WITH_LICENSES)
+            })
+        });
+        match pick {
+            Some(o) => {
+                out.subscriptions.insert(s.id.clone());
+                out.offers.insert(s.offer_name.to_lowercase());
+                out.steps.push(Step::Transition {
+                    subscription_id: s.id.clone(),
+                    offer_name: s.offer_name.clone(),
+                    to_catalog_item_id: o.catalog_item_id.clone(),
+                    to_name: o.title.clone(),
+                    quantity: s.quantity,
+                });
+            }
+            None => {
+                let why = options
+                    .iter()
+                    .flat_map(|o| &o.eligibilities)
+                    .flat_map(|e| &e.errors)
+                    .map(|e| e.description.clone());
+                out.blocked.push(refused(s, why));
+            }
+        }
+    }
+}
+
+/// Subscriptions a named row sends down a synchronous path that cannot take them: a legacy one
+/// cannot be transitioned (it migrates first), an NCE one cannot be upgraded (it transitions).
+fn wrong_kind(c: &CustomerState, mapping: &Mapping, out: &mut ServerPaths) {
+    use crate::mapping::Strategy;
+    for s in
+        c.subscriptions.iter().filter(|s| s.status == SubscriptionStatus::Active && s.parent_subscription_id.is_none())
+    {
+        let Some(row) = mapping.row_for(&s.offer_id, &s.offer_name) else { continue };
+        let legacy = crate::discover::is_legacy(s);
+        let reason = match (row.strategy, legacy) {
+            (Strategy::Transition, true) => {
+                "a transition moves new-commerce subscriptions only: migrate this legacy one first"
+            }
+            (Strategy::Upgrade, false) => {
+                "the upgrades API moves legacy subscriptions only: transition this new-commerce one"
+            }
+            _ => continue,
+        };
+        out.blocked.push(Blocked {
+            subscription_id: s.id.clone(),
+            offer_name: s.offer_name.clone(),
+            reason: reason.into(),
+            fallback: None,
+        });
+    }
+}
+
+/// Whatever a named row without a manual path leaves unmoved stays, and the plan says so (an
+/// add-on whose base took another way, a subscription no server path took).
+pub(super) fn left_unmoved(c: &CustomerState, mapping: &Mapping, out: &mut ServerPaths) {
+    for s in c.subscriptions.iter().filter(|s| s.status == SubscriptionStatus::Active) {
+        let Some(row) = mapping.row_for(&s.offer_id, &s.offer_name) else { continue };
+        let known = out.subscriptions.contains(&s.id) || out.blocked.iter().any(|b| b.subscription_id == s.id);
+        if Mapping::manual_applies(row) || known {
+            continue;
+        }
+        out.blocked.push(Blocked {
+            subscription_id: s.id.clone(),
+            offer_name: s.offer_name.clone(),
+            reason: format!("its row's strategy ({}) does not move it", row.strategy.as_str()),
+            fallback: None,
+        });
+    }
+}
+
+/// A subscription the server would not move the way its row asks, with the server's reasons.
+fn refused(s: &crate::client::Subscription, reasons: impl Iterator<Item = String>) -> Blocked {
+    let mut reasons: Vec<String> = reasons.collect();
+    reasons.dedup();
+    Blocked {
+        subscription_id: s.id.clone(),
+        offer_name: s.offer_name.clone(),
+        reason: if reasons.is_empty() { "no eligible path to the row's successors".into() } else { reasons.join("; ") },
+        fallback: None,
+    }
+}
+
 impl Plan {
     /// Below the table, only when there are any: each migration to new commerce and each
     /// subscription the server would not migrate, with the reason in words.

@@ -81,6 +81,25 @@ impl PartnerCenter for AnyClient {
     async fn migrations_of(&self, subscription: &str) -> Result<Vec<Migration>> {
         delegate!(self, c => c.migrations_of(subscription))
     }
+    async fn upgrades(&self, customer: &str, sub: &str) -> Result<Vec<Upgrade>> {
+        delegate!(self, c => c.upgrades(customer, sub))
+    }
+    async fn upgrade(
+        &self,
+        customer: &str,
+        sub: &str,
+        target: &OfferRef,
+        quantity: u32,
+        rid: &str,
+    ) -> Result<UpgradeResult> {
+        delegate!(self, c => c.upgrade(customer, sub, target, quantity, rid))
+    }
+    async fn transition_options(&self, customer: &str, sub: &str) -> Result<Vec<TransitionOption>> {
+        delegate!(self, c => c.transition_options(customer, sub))
+    }
+    async fn transition(&self, customer: &str, sub: &str, request: &NewTransition, rid: &str) -> Result<Transition> {
+        delegate!(self, c => c.transition(customer, sub, request, rid))
+    }
     async fn wait(&self, duration: std::time::Duration) {
         match self {
             AnyClient::Http(c) => c.wait(duration).await,

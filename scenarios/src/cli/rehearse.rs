@@ -43,9 +43,10 @@ pub struct RehearseArgs {
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
     /// One path for every mapping row: manual (buy, swap, suspend), nce-migration (Partner
-    /// Center migrates each legacy subscription to new commerce) or auto (nce-migration where
-    /// the server says eligible, else manual). The migrating ones also take every other legacy
-    /// subscription of the book to new commerce.
+    /// Center migrates each legacy subscription to new commerce), auto (nce-migration where the
+    /// server says eligible, else manual), upgrade (the legacy upgrades API, licenses moved) or
+    /// transition (NCE subscriptions to their first eligible target, licenses moved). The
+    /// server-side ones also take every other subscription they could move.
     #[arg(long, value_name = "STRATEGY", value_parser = parse_strategy)]
     pub strategy: Option<Strategy>,
     /// Make the mock misbehave: a preset (limits, light, heavy, storm) or a fault-plan
@@ -61,9 +62,8 @@ pub struct RehearseArgs {
 /// `--strategy`: the paths the engine carries out.
 pub fn parse_strategy(s: &str) -> Result<Strategy, String> {
     match Strategy::parse(s) {
-        Some(x) if x.is_supported() => Ok(x),
-        Some(x) => Err(format!("strategy {} is not carried out yet: use manual, nce-migration or auto", x.as_str())),
-        None => Err(format!("unknown strategy {s:?}: use manual, nce-migration or auto")),
+        Some(x) => Ok(x),
+        None => Err(format!("unknown strategy {s:?}: use manual, nce-migration, auto, upgrade or transition")),
     }
 }
 

@@ -43,8 +43,8 @@ pub struct Planning {
     /// Mapping file (TOML) replacing the built-in retired -> successor table.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
-    /// One path for every mapping row: manual, nce-migration or auto (see `skuswap rehearse
-    /// --help`); default: each row's own (the built-in table is manual).
+    /// One path for every mapping row: manual, nce-migration, auto, upgrade or transition (see
+    /// `skuswap rehearse --help`); default: each row's own (the built-in table is manual).
     #[arg(long, value_name = "STRATEGY", value_parser = super::rehearse::parse_strategy)]
     pub strategy: Option<skuswap_migrator::mapping::Strategy>,
     /// Requests per minute the deadline estimate assumes (Partner Center documents 500).

@@ -106,6 +106,9 @@ pub struct Rehearsal {
 pub struct NewCommerceReport {
     /// Migration steps planned, over every wave.
     pub planned: usize,
+    /// Legacy upgrades and NCE transitions planned (synchronous server-side paths).
+    pub upgrades: usize,
+    pub transitions: usize,
     pub completed: usize,
     /// Failures met (each retried once legacy was active again, or left to the report).
     pub failed: usize,
@@ -120,11 +123,13 @@ pub struct NewCommerceReport {
 pub fn new_commerce(w: &mock_server::model::World, waves: &[Wave]) -> Option<NewCommerceReport> {
     use mock_server::model::migrations::MigrationStatus;
     let plans = || waves.iter().flat_map(|w| &w.plan.customers);
-    let planned = plans().flat_map(|c| &c.steps).filter(|s| s.kind() == StepKind::Migrate).count();
+    let count = |kind| plans().flat_map(|c| &c.steps).filter(|s| s.kind() == kind).count();
+    let (planned, upgrades, transitions) =
+        (count(StepKind::Migrate), count(StepKind::Upgrade), count(StepKind::Transition));
     let blocked: Vec<String> = plans()
         .flat_map(|c| c.blocked.iter().map(move |b| format!("{}: {}: {}", c.name, b.offer_name, b.reason)))
         .collect();
-    if planned == 0 && blocked.is_empty() {
+    if planned + upgrades + transitions == 0 && blocked.is_empty() {
         return None;
     }
     let mut minutes: Vec<f64> = w
@@ -135,6 +140,8 @@ pub fn new_commerce(w: &mock_server::model::World, waves: &[Wave]) -> Option<New
     minutes.sort_by(f64::total_cmp);
     Some(NewCommerceReport {
         planned,
+        upgrades,
+        transitions,
         completed: minutes.len(),
         failed: w.all_migrations().filter(|m| m.status == MigrationStatus::Failed).count(),
         blocked,

@@ -183,6 +183,18 @@ fn leftovers(w: &World, waves: &[Wave]) -> Vec<String> {
                             ));
                         }
                     }
+                    Step::Upgrade { subscription_id, offer_name, .. } => {
+                        let sub = subscription_id.parse().ok().and_then(|id| customer.subscriptions.get(&id));
+                        if sub.is_some_and(|s| s.status == SubscriptionStatus::Active) {
+                            out.push(format!("{}: {offer_name} {subscription_id} was never upgraded", c.name));
+                        }
+                    }
+                    Step::Transition { subscription_id, offer_name, to_catalog_item_id, .. } => {
+                        let sub = subscription_id.parse().ok().and_then(|id| customer.subscriptions.get(&id));
+                        if sub.is_some_and(|s| !s.offer_id.eq_ignore_ascii_case(to_catalog_item_id)) {
+                            out.push(format!("{}: {offer_name} {subscription_id} was never transitioned", c.name));
+                        }
+                    }
                     Step::Buy { .. } => {}
                 }
             }

@@ -302,6 +302,20 @@ impl<P: PartnerCenter> PartnerCenter for Crashing<P> {
         self.dead()?;
         self.inner.migrations_of(s).await
     }
+    async fn upgrades(&self, c: &str, s: &str) -> Result<Vec<Upgrade>> {
+        self.dead()?;
+        self.inner.upgrades(c, s).await
+    }
+    async fn upgrade(&self, c: &str, s: &str, t: &OfferRef, q: u32, rid: &str) -> Result<UpgradeResult> {
+        mutate!(self, self.inner.upgrade(c, s, t, q, rid))
+    }
+    async fn transition_options(&self, c: &str, s: &str) -> Result<Vec<TransitionOption>> {
+        self.dead()?;
+        self.inner.transition_options(c, s).await
+    }
+    async fn transition(&self, c: &str, s: &str, r: &NewTransition, rid: &str) -> Result<Transition> {
+        mutate!(self, self.inner.transition(c, s, r, rid))
+    }
     async fn wait(&self, d: std::time::Duration) {
         self.inner.wait(d).await;
     }

@@ -222,3 +222,32 @@ async fn a_long_rehearsal_on_five_minute_tokens_never_fails_for_a_token() -> Tes
     assert!(renewals as f64 >= hours * 60.0 / 5.0, "{renewals} renewals over {hours:.1} h");
     Ok(())
 }
+
+/// Every path on the scenario that holds it: the judge satisfied, the plan's server-side steps
+/// carried out (the rehearsal's leftovers check each against the world), nothing incomplete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_strategy_rehearses_on_the_books_that_need_it() -> TestResult {
+    use skuswap_migrator::mapping::Strategy;
+    use skuswap_migrator::plan::StepKind;
+    let cases = [
+        ("nce-migration", Strategy::Manual, None),
+        ("nce-migration", Strategy::NceMigration, Some((StepKind::Migrate, 3))),
+        ("nce-migration", Strategy::Auto, Some((StepKind::Migrate, 3))),
+        ("o365-upgrade", Strategy::Upgrade, Some((StepKind::Upgrade, 1))),
+        ("nce-transition", Strategy::Transition, Some((StepKind::Transition, 4))),
+        ("nce-transition", Strategy::Auto, None),
+    ];
+    for (name, strategy, expect) in cases {
+        let scenario = named::resolve(name, None, None)?;
+        let opts = skuswap_scenarios::rehearsal::Options {
+            mapping: skuswap_migrator::mapping::Mapping::builtin().with_strategy(strategy),
+            ..options()
+        };
+        let r = rehearse(&scenario, &opts).await?;
+        assert!(r.passed(), "{name} --strategy {}:\n{}", strategy.as_str(), story(&r));
+        if let Some((kind, n)) = expect {
+            assert_eq!(r.steps(kind), n, "{name} --strategy {}: {kind} steps", strategy.as_str());
+        }
+    }
+    Ok(())
+}

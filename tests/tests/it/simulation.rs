@@ -17,8 +17,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use skuswap_migrator::client::rest::derived_guid;
 use skuswap_migrator::client::{
-    ClientError, Customer, Eligibility, FetchedSubscription, License, Migration, NewLine, NewMigration, Offer, Order,
-    PartnerCenter, Result, SubscribedSku, Subscription, User,
+    ClientError, Customer, Eligibility, FetchedSubscription, License, Migration, NewLine, NewMigration, NewTransition,
+    Offer, OfferRef, Order, PartnerCenter, Result, SubscribedSku, Subscription, Transition, TransitionOption, Upgrade,
+    UpgradeResult, User,
 };
 use skuswap_migrator::mapping::Mapping;
 use skuswap_migrator::plan::{Plan, Step};
@@ -50,7 +51,8 @@ pub struct Case {
     race: bool,
     /// The world starts in March 2022, when new commerce is open (else July 2017).
     nce_era: bool,
-    /// Per mapping row, drawn from this: manual, nce-migration or auto (0: all manual).
+    /// Per mapping row, drawn from this: manual, nce-migration, auto, upgrade or transition (0:
+    /// all manual).
     strategies: u64,
     /// NCE migrations fail: 0 as the fault preset says, 1 a third of them, 2 a third of them
     /// and half of those in limbo (legacy suspended until Microsoft reverts it).
@@ -117,11 +119,11 @@ fn mapping(c: &Case) -> Mapping {
     if c.strategies == 0 {
         return m;
     }
-    let paths = [Strategy::Manual, Strategy::NceMigration, Strategy::Auto];
+    let paths = [Strategy::Manual, Strategy::NceMigration, Strategy::Auto, Strategy::Upgrade, Strategy::Transition];
     let mut x = c.strategies;
     for row in &mut m.rows {
         x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        row.strategy = paths[usize::try_from((x >> 33) % 3).unwrap_or(0)];
+        row.strategy = paths[usize::try_from((x >> 33) % 5).unwrap_or(0)];
     }
     let every = if c.strategies.is_multiple_of(2) { Strategy::Auto } else { Strategy::NceMigration };
     m.rows.push(Row {
@@ -376,6 +378,31 @@ impl PartnerCenter for Wrapped {
         self.alive("migrations")?;
         self.inner.migrations_of(subscription).await
     }
+    async fn upgrades(&self, customer: &str, sub: &str) -> Result<Vec<Upgrade>> {
+        self.alive("upgrades")?;
+        self.inner.upgrades(customer, sub).await
+    }
+    async fn upgrade(
+        &self,
+        customer: &str,
+        sub: &str,
+        t: &OfferRef,
+        q: u32,
+        request_id: &str,
+    ) -> Result<UpgradeResult> {
+        self.alive("upgrade")?;
+        let r = self.inner.upgrade(customer, sub, t, q, request_id).await;
+        self.after_write("upgrade", r)
+    }
+    async fn transition_options(&self, customer: &str, sub: &str) -> Result<Vec<TransitionOption>> {
+        self.alive("transition options")?;
+        self.inner.transition_options(customer, sub).await
+    }
+    async fn transition(&self, customer: &str, sub: &str, r: &NewTransition, request_id: &str) -> Result<Transition> {
+        self.alive("transition")?;
+        let out = self.inner.transition(customer, sub, r, request_id).await;
+        self.after_write("transition", out)
+    }
     async fn wait(&self, duration: std::time::Duration) {
         self.inner.wait(duration).await;
     }
@@ -416,7 +443,7 @@ impl Engine for Sim {
             Broken::SuspendFirst => {
                 for c in &mut plan.customers {
                     c.steps.sort_by_key(|s| match s {
-                        Step::Buy { .. } | Step::Migrate { .. } => 0,
+                        Step::Buy { .. } | Step::Migrate { .. } | Step::Upgrade { .. } | Step::Transition { .. } => 0,
                         Step::Suspend { .. } => 1,
                         Step::Swap { .. } => 2,
                     });

@@ -93,10 +93,11 @@ fn figures(r: &Rehearsal) -> Markup {
                 " purchases, " (r.steps(StepKind::Swap)) " user swaps, " (r.steps(StepKind::Suspend)) " suspensions"
             } }
             @if let Some(n) = &r.new_commerce {
-                tr { td { "New commerce" } td {
-                    (n.planned) " migration(s) planned, " (n.completed) " completed (median "
+                tr { td { "Server-side paths" } td {
+                    (n.planned) " migration(s) to new commerce planned, " (n.completed) " completed (median "
                     (format!("{:.0}", n.median_minutes)) " min, longest " (format!("{:.0}", n.longest_minutes))
-                    " min), " (n.failed) " failure(s) met; " (n.blocked.len()) " the server would not migrate"
+                    " min), " (n.failed) " failure(s) met; " (n.upgrades) " upgrade(s), " (n.transitions)
+                    " transition(s); " (n.blocked.len()) " the server would not move"
                     @if !n.blocked.is_empty() { ul { @for b in &n.blocked { li { (b) } } } }
                 } }
             }

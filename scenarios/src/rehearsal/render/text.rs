@@ -31,8 +31,15 @@ impl Rehearsal {
         ));
         if let Some(n) = &self.new_commerce {
             out.push_str(&format!(
-                "  new commerce: {} migration(s) planned, {} completed (median {:.0} min, longest {:.0} min), {} failure(s) met; {} subscription(s) the server would not migrate\n",
-                n.planned, n.completed, n.median_minutes, n.longest_minutes, n.failed, n.blocked.len()
+                "  server side: {} migration(s) planned, {} completed (median {:.0} min, longest {:.0} min), {} failure(s) met; {} upgrade(s), {} transition(s); {} subscription(s) the server would not move\n",
+                n.planned,
+                n.completed,
+                n.median_minutes,
+                n.longest_minutes,
+                n.failed,
+                n.upgrades,
+                n.transitions,
+                n.blocked.len()
             ));
         }
         out.push_str(&format!(
