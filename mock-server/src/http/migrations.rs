@@ -210,6 +210,17 @@ pub async fn get(State(m): State<Mock>, caller: Caller, Path((cid, id)): Path<(S
     m.read(|w| Ok(Json(migration(w.migration_of(caller.partner, cid, id)?)).into_response()))
 }
 
+/// `CustomerTenantId`, `CurrentSubscriptionId`, `ExternalReferenceId`: the filters of the
+/// migration and schedule queries.
+pub fn book_filter(q: &PcQuery) -> Result<MigrationQuery, PcError> {
+    let id = |name: &str, shown: &str| q.get(name).filter(|s| !s.is_empty()).map(|s| guid(shown, s)).transpose();
+    Ok(MigrationQuery {
+        customer: id("customertenantid", "CustomerTenantId")?,
+        current_subscription_id: id("currentsubscriptionid", "CurrentSubscriptionId")?,
+        external_reference_id: q.get("externalreferenceid").filter(|s| !s.is_empty()).map(str::to_string),
+    })
+}
+
 /// Largest `PageSize` of a migration query, as documented.
 const MAX_MIGRATION_PAGE: usize = 300;
 
@@ -217,19 +228,7 @@ const MAX_MIGRATION_PAGE: usize = 300;
 /// the SDK's shape (`newCommerceMigrations`, `continuationToken`), the token also in the
 /// `MS-ContinuationToken` header both ways.
 pub async fn query(State(m): State<Mock>, caller: Caller, q: PcQuery, headers: HeaderMap) -> Reply {
-    let filter = MigrationQuery {
-        customer: q
-            .get("customertenantid")
-            .filter(|s| !s.is_empty())
-            .map(|s| guid("CustomerTenantId", s))
-            .transpose()?,
-        current_subscription_id: q
-            .get("currentsubscriptionid")
-            .filter(|s| !s.is_empty())
-            .map(|s| guid("CurrentSubscriptionId", s))
-            .transpose()?,
-        external_reference_id: q.get("externalreferenceid").filter(|s| !s.is_empty()).map(str::to_string),
-    };
+    let filter = book_filter(&q)?;
     let size = match q.get("pagesize") {
         None | Some("") => MAX_MIGRATION_PAGE,
         Some(s) => s.parse::<usize>().ok().filter(|n| (1..=MAX_MIGRATION_PAGE).contains(n)).ok_or_else(|| {

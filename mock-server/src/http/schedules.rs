@@ -15,7 +15,7 @@ use super::operations::Operation;
 use super::wire::{self, date, obj};
 use crate::Mock;
 use crate::model::World;
-use crate::model::schedules::{Schedule, ScheduleQuery, ScheduleRequest};
+use crate::model::schedules::{Schedule, ScheduleRequest};
 
 type Reply = Result<Response, PcError>;
 
@@ -174,19 +174,7 @@ pub async fn cancel(
 
 /// `GET /v1/migrations/newcommerce/schedules?CustomerTenantId=&CurrentSubscriptionId=&ExternalReferenceId=`.
 pub async fn list(State(m): State<Mock>, caller: Caller, q: PcQuery) -> Reply {
-    let filter = ScheduleQuery {
-        customer: q
-            .get("customertenantid")
-            .filter(|s| !s.is_empty())
-            .map(|s| guid("CustomerTenantId", s))
-            .transpose()?,
-        current_subscription_id: q
-            .get("currentsubscriptionid")
-            .filter(|s| !s.is_empty())
-            .map(|s| guid("CurrentSubscriptionId", s))
-            .transpose()?,
-        external_reference_id: q.get("externalreferenceid").filter(|s| !s.is_empty()).map(str::to_string),
-    };
+    let filter = super::migrations::book_filter(&q)?;
     m.read(|w| {
         let items: Vec<Value> =
             w.query_schedules(caller.partner, &filter).into_iter().map(|s| schedule(w, s)).collect();

@@ -119,14 +119,6 @@ struct Checked {
 /// Schedules one subscription may accumulate (cancelled ones included): a bound on the world.
 pub const MAX_SCHEDULES: usize = 100;
 
-/// The schedule filters of `GET /v1/migrations/newcommerce/schedules`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScheduleQuery {
-    pub customer: Option<Uuid>,
-    pub current_subscription_id: Option<Uuid>,
-    pub external_reference_id: Option<String>,
-}
-
 impl World {
     /// `POST …/schedules`: checked (the subscription, the date, one live schedule per
     /// subscription, an NCE item to move to), then recorded; nothing else changes.
@@ -241,18 +233,12 @@ impl World {
     }
 
     /// `GET /v1/migrations/newcommerce/schedules?…`: this partner's, oldest first.
-    pub fn query_schedules(&self, partner: Uuid, q: &ScheduleQuery) -> Vec<&Schedule> {
+    pub fn query_schedules(&self, partner: Uuid, q: &super::migrations::MigrationQuery) -> Vec<&Schedule> {
         let mut found: Vec<&Schedule> = self
             .schedules
             .values()
             .filter(|s| s.partner == partner)
-            .filter(|s| q.customer.is_none_or(|c| s.customer == c))
-            .filter(|s| q.current_subscription_id.is_none_or(|id| s.current_subscription_id == id))
-            .filter(|s| {
-                q.external_reference_id
-                    .as_deref()
-                    .is_none_or(|e| s.external_reference_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(e)))
-            })
+            .filter(|s| q.matches(s.customer, s.current_subscription_id, s.external_reference_id.as_deref()))
             .collect();
         found.sort_by_key(|s| (s.created, s.id));
         found

@@ -153,12 +153,26 @@ impl Migration {
     }
 }
 
-/// The filters of `GET /v1/migrations/newcommerce` (at least one is required).
+/// The filters of `GET /v1/migrations/newcommerce` and of its schedules: every one given must
+/// match (at least one is required for migrations).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationQuery {
     pub customer: Option<Uuid>,
     pub current_subscription_id: Option<Uuid>,
     pub external_reference_id: Option<String>,
+}
+
+impl MigrationQuery {
+    pub fn is_empty(&self) -> bool {
+        self.customer.is_none() && self.current_subscription_id.is_none() && self.external_reference_id.is_none()
+    }
+
+    /// Does a record of this customer, subscription and batch match?
+    pub fn matches(&self, customer: Uuid, subscription: Uuid, batch: Option<&str>) -> bool {
+        self.customer.is_none_or(|c| c == customer)
+            && self.current_subscription_id.is_none_or(|s| s == subscription)
+            && self.external_reference_id.as_deref().is_none_or(|e| batch.is_some_and(|b| b.eq_ignore_ascii_case(e)))
+    }
 }
 
 impl World {
@@ -295,7 +309,7 @@ impl World {
     /// `GET /v1/migrations/newcommerce?…`: this partner's migrations matching every filter
     /// given, oldest first.
     pub fn query_migrations(&self, partner: Uuid, q: &MigrationQuery) -> Result<Vec<&Migration>> {
-        if q.customer.is_none() && q.current_subscription_id.is_none() && q.external_reference_id.is_none() {
+        if q.is_empty() {
             return Err(ModelError::InvalidInput(
                 "Give at least one of CustomerTenantId, CurrentSubscriptionId and ExternalReferenceId.".into(),
             ));
@@ -304,11 +318,7 @@ impl World {
             .migrations
             .values()
             .filter(|m| m.partner == partner)
-            .filter(|m| q.customer.is_none_or(|c| m.customer == c))
-            .filter(|m| q.current_subscription_id.is_none_or(|s| m.current_subscription_id == s))
-            .filter(|m| {
-                q.external_reference_id.as_deref().is_none_or(|e| m.external_reference_id.eq_ignore_ascii_case(e))
-            })
+            .filter(|m| q.matches(m.customer, m.current_subscription_id, Some(&m.external_reference_id)))
             .collect();
         found.sort_by_key(|m| (m.started, m.id));
         Ok(found)
