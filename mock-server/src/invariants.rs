@@ -395,6 +395,12 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
                 users.insert(user, e.seq);
             }
         }
+        EventKind::UserRestored => {
+            if let Some(user) = e.user {
+                f.deleted_users.remove(&user);
+                users.insert(user, e.seq);
+            }
+        }
         EventKind::LicenseAssigned { family } | EventKind::LicenseRemoved { family } => {
             let (Some(user), Some(sku)) = (e.user, sku) else {
                 return;

@@ -100,6 +100,7 @@ impl From<ModelError> for PcError {
             M::MigrationInProgress(_) | M::ScheduleConflict(_) => (StatusCode::CONFLICT, 800_084),
             M::SeatReductionNotAllowed(_) => (StatusCode::BAD_REQUEST, 800_090),
             M::TransitionNotAllowed(_) => (StatusCode::BAD_REQUEST, 800_085),
+            M::UserExists(_) => (StatusCode::CONFLICT, 60_004),
             M::EmptyOrder
             | M::EmptyLicenseUpdate
             | M::DuplicateSku(_)

@@ -6,6 +6,7 @@
 //! - `partner`: Partner Center handlers (translate only; rules live in the model).
 //! - `admin`: the admin API.
 //! - `upgrades`: legacy subscription upgrades (`…/subscriptions/{id}/upgrades`).
+//! - `users`: creating and updating users (password resets, restores).
 //! - `migrations`, `schedules`: NCE migrations (`…/migrations/newcommerce…`) and their schedules.
 //! - `transitions`: NCE transitions (`…/transitionEligibilities`, `…/transitions`).
 //! - `dashboard`: the Partner Center dashboard pages at `/` (HTML forms over the same model).
@@ -28,6 +29,7 @@ pub mod schedules;
 pub mod signin;
 pub mod transitions;
 pub mod upgrades;
+pub mod users;
 pub mod wire;
 
 use std::any::Any;
@@ -69,7 +71,9 @@ pub fn app(mock: Mock) -> Router {
         .operation(Operation::CreateUpgrade, upgrades::create_upgrade)
         .operation(Operation::GetSubscribedSkus, partner::subscribed_skus)
         .operation(Operation::GetUsers, partner::list_users)
+        .operation(Operation::CreateUser, users::create)
         .operation(Operation::GetUser, partner::get_user)
+        .operation(Operation::UpdateUser, users::update)
         .operation(Operation::DeleteUser, partner::delete_user)
         .operation(Operation::GetUserLicenses, partner::user_licenses)
         .operation(Operation::UpdateLicenses, partner::update_licenses)

@@ -287,7 +287,7 @@ pub fn user(c: &Customer, u: &User) -> Value {
         ("attributes", attributes("CustomerUser")),
     ]);
     if u.state == UserState::Inactive {
-        v["softDeletionTime"] = Value::Null;
+        v["softDeletionTime"] = u.deleted_at.map_or(Value::Null, |t| s(date(t)));
     }
     v
 }

@@ -78,6 +78,8 @@ pub enum ModelError {
         "Seats of new-commerce subscription {0} can only be reduced within the cancellation window after purchase or renewal."
     )]
     SeatReductionNotAllowed(Uuid),
+    #[error("A user named {0} already exists in this tenant.")]
+    UserExists(String),
     #[error("The transition is not allowed: {0}")]
     TransitionNotAllowed(String),
 }

@@ -86,6 +86,13 @@ pub enum EventKind {
         user_principal_name: String,
     },
     UserDeleted,
+    /// A user's fields changed (`fields` names them; a password reset says "password", never
+    /// the password).
+    UserUpdated {
+        fields: String,
+    },
+    /// A deleted user restored (its licenses follow as their own events).
+    UserRestored,
     OrderPlaced {
         order: Uuid,
         line_items: usize,
@@ -212,6 +219,8 @@ impl EventKind {
             EventKind::RelationshipEstablished { .. } => "RelationshipEstablished",
             EventKind::UserAdded { .. } => "UserAdded",
             EventKind::UserDeleted => "UserDeleted",
+            EventKind::UserUpdated { .. } => "UserUpdated",
+            EventKind::UserRestored => "UserRestored",
             EventKind::OrderPlaced { .. } => "OrderPlaced",
             EventKind::SubscriptionCreated { .. } => "SubscriptionCreated",
             EventKind::QuantityChanged { .. } => "QuantityChanged",

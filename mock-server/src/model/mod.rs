@@ -8,6 +8,7 @@
 //! # Layout
 //! - `catalog`: offers, SKUs, families, retirement.
 //! - `tenants`: partners, customers, relationships, users, tokens.
+//! - `users`: creating, updating, restoring users, password resets.
 //! - `subscriptions`: orders and subscriptions (buy, suspend, reactivate, quantity, etag).
 //! - `licenses`: license updates, subscribed SKUs, and the effective-license rule.
 //! - `upgrades`: legacy subscription upgrades (eligibility, upgrade with or without licenses).
@@ -38,6 +39,7 @@ pub mod subscriptions;
 pub mod tenants;
 pub mod transitions;
 pub mod upgrades;
+pub mod users;
 
 use std::collections::{BTreeMap, BTreeSet};
 

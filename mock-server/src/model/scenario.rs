@@ -347,6 +347,8 @@ impl World {
                     usage_location: su.usage_location.clone().unwrap_or_else(|| sc.country.clone()),
                     state: UserState::Active,
                     licenses,
+                    deleted_at: None,
+                    released: Vec::new(),
                 };
                 w.insert_user(&batch, id, user)?;
             }

@@ -66,6 +66,12 @@ pub struct User {
     pub state: UserState,
     /// Assigned SKU ids (whether each is *effective* depends on the SKU's seats).
     pub licenses: Vec<Uuid>,
+    /// When it was (soft-)deleted; it can be restored for 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// The licenses a deletion released, given back on a restore where seats are free.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<Uuid>,
 }
 
 impl User {
@@ -254,12 +260,15 @@ impl World {
     /// Soft-delete a user (Partner Center's `DELETE .../users/{id}`): licenses are released.
     pub fn delete_user(&mut self, batch: &Batch, partner: Uuid, customer: Uuid, user: Uuid) -> Result<()> {
         let held = self.user_of(partner, customer, user)?.licenses.clone();
-        for sku in held {
+        for sku in held.clone() {
             self.revoke(batch, customer, user, sku);
         }
+        let now = self.now;
         let c = self.customer_mut(customer)?;
         if let Some(u) = c.users.get_mut(&user) {
             u.state = UserState::Inactive;
+            u.deleted_at = Some(now);
+            u.released = held.clone();
         }
         let subject = Subject { customer: Some(customer), user: Some(user), ..Subject::default() };
         self.log(batch, subject, EventKind::UserDeleted);

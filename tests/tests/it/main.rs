@@ -48,4 +48,5 @@ mod subscriptions;
 mod tidy;
 mod transitions;
 mod upgrades;
+mod users;
 mod walkthrough;
