@@ -101,6 +101,7 @@ impl From<ModelError> for PcError {
             M::SeatReductionNotAllowed(_) => (StatusCode::BAD_REQUEST, 800_090),
             M::TransitionNotAllowed(_) => (StatusCode::BAD_REQUEST, 800_085),
             M::UserExists(_) => (StatusCode::CONFLICT, 60_004),
+            M::SeatsInUse { .. } => (StatusCode::BAD_REQUEST, 800_095),
             M::EmptyOrder
             | M::EmptyLicenseUpdate
             | M::DuplicateSku(_)

@@ -318,7 +318,8 @@ fn service_plans(w: &World, sku: uuid::Uuid, status: &str) -> Value {
 }
 
 pub fn license(w: &World, c: &Customer, sku: uuid::Uuid) -> Value {
-    let status = if w.license_is_effective(c, sku) { "Enabled" } else { "Suspended" };
+    // A user's service plan reads "Assigned" (as the docs show) while the license is effective.
+    let status = if w.license_is_effective(c, sku) { "Assigned" } else { "Suspended" };
     obj([
         ("servicePlans", service_plans(w, sku, status)),
         ("productSku", product_sku(w, sku)),
@@ -335,7 +336,7 @@ pub fn subscribed_sku(w: &World, sk: &SubscribedSku) -> Value {
         ("totalUnits", sk.total_units().into()),
         ("warningUnits", sk.warning_units.into()),
         ("productSku", product_sku(w, sk.sku_id)),
-        ("servicePlans", service_plans(w, sk.sku_id, "Enabled")),
+        ("servicePlans", service_plans(w, sk.sku_id, sk.capability_status())),
         ("capabilityStatus", s(sk.capability_status())),
         ("attributes", attributes("SubscribedSku")),
     ])

@@ -78,6 +78,10 @@ pub enum ModelError {
         "Seats of new-commerce subscription {0} can only be reduced within the cancellation window after purchase or renewal."
     )]
     SeatReductionNotAllowed(Uuid),
+    #[error(
+        "Subscription {id} cannot go down to {quantity} seats: {in_use} users hold its SKU and only {left} active seats would remain. Remove licenses first."
+    )]
+    SeatsInUse { id: Uuid, quantity: u32, in_use: u32, left: u32 },
     #[error("A user named {0} already exists in this tenant.")]
     UserExists(String),
     #[error("The transition is not allowed: {0}")]

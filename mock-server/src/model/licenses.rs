@@ -36,14 +36,15 @@ pub struct SubscribedSku {
 }
 
 impl SubscribedSku {
-    /// `totalUnits` = active + warning, as Graph and Partner Center define it.
+    /// `totalUnits`: every seat bought and not yet de-provisioned (active, suspended, warning).
     pub fn total_units(&self) -> u32 {
-        self.active_units + self.warning_units
+        self.active_units.saturating_add(self.suspended_units).saturating_add(self.warning_units)
     }
 
-    /// `availableUnits` = total - consumed; negative when over-assigned.
+    /// `availableUnits`: the seats that can be assigned now, active ones not in use (never
+    /// negative: an over-assigned pool has none).
     pub fn available_units(&self) -> i64 {
-        i64::from(self.total_units()) - i64::from(self.consumed_units)
+        (i64::from(self.active_units) - i64::from(self.consumed_units)).max(0)
     }
 
     pub fn capability_status(&self) -> &'static str {

@@ -9,7 +9,8 @@
 //! - `catalog`: offers, SKUs, families, retirement.
 //! - `tenants`: partners, customers, relationships, users, tokens.
 //! - `users`: creating, updating, restoring users, password resets.
-//! - `subscriptions`: orders and subscriptions (buy, suspend, reactivate, quantity, etag).
+//! - `subscriptions`: orders and subscriptions (buy, etag, who may see which).
+//! - `patch`: a subscription PATCH (suspend, reactivate, quantity, nickname, auto-renew).
 //! - `licenses`: license updates, subscribed SKUs, and the effective-license rule.
 //! - `upgrades`: legacy subscription upgrades (eligibility, upgrade with or without licenses).
 //! - `nce`: new-commerce items, terms and billing cycles, an NCE subscription's fields.
@@ -32,6 +33,7 @@ pub mod licenses;
 pub mod lifecycle;
 pub mod migrations;
 pub mod nce;
+pub mod patch;
 pub mod scenario;
 pub mod schedules;
 pub mod signin;

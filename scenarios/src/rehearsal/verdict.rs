@@ -228,7 +228,7 @@ fn double_migrations(w: &World) -> Vec<String> {
 }
 
 /// Migration creates the service accepted, per partner, in any 5 minutes: at most 100.
-fn migration_rate(w: &World) -> Vec<String> {
+pub fn migration_rate(w: &World) -> Vec<String> {
     let mut starts: BTreeMap<uuid::Uuid, Vec<chrono::DateTime<chrono::Utc>>> = BTreeMap::new();
     for m in w.all_migrations() {
         starts.entry(m.partner).or_default().push(m.started);

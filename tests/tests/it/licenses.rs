@@ -115,7 +115,7 @@ async fn a_suspended_pool_makes_its_licenses_ineffective_and_subscribed_skus_say
     let h = Harness::article()?;
     let user = h.holders(WINGTIP, "ax-task")[0].clone();
     let lic = h.get(&format!("/v1/customers/{WINGTIP}/users/{user}/licenses")).await;
-    assert_eq!(lic.body["items"][0]["servicePlans"][0]["capabilityStatus"], "Enabled");
+    assert_eq!(lic.body["items"][0]["servicePlans"][0]["capabilityStatus"], "Assigned");
     assert_eq!(h.set_status(WINGTIP, WINGTIP_AX_TASK, "suspended").await.status, 200);
     let lic = h.get(&format!("/v1/customers/{WINGTIP}/users/{user}/licenses")).await;
     assert_eq!(lic.body["items"][0]["servicePlans"][0]["capabilityStatus"], "Suspended");
@@ -130,10 +130,23 @@ async fn a_suspended_pool_makes_its_licenses_ineffective_and_subscribed_skus_say
         .ok_or("no row")?;
     assert_eq!(row["activeUnits"], 0);
     assert_eq!(row["suspendedUnits"], 5);
-    assert_eq!(row["totalUnits"], 0);
+    // Bought and not de-provisioned: still total; none assignable.
+    assert_eq!(row["totalUnits"], 5);
     assert_eq!(row["consumedUnits"], 3);
-    assert_eq!(row["availableUnits"], -3);
+    assert_eq!(row["availableUnits"], 0);
     assert_eq!(row["capabilityStatus"], "Suspended");
+    assert_eq!(row["servicePlans"][0]["capabilityStatus"], "Suspended");
+    // Reactivated, the pool may not shrink below its holders (3 of 5 seats in use).
+    assert_eq!(h.set_status(WINGTIP, WINGTIP_AX_TASK, "active").await.status, 200);
+    let path = format!("/v1/customers/{WINGTIP}/subscriptions/{WINGTIP_AX_TASK}");
+    let mut body = h.get(&path).await.body;
+    body["quantity"] = serde_json::json!(2);
+    let r = h.patch(&path, &body.to_string(), &[]).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_095)), "{}", r.text);
+    let mut body = h.get(&path).await.body;
+    body["quantity"] = serde_json::json!(3);
+    assert_eq!(h.patch(&path, &body.to_string(), &[]).await.status.as_u16(), 200);
+    assert_eq!(h.set_status(WINGTIP, WINGTIP_AX_TASK, "suspended").await.status, 200);
     // Assigning from a suspended pool is refused.
     let other = h.holders(WINGTIP, "ax-enterprise")[0].clone();
     let r = h.post(&updates(WINGTIP, &other), &format!(r#"{{"licensesToAssign":[{{"skuId":"{task}"}}]}}"#)).await;

@@ -1,6 +1,6 @@
 //! Model-based test of the mock: random sequences of orders, license updates, suspensions,
-//! reactivations, quantity changes, NCE migrations, NCE transitions and clock advances, sent
-//! through the HTTP layer, against a
+//! reactivations, quantity changes, legacy upgrades, NCE migrations, NCE transitions and clock
+//! advances, sent through the HTTP layer, against a
 //! small reference model of seats, statuses and the lifecycle written from the rules in
 //! README (not from the mock's code). After every step the mock's observable state
 //! (subscriptions, user licenses, and whether the call was accepted) must equal the model's.
@@ -16,12 +16,15 @@ use skuswap_tests::Harness;
 const CUSTOMER: &str = "6a1f0c3e-1111-4a2b-9c3d-4e5f6a7b8c9d";
 /// Three legacy offers, and Microsoft 365 E3, an NCE item (the transition target of NCE
 /// Office 365 E3, which a migrated E3 subscription becomes).
-const OFFERS: [&str; 4] = ["o365-e3", "d365-team-members", "d365-activity", "nce-m365-e3"];
+/// Office 365 E1 (index 4) has a legacy upgrade path to E3 (index 0).
+const OFFERS: [&str; 5] = ["o365-e3", "d365-team-members", "d365-activity", "nce-m365-e3", "o365-e1"];
 const USERS: usize = 3;
 const DEPROVISION_DAYS: i64 = 120;
 /// The built-in NCE successors: Office 365 E3 and Team Members have one (licensing the same
 /// SKU), Dynamics 365 for Activity none.
-const HAS_NCE_ITEM: [bool; 4] = [true, true, false, false];
+const HAS_NCE_ITEM: [bool; 5] = [true, true, false, false, true];
+/// The legacy upgrade path: E1 to E3.
+const UPGRADE: (usize, usize) = (4, 0);
 /// Offer 0's NCE item transitions to offer 3.
 const TRANSITION: (usize, usize) = (0, 3);
 const MIGRATION_MINUTES: i64 = 10;
@@ -63,6 +66,10 @@ enum Op {
     Transition {
         sub: usize,
     },
+    /// A legacy upgrade of E1 to E3 with license transfer.
+    Upgrade {
+        sub: usize,
+    },
     Advance {
         hours: i64,
     },
@@ -79,6 +86,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..6, 0u32..=6).prop_map(|(sub, quantity)| Op::Quantity { sub, quantity }),
         2 => (0usize..6).prop_map(|sub| Op::Migrate { sub }),
         2 => (0usize..8).prop_map(|sub| Op::Transition { sub }),
+        2 => (0usize..8).prop_map(|sub| Op::Upgrade { sub }),
         3 => prop_oneof![1i64..48, 700i64..800, 2400i64..9600].prop_map(|hours| Op::Advance { hours }),
     ]
 }
@@ -172,6 +180,7 @@ impl Reference {
                 Ok(())
             }
             Op::Transition { sub } => self.transition(sub),
+            Op::Upgrade { sub } => self.upgrade(sub),
             Op::Assign { user, offer } => self.update(user, &[offer], &[]),
             Op::Remove { user, offer } => self.update(user, &[], &[offer]),
             // The same SKU in both lists is refused (a duplicate SKU).
@@ -215,6 +224,12 @@ impl Reference {
                 if quantity < s.quantity && s.nce_reducible_until.is_some_and(|t| self.now >= t) {
                     return Err(());
                 }
+                // Seats in use stay: the pool may not shrink below its holders.
+                let (offer, cut) = (s.offer, s.quantity.saturating_sub(quantity));
+                if cut > 0 && self.consumed(offer) > self.seats(offer, Sub::in_service).saturating_sub(cut) {
+                    return Err(());
+                }
+                let Some(s) = self.subs.get_mut(sub) else { return Err(()) };
                 s.quantity = quantity;
                 Ok(())
             }
@@ -259,6 +274,42 @@ impl Reference {
                 self.licenses[u][TRANSITION.1] = true;
                 left -= 1;
             }
+        }
+        Ok(())
+    }
+
+    /// The target bought for the source's seats; up to that many holders move; the source is
+    /// suspended when everyone moved. Refused while the customer holds the target's SKU.
+    fn upgrade(&mut self, sub: usize) -> Result<(), ()> {
+        let now = self.now;
+        let Some(s) = self.subs.get(sub) else { return Err(()) };
+        // Legacy only: an NCE item has no upgrade paths.
+        if s.offer != UPGRADE.0 || s.status != Status::Active || s.nce_reducible_until.is_some() {
+            return Err(());
+        }
+        let held =
+            self.subs.iter().any(|t| t.offer == UPGRADE.1 && matches!(t.status, Status::Active | Status::Suspended));
+        if held {
+            return Err(());
+        }
+        let quantity = s.quantity;
+        self.subs.push(Sub::bought(UPGRADE.1, quantity, now).ok_or(())?);
+        let mut moved = 0;
+        let mut stayed = false;
+        for u in 0..USERS {
+            if self.licenses[u][UPGRADE.0] {
+                if moved < quantity {
+                    self.licenses[u][UPGRADE.1] = true;
+                    self.licenses[u][UPGRADE.0] = false;
+                    moved += 1;
+                } else {
+                    stayed = true;
+                }
+            }
+        }
+        if !stayed && let Some(s) = self.subs.get_mut(sub) {
+            s.status = Status::Suspended;
+            s.inactive_since = Some(now);
         }
         Ok(())
     }
@@ -447,6 +498,15 @@ async fn send(h: &Harness, op: &Op, offers: &[(String, uuid::Uuid)], subs: &[Str
         Op::Quantity { sub, quantity } => {
             let Some(p) = sub_path(sub) else { return (false, None) };
             h.patch(&p, &json!({"quantity": quantity}).to_string(), &[]).await
+        }
+        Op::Upgrade { sub } => {
+            let Some(p) = sub_path(sub) else { return (false, None) };
+            let target = offers[UPGRADE.1].0.clone();
+            let body = json!({"targetOffer": {"id": target}, "upgradeType": "upgrade_with_license_transfer"});
+            let r = h.post(&format!("{p}/upgrades"), &body.to_string()).await;
+            // Refused upgrades answer 200 with their errors.
+            let done = r.status.is_success() && r.body["upgradeErrors"].as_array().is_some_and(Vec::is_empty);
+            return (done, r.body["targetSubscriptionId"].as_str().map(str::to_string));
         }
         Op::Transition { sub } => {
             let Some(p) = sub_path(sub) else { return (false, None) };

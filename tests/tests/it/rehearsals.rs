@@ -251,3 +251,50 @@ async fn every_strategy_rehearses_on_the_books_that_need_it() -> TestResult {
     }
     Ok(())
 }
+
+/// A book of 120 customers each with one eligible legacy subscription: the engine's creates are
+/// spaced so no 5 minutes hold more than 100 (judged from the world), and the check has teeth:
+/// the same 120 created back to back through the API are reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_run_creates_more_than_100_migrations_in_5_minutes() -> TestResult {
+    use skuswap_migrator::mapping::{Mapping, Strategy};
+    let mut scenario = named::resolve("nce-migration", None, None)?;
+    let wingtip = scenario.customers.iter().find(|c| c.company_name == "Wingtip Toys").cloned().ok_or("no Wingtip")?;
+    scenario.customers = (0..120)
+        .map(|n| {
+            let mut c = wingtip.clone();
+            c.id = None;
+            c.company_name = format!("Wingtip Toys {n}");
+            c.domain = Some(format!("wingtip{n}.onmicrosoft.com"));
+            c.subscriptions.retain(|s| s.offer == "d365-customer-service");
+            for s in &mut c.subscriptions {
+                s.id = None;
+            }
+            for u in &mut c.users {
+                u.id = None;
+                u.user_principal_name = None;
+                u.licenses.retain(|l| l == "d365-customer-service");
+            }
+            c
+        })
+        .collect();
+    let opts = Options { mapping: Mapping::builtin().with_strategy(Strategy::NceMigration), ..options() };
+    let r = rehearse(&scenario, &opts).await?;
+    assert!(r.passed(), "{}", story(&r));
+    assert_eq!(r.steps(skuswap_migrator::plan::StepKind::Migrate), 120);
+    assert!(r.verdict.limit_breaches.is_empty(), "{:?}", r.verdict.limit_breaches);
+    // Teeth: 120 creates at one instant, straight through the API.
+    let h = skuswap_tests::Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)?;
+    let subs: Vec<(String, String)> = h.mock.read(|w| {
+        w.all_customers()
+            .flat_map(|c| c.subscriptions.values().map(move |s| (c.id.to_string(), s.id.to_string())))
+            .collect()
+    });
+    for (c, s) in &subs {
+        let body = serde_json::json!({"currentSubscriptionId": s}).to_string();
+        h.post(&format!("/v1/customers/{c}/migrations/newcommerce"), &body).await;
+    }
+    let breaches = h.mock.read(skuswap_scenarios::rehearsal::verdict::migration_rate);
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    Ok(())
+}

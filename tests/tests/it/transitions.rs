@@ -191,7 +191,10 @@ async fn nce_seats_are_reduced_only_inside_the_cancellation_window() -> TestResu
     let r = change(ALPINE, ALPINE_E1, 24).await;
     assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_090)), "{}", r.text);
     assert_eq!(change(ALPINE, ALPINE_E1, 30).await.status.as_u16(), 200, "increases are always allowed");
-    assert_eq!(change(COHO, COHO_E1, 5).await.status.as_u16(), 200, "inside the 7-day window");
+    // Inside the 7-day window a reduction is allowed (above the seats in use: all 6 are held).
+    assert_eq!(change(COHO, COHO_E1, 8).await.status.as_u16(), 200);
+    assert_eq!(change(COHO, COHO_E1, 7).await.status.as_u16(), 200, "inside the 7-day window");
+    assert_eq!(change(COHO, COHO_E1, 5).await.code(), Some(800_095), "never below the seats in use");
     let r = h.get(&sub_path(COHO, COHO_E1)).await.body;
     assert_eq!((r["termDuration"].as_str(), r["billingCycle"].as_str()), (Some("P1M"), Some("monthly")));
     // A monthly term renews for a month and opens a new window.
