@@ -146,6 +146,7 @@ pub fn app(mock: Mock) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(mock.clone(), extract::request_ids))
+        .layer(middleware::from_fn_with_state(mock.clone(), virtual_date))
         .layer(middleware::from_fn_with_state(mock.clone(), catch_up))
         .layer(middleware::from_fn(utf8_path))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -176,6 +177,22 @@ async fn utf8_path(req: axum::extract::Request, next: middleware::Next) -> Respo
             .into_response();
     }
     next.run(req).await
+}
+
+/// Every answer's `Date` is the virtual now, as a 429's is (its HTTP-date `Retry-After` is
+/// measured from it), so a client reading either sees one clock.
+async fn virtual_date(
+    axum::extract::State(mock): axum::extract::State<Mock>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    if !resp.headers().contains_key(axum::http::header::DATE)
+        && let Some(v) = faults::http_date(mock.read(|w| w.now()))
+    {
+        resp.headers_mut().insert(axum::http::header::DATE, v);
+    }
+    resp
 }
 
 /// A virtual clock that follows the wall clock is brought up to date before each request.

@@ -176,7 +176,9 @@ pub fn subscription(sub: &Subscription) -> Value {
         ("billingCycle", s("monthly")),
         ("termDuration", s("P1Y")),
         ("isMicrosoftProduct", true.into()),
-        ("partnerId", s(&sub.partner_id_on_record)),
+        // Null when there is no reseller of record, as the docs show.
+        ("partnerId", if sub.partner_id_on_record.is_empty() { Value::Null } else { s(&sub.partner_id_on_record) }),
+        ("parentSubscriptionId", Value::Null),
         ("contractType", s("subscription")),
         ("publisherName", s("Microsoft Corporation")),
         ("suspensionReasons", Value::Array(if suspended { vec![s("PartnerInitiated")] } else { Vec::new() })),
@@ -241,7 +243,10 @@ pub fn order(o: &Order) -> Value {
                 ("subscriptionId", s(l.subscription_id)),
                 ("friendlyName", s(&l.friendly_name)),
                 ("quantity", l.quantity.into()),
-                ("partnerIdOnRecord", s(&l.partner_id_on_record)),
+                (
+                    "partnerIdOnRecord",
+                    if l.partner_id_on_record.is_empty() { Value::Null } else { s(&l.partner_id_on_record) },
+                ),
                 (
                     "links",
                     obj([(

@@ -417,3 +417,17 @@ async fn migration_queries_page_through_a_batch() -> TestResult {
     assert_eq!(one.body["newCommerceMigrations"][0]["customerTenantId"], CONTOSO);
     Ok(())
 }
+
+#[tokio::test]
+async fn every_answer_is_dated_on_the_virtual_clock() -> TestResult {
+    let h = scenario()?;
+    let date = |r: &skuswap_tests::Reply| r.headers.get("date").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let r = h.get(&format!("/v1/customers/{NORTHWIND}/subscriptions/{NORTHWIND_E3}")).await;
+    assert_eq!(date(&r).as_deref(), Some("Tue, 15 Mar 2022 09:00:00 GMT"));
+    let r = h.get("/v1/customers/not-a-guid").await;
+    assert_eq!((r.status.as_u16(), date(&r).as_deref()), (400, Some("Tue, 15 Mar 2022 09:00:00 GMT")), "errors too");
+    h.post("/admin/clock/advance", r#"{"hours":1}"#).await;
+    let r = h.get(&format!("/v1/customers/{NORTHWIND}")).await;
+    assert_eq!(date(&r).as_deref(), Some("Tue, 15 Mar 2022 10:00:00 GMT"));
+    Ok(())
+}
