@@ -295,6 +295,14 @@ pub struct SubscriptionBody {
     friendly_name: Option<String>,
     #[serde(default)]
     auto_renew_enabled: Option<bool>,
+    #[serde(default)]
+    attributes: Option<BodyAttributes>,
+}
+
+#[derive(Deserialize)]
+pub struct BodyAttributes {
+    #[serde(default)]
+    etag: Option<String>,
 }
 
 pub async fn update_subscription(
@@ -317,7 +325,13 @@ pub async fn update_subscription(
         friendly_name: body.friendly_name,
         auto_renew_enabled: body.auto_renew_enabled,
     };
-    let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    // The body's `attributes.etag` counts as `If-Match` when the header is absent: a full body
+    // from an older read is stale either way.
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| body.attributes.and_then(|a| a.etag).filter(|e| !e.is_empty()));
     m.with(|w| {
         let batch = w.open_batch(ids.cause(Operation::UpdateSubscription), caller.actor());
         w.update_subscription(&batch, caller.partner, cid, sid, if_match.as_deref(), &changes)?;

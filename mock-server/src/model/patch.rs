@@ -36,9 +36,13 @@ impl World {
                 return Err(ModelError::StatusChangeNotAllowed { id, from: sub.status.as_str(), to: "that status" });
             }
         };
-        let quantity = changes.quantity.filter(|q| *q != i64::from(sub.quantity));
-        let name = changes.friendly_name.clone().filter(|n| *n != sub.friendly_name);
-        let renew = changes.auto_renew_enabled.filter(|r| *r != sub.auto_renew_enabled);
+        // A status change is the one change such a PATCH makes: the docs send the full resource
+        // with one property changed, so other fields that differ are echoes of an older read
+        // (ignored, for a suspension and a reactivation alike).
+        let alone = status.is_some();
+        let quantity = changes.quantity.filter(|q| !alone && *q != i64::from(sub.quantity));
+        let name = changes.friendly_name.clone().filter(|n| !alone && *n != sub.friendly_name);
+        let renew = changes.auto_renew_enabled.filter(|r| !alone && *r != sub.auto_renew_enabled);
         if status.is_none() && quantity.is_none() && name.is_none() && renew.is_none() {
             return Ok(());
         }
