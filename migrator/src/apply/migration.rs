@@ -17,11 +17,11 @@ use crate::plan::{CustomerPlan, Step};
 
 /// Creates are spaced at least this far apart, so no run sends more than Partner Center's
 /// 100 creates per 5 minutes, whatever the concurrency (the spacing is taken under one lock).
-pub const CREATE_SPACING: Duration = Duration::from_secs(3);
+const CREATE_SPACING: Duration = Duration::from_secs(3);
 /// A migration is created at most this many times (the first, then retries after failures).
-pub const CREATE_ROUNDS: u32 = 3;
+const CREATE_ROUNDS: u32 = 3;
 /// How long one run waits for a migration, or for a revert, before leaving it to a later run.
-pub const PATIENCE: Duration = Duration::from_secs(80 * 3600);
+const PATIENCE: Duration = Duration::from_secs(80 * 3600);
 const FIRST_POLL: Duration = Duration::from_secs(60);
 const LONGEST_POLL: Duration = Duration::from_secs(15 * 60);
 

@@ -31,7 +31,7 @@ mod migration;
 mod server;
 
 use manual::{buy, make_room, suspend, swap, sweep};
-pub use migration::{CREATE_ROUNDS, CREATE_SPACING, CreatePacer};
+pub use migration::CreatePacer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

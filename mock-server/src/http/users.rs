@@ -24,9 +24,6 @@ pub struct PasswordProfile {
     /// A string; anything else (the swagger's `SecureString` object, which carries no text)
     /// counts as no password given.
     password: Option<serde_json::Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    force_change_password: Option<bool>,
 }
 
 /// A `CustomerUser` as a client sends it; read-only fields it echoes (`id`, `links`, …) are

@@ -74,8 +74,9 @@ pub struct Term {
     pub billing_cycle: BillingCycle,
 }
 
-/// What makes a catalog offer an NCE item. The offer's `id` is `{productId}:{skuId}` (what an
-/// NCE subscription's `offerId` shows); the catalog item id adds the availability.
+/// What makes a catalog offer an NCE item. The offer's `id` is `{productId}:{skuId}`; the
+/// catalog item id, which orders name and an NCE subscription shows as `offerId`, adds the
+/// availability.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NceItem {
@@ -122,7 +123,7 @@ impl NceTerms {
         NceTerms { term, cancellation_allowed_until: until, migrated_from: None }
     }
 
-    /// End of a term starting `at` (the whole term, or a custom end date inside it).
+    /// End of a full term starting `at` (also the latest custom end date allowed).
     pub fn term_end(term: Term, at: DateTime<Utc>) -> DateTime<Utc> {
         at.checked_add_months(Months::new(term.term_duration.months())).unwrap_or(at)
     }

@@ -244,7 +244,7 @@ impl World {
         found
     }
 
-    /// The checks shared by create and update; returns the legacy term's end.
+    /// The checks shared by create and update; returns what a schedule stores of them.
     fn check_schedule(
         &self,
         partner: Uuid,

@@ -255,7 +255,7 @@ impl World {
                     req.to_catalog_item_id, from_offer.name
                 ))
             })?;
-        let mut errors = self.source_errors(&source);
+        let mut errors = Vec::new();
         if req.transition_type == TransitionType::TransitionWithLicenseTransfer {
             errors.extend(self.conflicts(c, &target));
         }
@@ -461,7 +461,7 @@ impl World {
         self.log(batch, subject, EventKind::SubscriptionDeprovisioned { family, from: SubscriptionStatus::Active });
     }
 
-    /// `GET …/subscriptions/{id}/transitions[?operationId=]`.
+    /// `GET …/subscriptions/{id}/transitions` (the HTTP layer filters by `operationId`).
     pub fn transitions_of(&self, partner: Uuid, customer: Uuid, id: Uuid) -> Result<Vec<&Transition>> {
         self.subscription_of(partner, customer, id)?;
         Ok(self

@@ -122,8 +122,8 @@ fn foreign_suspensions(w: &World) -> Vec<String> {
     out
 }
 
-/// Add-ons migrated to new commerce on their own, not in their base's bundle: their NCE
-/// subscription has no NCE base.
+/// Add-ons migrated to new commerce on their own, not in their base's bundle: a completed
+/// migration whose legacy subscription is an add-on.
 fn orphan_add_ons(w: &World) -> Vec<String> {
     w.all_migrations()
         .filter(|m| m.status == mock_server::model::migrations::MigrationStatus::Completed)
@@ -332,14 +332,13 @@ fn classify(
             }
         }
     }
-    // Customers with a subscription the server would not migrate and no fallback: the plan
-    // said it would stay, so its users' loss at its end date is the plan's stated outcome.
     let finished = |id: &str| reached.get(id).and_then(|r| r.1);
     let mut unexpected = Vec::new();
     let mut expected = Vec::new();
     for v in &verdict.violations {
         // Only a license lost to the clock (an end date passing) can be excused; one lost to
-        // a request is the engine's doing, and an early retry or an over-assignment never is.
+        // a request is the engine's doing, and an early retry or an over-assignment never is
+        // (unless the service itself caused it, below).
         // The service itself took the seats (a migration failed in limbo): whatever followed in
         // that batch, a loss or an over-assignment, no client could have prevented.
         if v.kind != ViolationKind::EarlyRetry

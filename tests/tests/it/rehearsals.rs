@@ -280,9 +280,9 @@ async fn no_run_creates_more_than_100_migrations_in_5_minutes() -> TestResult {
         .collect();
     let opts = Options { mapping: Mapping::builtin().with_strategy(Strategy::NceMigration), ..options() };
     let r = rehearse(&scenario, &opts).await?;
+    assert!(r.verdict.limit_breaches.is_empty(), "{:?}", r.verdict.limit_breaches);
     assert!(r.passed(), "{}", story(&r));
     assert_eq!(r.steps(skuswap_migrator::plan::StepKind::Migrate), 120);
-    assert!(r.verdict.limit_breaches.is_empty(), "{:?}", r.verdict.limit_breaches);
     // Teeth: 120 creates at one instant, straight through the API.
     let h = skuswap_tests::Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)?;
     let subs: Vec<(String, String)> = h.mock.read(|w| {

@@ -32,29 +32,6 @@ impl EligibilityCode {
     pub fn number(self) -> i64 {
         self as i64
     }
-
-    pub fn name(self) -> &'static str {
-        use EligibilityCode as E;
-        match self {
-            E::SubscriptionStatusNotActive => "SubscriptionStatusNotActive",
-            E::SubscriptionBeingProcessingInOms => "SubscriptionBeingProcessingInOms",
-            E::SubscriptionTooCloseToTermEnd => "SubscriptionTooCloseToTermEnd",
-            E::SubscriptionPromotionsPresent => "SubscriptionPromotionsPresent",
-            E::SubscriptionAddOnsPresent => "SubscriptionAddOnsPresent",
-            E::NewCommerceProductUnavailable => "NewCommerceProductUnavailable",
-            E::TermDurationBillingCycleCombinationNotSupported => "TermDurationBillingCycleCombinationNotSupported",
-            E::SubscriptionActiveForLessThanOneMonth => "SubscriptionActiveForLessThanOneMonth",
-            E::TradeStatusNotAllowed => "TradeStatusNotAllowed",
-            E::InvalidPartnerIdOnRecord => "InvalidPartnerIdOnRecord",
-            E::MigrationsWithinLast24hOfTermOnlyAllowedForFullTerm => {
-                "MigrationsWithinLast24hOfTermOnlyAllowedForFullTerm"
-            }
-            E::InvalidCustomTermEndDate => "InvalidCustomTermEndDate",
-            E::CustomTermEndDateMustAlignWithExistingSubscriptionOrCalendarMonth => {
-                "CustomTermEndDateMustAlignWithExistingSubscriptionOrCalendarMonth"
-            }
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
