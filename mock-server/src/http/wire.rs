@@ -53,11 +53,37 @@ pub fn seek_page(items: Vec<Value>, self_uri: String, next: Option<(String, Stri
     body
 }
 
+/// A scenario carries a customer's country only: the rest of an address is null.
+fn address(c: &Customer) -> Value {
+    obj([
+        ("country", s(&c.country)),
+        ("region", Value::Null),
+        ("city", Value::Null),
+        ("addressLine1", Value::Null),
+        ("postalCode", Value::Null),
+        ("firstName", Value::Null),
+        ("lastName", Value::Null),
+        ("phoneNumber", Value::Null),
+    ])
+}
+
+/// An opaque, stable ETag for a resource that never changes in the mock (orders, profiles).
+fn fixed_etag(id: uuid::Uuid) -> Value {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Value::String(format!("W/\"{h:016x}\""))
+}
+
 fn company_profile(c: &Customer) -> Value {
     obj([
         ("tenantId", s(c.id)),
         ("domain", s(&c.domain)),
         ("companyName", s(&c.company_name)),
+        ("address", address(c)),
+        ("email", s(format!("admin@{}", c.domain))),
         ("links", obj([("self", link(format!("/customers/{}/profiles/company", c.id)))])),
         ("attributes", attributes("CustomerCompanyProfile")),
     ])
@@ -87,11 +113,15 @@ pub fn customer(c: &Customer, partner: uuid::Uuid) -> Value {
             "billingProfile",
             obj([
                 ("id", s(c.commerce_id)),
+                ("firstName", Value::Null),
+                ("lastName", Value::Null),
+                ("email", s(format!("billing@{}", c.domain))),
                 ("companyName", s(&c.company_name)),
                 ("culture", s("en-US")),
                 ("language", s("en")),
-                ("defaultAddress", obj([("country", s(&c.country))])),
-                ("attributes", attributes("CustomerBillingProfile")),
+                ("defaultAddress", address(c)),
+                ("links", obj([("self", link(format!("/customers/{}/profiles/billing", c.id)))])),
+                ("attributes", obj([("etag", fixed_etag(c.commerce_id)), ("objectType", s("CustomerBillingProfile"))])),
             ]),
         ),
         ("relationshipToPartner", s(relationship(c, partner))),
@@ -268,7 +298,7 @@ pub fn order(o: &Order) -> Value {
         ("currencySymbol", s("$")),
         ("transactionType", s("UserPurchase")),
         ("links", obj([("self", link(format!("/customers/{}/orders/{}", o.customer, o.id)))])),
-        ("attributes", attributes("Order")),
+        ("attributes", obj([("etag", fixed_etag(o.id)), ("objectType", s("Order"))])),
     ])
 }
 
