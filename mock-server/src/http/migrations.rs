@@ -107,7 +107,7 @@ pub fn eligibility(e: &Eligibility) -> Value {
         .collect();
     obj([
         ("currentSubscriptionId", e.current_subscription_id.to_string().into()),
-        ("isEligible", e.is_eligible.into()),
+        ("isEligible", e.is_eligible().into()),
         ("termDuration", term),
         ("billingCycle", billing),
         ("catalogItemId", e.catalog_item_id.clone().map_or(Value::Null, Value::from)),
@@ -244,13 +244,14 @@ pub async fn query(State(m): State<Mock>, caller: Caller, q: PcQuery, headers: H
         .filter(|t| !t.is_empty());
     let offset = match token {
         None => 0,
-        Some(t) => decode_offset(t)
+        Some(t) => super::partner::decode_token(t, "migrations")
             .ok_or_else(|| PcError::invalid_input(format!("The continuation token {t:?} is not valid.")))?,
     };
     m.read(|w| {
         let found = w.query_migrations(caller.partner, &filter)?;
         let page: Vec<Value> = found.iter().skip(offset).take(size).map(|x| migration(x)).collect();
-        let next = (offset + page.len() < found.len()).then(|| encode_offset(offset + page.len()));
+        let next = (offset + page.len() < found.len())
+            .then(|| super::partner::encode_token("migrations", offset + page.len()));
         let body = obj([
             ("newCommerceMigrations", Value::Array(page)),
             ("continuationToken", next.clone().map_or(Value::Null, Value::from)),
@@ -262,19 +263,6 @@ pub async fn query(State(m): State<Mock>, caller: Caller, q: PcQuery, headers: H
         }
         Ok(resp)
     })
-}
-
-fn encode_offset(offset: usize) -> String {
-    format!("migrations:{offset}").bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_offset(token: &str) -> Option<usize> {
-    if !token.len().is_multiple_of(2) || !token.is_ascii() {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> =
-        (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
-    String::from_utf8(bytes?).ok()?.strip_prefix("migrations:")?.parse().ok()
 }
 
 /// `GET /customers/{c}/migrations/newcommerce/events?migration_id=&current_subscription_id=`.

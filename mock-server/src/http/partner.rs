@@ -79,11 +79,11 @@ fn page_start(q: &PcQuery, headers: &HeaderMap, kind: &str) -> Result<(usize, us
     Ok((offset, size))
 }
 
-fn encode_token(kind: &str, offset: usize) -> String {
+pub(super) fn encode_token(kind: &str, offset: usize) -> String {
     format!("{kind}:{offset}").bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_token(token: &str, kind: &str) -> Option<usize> {
+pub(super) fn decode_token(token: &str, kind: &str) -> Option<usize> {
     if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return None;
     }

@@ -18,6 +18,11 @@ use crate::model::transitions::{
 
 type Reply = Result<Response, PcError>;
 
+/// The customer and subscription of a `…/subscriptions/{s}/…` path.
+fn path_ids(cid: &str, sid: &str) -> Result<(uuid::Uuid, uuid::Uuid), PcError> {
+    Ok((guid("customer tenant id", cid)?, guid("subscription id", sid)?))
+}
+
 fn errors(errors: &[TransitionError]) -> Value {
     Value::Array(
         errors
@@ -66,15 +71,9 @@ fn item(e: &TransitionEligibility) -> Value {
 
 fn transition(t: &Transition) -> Value {
     let events: Vec<Value> = t
-        .events
-        .iter()
-        .map(|(name, status)| {
-            obj([
-                ("name", name.clone().into()),
-                ("status", status.clone().into()),
-                ("timestamp", date(t.created).into()),
-            ])
-        })
+        .events()
+        .into_iter()
+        .map(|name| obj([("name", name.into()), ("status", "Completed".into()), ("timestamp", date(t.created).into())]))
         .collect();
     obj([
         ("id", t.id.to_string().into()),
@@ -101,8 +100,7 @@ pub async fn eligibilities(
     Path((cid, sid)): Path<(String, String)>,
     q: PcQuery,
 ) -> Reply {
-    let cid = guid("customer tenant id", &cid)?;
-    let sid = guid("subscription id", &sid)?;
+    let (cid, sid) = path_ids(&cid, &sid)?;
     let scheduled = match q.get("eligibilitytype").map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("immediate") => false,
         Some("scheduled") => true,
@@ -134,8 +132,7 @@ pub async fn create(
     Path((cid, sid)): Path<(String, String)>,
     PcJson(body): PcJson<TransitionBody>,
 ) -> Reply {
-    let cid = guid("customer tenant id", &cid)?;
-    let sid = guid("subscription id", &sid)?;
+    let (cid, sid) = path_ids(&cid, &sid)?;
     let to = body
         .to_catalog_item_id
         .filter(|s| !s.trim().is_empty())
@@ -170,8 +167,7 @@ pub async fn list(
     Path((cid, sid)): Path<(String, String)>,
     q: PcQuery,
 ) -> Reply {
-    let cid = guid("customer tenant id", &cid)?;
-    let sid = guid("subscription id", &sid)?;
+    let (cid, sid) = path_ids(&cid, &sid)?;
     let op = q.get("operationid").filter(|s| !s.is_empty()).map(|s| guid("operationId", s)).transpose()?;
     m.read(|w| {
         let items: Vec<Value> = w

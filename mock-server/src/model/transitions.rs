@@ -108,8 +108,17 @@ pub struct Transition {
     pub transition_type: TransitionType,
     pub term: Term,
     pub created: DateTime<Utc>,
-    /// `(name, status)`: `Conversion` and, with a license transfer, `LicenseReassignment`.
-    pub events: Vec<(String, String)>,
+}
+
+impl Transition {
+    /// Its steps, all `Completed` (transitions complete at once): `Conversion` and, with a
+    /// license transfer, `LicenseReassignment`.
+    pub fn events(&self) -> Vec<&'static str> {
+        match self.transition_type {
+            TransitionType::TransitionOnly => vec!["Conversion"],
+            TransitionType::TransitionWithLicenseTransfer => vec!["Conversion", "LicenseReassignment"],
+        }
+    }
 }
 
 impl World {
@@ -300,10 +309,6 @@ impl World {
                 transition_type: req.transition_type.as_str().into(),
             },
         );
-        let mut events = vec![("Conversion".to_string(), "Completed".to_string())];
-        if req.transition_type == TransitionType::TransitionWithLicenseTransfer {
-            events.push(("LicenseReassignment".to_string(), "Completed".to_string()));
-        }
         let record = Transition {
             id: self.ids.next_uuid(),
             customer,
@@ -316,7 +321,6 @@ impl World {
             transition_type: req.transition_type,
             term: source.nce.as_ref().map_or_else(|| target_default(&target), |n| n.term),
             created: self.now,
-            events,
         };
         let tid = record.id;
         self.transitions.push(record);

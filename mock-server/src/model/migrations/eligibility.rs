@@ -48,7 +48,6 @@ fn error(code: EligibilityCode, description: impl Into<String>) -> EligibilityEr
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Eligibility {
     pub current_subscription_id: Uuid,
-    pub is_eligible: bool,
     /// The term and item the migration would buy (absent when there is no NCE item).
     pub term: Option<Term>,
     pub catalog_item_id: Option<String>,
@@ -58,6 +57,11 @@ pub struct Eligibility {
 }
 
 impl Eligibility {
+    /// Eligible when nothing stands in its way (its add-ons' refusals are its own code 4).
+    pub fn is_eligible(&self) -> bool {
+        self.errors.is_empty()
+    }
+
     /// The first reason it is refused, for an error body.
     pub fn first_error(&self) -> Option<&EligibilityError> {
         self.errors.first().or_else(|| self.add_ons.iter().find_map(|a| a.errors.first()))
@@ -91,13 +95,13 @@ impl World {
                 },
             };
             let e = self.eligibility_of(c, add_on, &add_on_req)?;
-            if !e.is_eligible || (own.is_none() && !req.add_ons.is_empty()) {
+            if !e.is_eligible() || (own.is_none() && !req.add_ons.is_empty()) {
                 eligibility.errors.push(error(
                     EligibilityCode::SubscriptionAddOnsPresent,
                     format!(
                         "Add-on subscription {} must migrate with its base and is {}.",
                         add_on.id,
-                        if e.is_eligible { "missing from addOnMigrations" } else { "not eligible" }
+                        if e.is_eligible() { "missing from addOnMigrations" } else { "not eligible" }
                     ),
                 ));
             }
@@ -109,7 +113,6 @@ impl World {
                 stray.current_subscription_id, base.id
             )));
         }
-        eligibility.is_eligible = eligibility.errors.is_empty();
         Ok(eligibility)
     }
 
@@ -192,7 +195,6 @@ impl World {
         }
         Ok(Eligibility {
             current_subscription_id: sub.id,
-            is_eligible: errors.is_empty(),
             term,
             catalog_item_id: target.and_then(|t| t.nce.as_ref()).map(|n| n.catalog_item_id()),
             custom_term_end_date: req.custom_term_end_date,
