@@ -47,7 +47,15 @@ pub struct MigrationFaults {
     /// Minutes a migration stays `Processing` (default: the scenario's `migrationMinutes`).
     #[serde(default)]
     pub minutes: Option<u32>,
+    /// Seconds after a create during which the eligibility check has not yet seen it: a second
+    /// create for the same subscription is accepted as a second migration (the service is
+    /// asynchronous, and only a client that reads before it retries is safe).
+    #[serde(default)]
+    pub lag_seconds: u32,
 }
+
+/// The longest a create may stay unseen by the eligibility check.
+const MAX_MIGRATION_LAG_SECONDS: u32 = 3600;
 
 fn default_fairness() -> u32 {
     4
@@ -220,7 +228,12 @@ impl FaultPlan {
             rules,
             rate_limits: FaultPlan::partner_center_limits(),
             fairness: default_fairness(),
-            migrations: (failure > 0.0).then_some(MigrationFaults { failure, limbo: 0.0, minutes: None }),
+            migrations: (failure > 0.0).then_some(MigrationFaults {
+                failure,
+                limbo: 0.0,
+                minutes: None,
+                lag_seconds: 0,
+            }),
         })
     }
 
@@ -274,6 +287,9 @@ impl FaultPlan {
             }
             if m.minutes.is_some_and(|n| i64::from(n) > super::MAX_MIGRATION_MINUTES) {
                 return Err(format!("migrations.minutes: at most {} (72 hours)", super::MAX_MIGRATION_MINUTES));
+            }
+            if m.lag_seconds > MAX_MIGRATION_LAG_SECONDS {
+                return Err(format!("migrations.lagSeconds: at most {MAX_MIGRATION_LAG_SECONDS} (an hour)"));
             }
         }
         if self.fairness == 0 {

@@ -214,6 +214,39 @@ async fn a_failure_reactivates_legacy_and_a_retry_succeeds() -> TestResult {
     Ok(())
 }
 
+async fn create(h: &Harness, body: &str, request_id: &str) -> skuswap_tests::Reply {
+    h.send(Method::POST, &base(WINGTIP), Some(body), &[("MS-RequestId", request_id)]).await
+}
+
+#[tokio::test]
+async fn a_lagging_check_takes_a_second_create_and_the_customer_pays_twice() -> TestResult {
+    let h = scenario()?;
+    let plan = json!({"seed": 7, "migrations": {"lagSeconds": 60}});
+    assert_eq!(h.send(Method::PUT, "/admin/faults", Some(&plan.to_string()), &[]).await.status.as_u16(), 200);
+    let body = json!({"currentSubscriptionId": WINGTIP_CS}).to_string();
+    let first = create(&h, &body, "6e1c0000-0000-4000-8000-000000000001").await.body["id"].clone();
+    // The same request again is the same migration; another request id is a second one.
+    let repeat = create(&h, &body, "6e1c0000-0000-4000-8000-000000000001").await.body["id"].clone();
+    assert_eq!(repeat, first);
+    let second = create(&h, &body, "6e1c0000-0000-4000-8000-000000000002").await;
+    assert_eq!(second.status.as_u16(), 200, "{}", second.text);
+    assert_ne!(second.body["id"], first);
+    // After the lag the check sees the hold again.
+    h.post("/admin/clock/advance", r#"{"minutes":2}"#).await;
+    let third = create(&h, &body, "6e1c0000-0000-4000-8000-000000000003").await;
+    assert_eq!(third.status.as_u16(), 400, "{}", third.text);
+    h.post("/admin/clock/advance", r#"{"hours":1}"#).await;
+    let nce = h.mock.read(|w| {
+        w.all_migrations()
+            .filter(|m| m.nce_subscription_id.is_some() && m.current_subscription_id.to_string() == WINGTIP_CS)
+            .count()
+    });
+    assert_eq!(nce, 2, "both completed: the customer pays twice");
+    let bad = json!({"seed": 7, "migrations": {"lagSeconds": 3601}}).to_string();
+    assert_eq!(h.send(Method::PUT, "/admin/faults", Some(&bad), &[]).await.status.as_u16(), 400);
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_failure_in_limbo_is_judged_as_the_service_and_reverted() -> TestResult {
     let h = scenario()?;

@@ -141,6 +141,9 @@ pub struct Migration {
     pub revert_at: Option<DateTime<Utc>>,
     pub events: Vec<MigrationEvent>,
     pub error: Option<String>,
+    /// The `MS-RequestId` that created it: a repeat of the same request is the same migration.
+    #[serde(default)]
+    pub request_id: String,
 }
 
 impl Migration {
@@ -185,6 +188,16 @@ impl World {
         customer: Uuid,
         req: &MigrationRequest,
     ) -> Result<Uuid> {
+        if let Some(first) = self.unseen_migration(partner, customer, req.current_subscription_id) {
+            if self
+                .migrations
+                .get(&first)
+                .is_some_and(|m| !m.request_id.is_empty() && m.request_id == request_id(batch))
+            {
+                return Ok(first);
+            }
+            return self.migrate_again(batch, first, req);
+        }
         let eligibility = self.validate_migration(partner, customer, req)?;
         if let Some(e) = eligibility.first_error() {
             return Err(ModelError::MigrationIneligible { code: e.code.number(), reason: e.description.clone() });
@@ -246,6 +259,7 @@ impl World {
                 at: now,
             }],
             error: None,
+            request_id: request_id(batch).to_string(),
         };
         let held: Vec<Uuid> =
             std::iter::once(base.id).chain(migration.add_ons.iter().map(|a| a.current_subscription_id)).collect();
@@ -253,6 +267,58 @@ impl World {
         for sub in held {
             self.hold_for_migration(batch, customer, sub, id);
         }
+        self.schedule_migration(id);
+        Ok(id)
+    }
+
+    /// A migration of this subscription so new that the eligibility check has not seen it yet
+    /// (the fault plan's `migrations.lagSeconds`).
+    fn unseen_migration(&self, partner: Uuid, customer: Uuid, subscription: Uuid) -> Option<Uuid> {
+        let lag = self.fault_plan().and_then(|p| p.migrations.as_ref()).map_or(0, |m| m.lag_seconds);
+        let held = self.subscription_of(partner, customer, subscription).ok()?.migration?;
+        let m = self.migrations.get(&held)?;
+        (m.status == MigrationStatus::Processing && self.now < m.started + Duration::seconds(i64::from(lag)))
+            .then_some(held)
+    }
+
+    /// A second migration of what `first` migrates, accepted because the check did not see
+    /// `first`: both complete, and the customer pays for two NCE subscriptions.
+    fn migrate_again(&mut self, batch: &Batch, first: Uuid, req: &MigrationRequest) -> Result<Uuid> {
+        let external = req.external_reference_id.clone().unwrap_or_default();
+        if external.chars().count() > 128 {
+            return Err(ModelError::InvalidInput("externalReferenceId is longer than 128 characters.".into()));
+        }
+        let Some(template) = self.migrations.get(&first).cloned() else {
+            return Err(ModelError::MigrationNotFound(first));
+        };
+        let id = self.ids.next_uuid();
+        let now = self.now;
+        let outcome = self.draw_migration_outcome();
+        let events =
+            vec![MigrationEvent { id: self.ids.next_uuid(), name: MigrationEventName::MigrationStarted, at: now }];
+        let migration = Migration {
+            id,
+            started: now,
+            external_reference_id: external,
+            outcome,
+            due: now.checked_add_signed(Duration::minutes(self.migration_minutes())).unwrap_or(now),
+            events,
+            request_id: request_id(batch).to_string(),
+            ..template
+        };
+        let subject = Subject {
+            customer: Some(migration.customer),
+            subscription: Some(migration.current_subscription_id),
+            ..Subject::default()
+        };
+        let family = self
+            .subscription_of(migration.partner, migration.customer, migration.current_subscription_id)
+            .ok()
+            .and_then(|s| self.catalog.offer(&s.offer_id))
+            .map(|o| o.family.clone())
+            .unwrap_or_default();
+        self.migrations.insert(id, migration);
+        self.log(batch, subject, EventKind::MigrationStarted { migration: id, family });
         self.schedule_migration(id);
         Ok(id)
     }
@@ -358,5 +424,13 @@ impl World {
 
     pub fn all_migrations(&self) -> impl Iterator<Item = &Migration> {
         self.migrations.values()
+    }
+}
+
+/// The `MS-RequestId` behind a batch ("" for the clock, admin calls and scenario loads).
+fn request_id(batch: &Batch) -> &str {
+    match &batch.cause {
+        super::Cause::Request { request_id, .. } => request_id,
+        _ => "",
     }
 }
