@@ -242,16 +242,23 @@ pub async fn query(State(m): State<Mock>, caller: Caller, q: PcQuery, headers: H
         .and_then(|v| v.to_str().ok())
         .or_else(|| q.get("continuationtoken"))
         .filter(|t| !t.is_empty());
-    let offset = match token {
-        None => 0,
-        Some(t) => super::partner::decode_token(t, "migrations")
-            .ok_or_else(|| PcError::invalid_input(format!("The continuation token {t:?} is not valid.")))?,
-    };
     m.read(|w| {
         let found = w.query_migrations(caller.partner, &filter)?;
-        let page: Vec<Value> = found.iter().skip(offset).take(size).map(|x| migration(x)).collect();
-        let next = (offset + page.len() < found.len())
-            .then(|| super::partner::encode_token("migrations", offset + page.len()));
+        let offset = match token {
+            None => 0,
+            Some(t) => super::paging::open(w.seed(), "migrations", t)
+                .ok_or_else(|| PcError::invalid_input(format!("The continuation token {t:?} is not valid.")))?
+                .resume(found.iter().map(|m| m.id)),
+        };
+        let shown: Vec<_> = found.iter().skip(offset).take(size).collect();
+        let page: Vec<Value> = shown.iter().map(|x| migration(x)).collect();
+        let next = shown.last().filter(|_| offset + page.len() < found.len()).map(|last| {
+            super::paging::seal(
+                w.seed(),
+                "migrations",
+                &super::paging::Cursor { offset: offset + page.len(), after: last.id },
+            )
+        });
         let body = obj([
             ("newCommerceMigrations", Value::Array(page)),
             ("continuationToken", next.clone().map_or(Value::Null, Value::from)),

@@ -24,6 +24,7 @@ pub mod extract;
 pub mod faults;
 pub mod migrations;
 pub mod operations;
+pub mod paging;
 pub mod partner;
 pub mod schedules;
 pub mod signin;

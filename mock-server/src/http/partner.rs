@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::error::PcError;
 use super::extract::{Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid};
 use super::operations::Operation;
-use super::wire;
+use super::{paging, wire};
 use crate::Mock;
 use crate::model::{OrderLineRequest, SubscriptionChanges, SubscriptionStatus, UserState};
 
@@ -48,9 +48,26 @@ fn subscription_reply(sub: &crate::model::Subscription) -> Reply {
 const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
 
-/// Where a seek-based page starts: parsed from `size`, `seekOperation` and the
-/// `MS-ContinuationToken` header. Tokens are opaque to clients (hex of `kind:offset`).
-fn page_start(q: &PcQuery, headers: &HeaderMap, kind: &str) -> Result<(usize, usize), PcError> {
+/// A seek-based page request: its `size`, and the continuation token of `seekOperation=next`
+/// (opened against the list once the world is at hand: see [`super::paging`]).
+struct PageRequest {
+    size: usize,
+    token: Option<String>,
+}
+
+impl PageRequest {
+    /// Where the page starts in `ids` (the list's item ids, in order).
+    fn start(&self, seed: u64, kind: &str, ids: impl Iterator<Item = Uuid>) -> Result<usize, PcError> {
+        let Some(token) = &self.token else { return Ok(0) };
+        let cursor = paging::open(seed, kind, token).ok_or_else(|| {
+            PcError::invalid_input(format!("The continuation token {token:?} is not valid for this list."))
+        })?;
+        Ok(cursor.resume(ids))
+    }
+}
+
+/// Parsed from `size`, `seekOperation` and the `MS-ContinuationToken` header.
+fn page_request(q: &PcQuery, headers: &HeaderMap) -> Result<PageRequest, PcError> {
     let size = match q.get("size") {
         None | Some("") | Some("0") => DEFAULT_PAGE,
         Some(s) => match s.parse::<usize>() {
@@ -63,34 +80,18 @@ fn page_start(q: &PcQuery, headers: &HeaderMap, kind: &str) -> Result<(usize, us
         },
     };
     let seek = q.get("seekoperation").map(str::to_ascii_lowercase);
-    let offset = match seek.as_deref() {
-        None => 0,
-        Some("next") => {
-            let token = headers
+    let token = match seek.as_deref() {
+        None => None,
+        Some("next") => Some(
+            headers
                 .get(MS_CONTINUATION_TOKEN)
                 .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| PcError::invalid_input("seekOperation=next needs the MS-ContinuationToken header."))?;
-            decode_token(token, kind).ok_or_else(|| {
-                PcError::invalid_input(format!("The continuation token {token:?} is not valid for this list."))
-            })?
-        }
+                .ok_or_else(|| PcError::invalid_input("seekOperation=next needs the MS-ContinuationToken header."))?
+                .to_string(),
+        ),
         Some(other) => return Err(PcError::unknown_enum("seekOperation", other)),
     };
-    Ok((offset, size))
-}
-
-pub(super) fn encode_token(kind: &str, offset: usize) -> String {
-    format!("{kind}:{offset}").bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-pub(super) fn decode_token(token: &str, kind: &str) -> Option<usize> {
-    if !token.len().is_multiple_of(2) || !token.is_ascii() {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> =
-        (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
-    let text = String::from_utf8(bytes?).ok()?;
-    text.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
+    Ok(PageRequest { size, token })
 }
 
 /// Past the last page Partner Center answers 400 / 2000, which clients treat as the end.
@@ -102,31 +103,41 @@ fn past_end() -> PcError {
     )
 }
 
+/// The next page's link and token, if items remain after `offset + page.len()`.
 fn next_link(
     path: &str,
     size: usize,
+    (seed, kind): (u64, &str),
     offset: usize,
-    page_len: usize,
+    page: &[Uuid],
     total: usize,
-    kind: &str,
 ) -> Option<(String, String)> {
-    let next = offset + page_len;
-    (next < total).then(|| (format!("{path}?size={size}&seekOperation=Next"), encode_token(kind, next)))
+    let next = offset + page.len();
+    let after = *page.last()?;
+    (next < total).then(|| {
+        (
+            format!("{path}?size={size}&seekOperation=Next"),
+            paging::seal(seed, kind, &paging::Cursor { offset: next, after }),
+        )
+    })
 }
 
 // ---- customers -------------------------------------------------------------------------
 
 /// GET /v1/customers: the partner's customers, seek-paged.
 pub async fn list_customers(State(m): State<Mock>, caller: Caller, q: PcQuery, headers: HeaderMap) -> Reply {
-    let (offset, size) = page_start(&q, &headers, "customers")?;
+    let page = page_request(&q, &headers)?;
     m.read(|w| {
-        let (page, total) = w.customers_page(caller.partner, offset, size);
+        let mine = || w.all_customers().filter(|c| c.is_customer_of(caller.partner)).map(|c| c.id);
+        let offset = page.start(w.seed(), "customers", mine())?;
+        let (shown, total) = w.customers_page(caller.partner, offset, page.size);
         if offset > 0 && offset >= total {
             return Err(past_end());
         }
-        let items = page.iter().map(|c| wire::customer_item(c, caller.partner)).collect::<Vec<_>>();
-        let next = next_link("/customers", size, offset, items.len(), total, "customers");
-        ok(wire::seek_page(items, format!("/customers?size={size}"), next))
+        let ids: Vec<Uuid> = shown.iter().map(|c| c.id).collect();
+        let items = shown.iter().map(|c| wire::customer_item(c, caller.partner)).collect::<Vec<_>>();
+        let next = next_link("/customers", page.size, (w.seed(), "customers"), offset, &ids, total);
+        ok(wire::seek_page(items, format!("/customers?size={}", page.size), next))
     })
 }
 
@@ -350,18 +361,21 @@ pub async fn list_users(
 ) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     let kind = format!("users.{}", cid.simple());
-    let (offset, size) = page_start(&q, &headers, &kind)?;
+    let page = page_request(&q, &headers)?;
     m.read(|w| {
         let c = w.customer_of(caller.partner, cid)?;
         let active: Vec<_> = c.users_in_order().filter(|u| u.state == UserState::Active).collect();
+        let offset = page.start(w.seed(), &kind, active.iter().map(|u| u.id))?;
         let total = active.len();
         if offset > 0 && offset >= total {
             return Err(past_end());
         }
-        let items: Vec<Value> = active.iter().skip(offset).take(size).map(|u| wire::user(c, u)).collect();
+        let shown: Vec<_> = active.iter().skip(offset).take(page.size).collect();
+        let ids: Vec<Uuid> = shown.iter().map(|u| u.id).collect();
+        let items: Vec<Value> = shown.iter().map(|u| wire::user(c, u)).collect();
         let path = format!("/customers/{cid}/users");
-        let next = next_link(&path, size, offset, items.len(), total, &kind);
-        ok(wire::seek_page(items, format!("{path}?size={size}"), next))
+        let next = next_link(&path, page.size, (w.seed(), &kind), offset, &ids, total);
+        ok(wire::seek_page(items, format!("{path}?size={}", page.size), next))
     })
 }
 

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Actor, Catalog, Cause, Channel, Customer, EventKind, ModelError, Offer, Partner, Result, Settings, Subject,
-    Subscription, SubscriptionStatus, User, UserState, World, nce::requested_term, tenants::PendingAcceptance,
+    Actor, Catalog, Cause, Channel, Customer, EventKind, ModelError, Offer, Order, OrderLine, Partner, Result,
+    Settings, Subject, Subscription, SubscriptionStatus, User, UserState, World, nce::requested_term,
+    tenants::PendingAcceptance,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,7 +310,12 @@ impl World {
                         }
                     }
                 };
+                let order = seeded_order(&sub);
+                let sub = Subscription { order_id: order.as_ref().map(|o| o.id), ..sub };
                 w.insert_subscription(&batch, sub, &offer.family);
+                if let (Some(order), Some(c)) = (order, w.customers.get_mut(&id)) {
+                    c.orders.insert(order.id, order);
+                }
             }
 
             for (ui, su) in sc.users.iter().enumerate() {
@@ -355,4 +361,33 @@ impl World {
         }
         Ok(w)
     }
+}
+
+/// The order a scenario's CSP subscription was bought with (one each, as legacy ones were
+/// bought over the years), its id derived from the subscription's so that seeding draws no id
+/// and every other id of the scenario stays what it was.
+fn seeded_order(sub: &Subscription) -> Option<Order> {
+    let Channel::Csp(seller) = sub.channel else { return None };
+    let mut x = sub.id.as_u128() ^ 0x0dde_5eed_0dde_5eed_0dde_5eed_0dde_5eed;
+    let mut mix = |shift: u32| {
+        x = (x ^ (x >> shift)).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+    };
+    mix(67);
+    mix(59);
+    let id = uuid::Builder::from_random_bytes(x.to_le_bytes()).into_uuid();
+    let line = OrderLine {
+        line_item_number: 0,
+        offer_id: sub.offer_id.clone(),
+        quantity: sub.quantity,
+        friendly_name: sub.friendly_name.clone(),
+        subscription_id: sub.id,
+        partner_id_on_record: sub.partner_id_on_record.clone(),
+    };
+    Some(Order {
+        id,
+        customer: sub.customer,
+        partner: seller,
+        creation_date: sub.creation_date,
+        line_items: vec![line],
+    })
 }

@@ -258,8 +258,14 @@ impl World {
     }
 
     /// Soft-delete a user (Partner Center's `DELETE .../users/{id}`): licenses are released.
+    /// A deleted user is not found again: a second delete would restart its 30 days and
+    /// forget the licenses its restore gives back.
     pub fn delete_user(&mut self, batch: &Batch, partner: Uuid, customer: Uuid, user: Uuid) -> Result<()> {
-        let held = self.user_of(partner, customer, user)?.licenses.clone();
+        let u = self.user_of(partner, customer, user)?;
+        if u.state == UserState::Inactive {
+            return Err(ModelError::UserNotFound(user));
+        }
+        let held = u.licenses.clone();
         for sku in held.clone() {
             self.revoke(batch, customer, user, sku);
         }

@@ -1,6 +1,6 @@
 //! Model-based test of the mock: random sequences of orders, license updates, suspensions,
-//! reactivations, quantity changes, legacy upgrades, NCE migrations, NCE transitions and clock
-//! advances, sent through the HTTP layer, against a
+//! reactivations, quantity changes, legacy upgrades, NCE migrations, NCE transitions, user
+//! creates, deletes and restores, and clock advances, sent through the HTTP layer, against a
 //! small reference model of seats, statuses and the lifecycle written from the rules in
 //! README (not from the mock's code). After every step the mock's observable state
 //! (subscriptions, user licenses, and whether the call was accepted) must equal the model's.
@@ -73,14 +73,24 @@ enum Op {
     Advance {
         hours: i64,
     },
+    /// A new user, holding nothing.
+    CreateUser,
+    /// Soft delete: licenses released, restorable for 30 days.
+    DeleteUser {
+        user: usize,
+    },
+    /// `state: active`: a deleted user back with each released license that has a free seat.
+    RestoreUser {
+        user: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..OFFERS.len(), 0u32..=6).prop_map(|(offer, quantity)| Op::Buy { offer, quantity }),
-        4 => (0..USERS, 0..OFFERS.len()).prop_map(|(user, offer)| Op::Assign { user, offer }),
-        2 => (0..USERS, 0..OFFERS.len()).prop_map(|(user, offer)| Op::Remove { user, offer }),
-        2 => (0..USERS, 0..OFFERS.len(), 0..OFFERS.len()).prop_map(|(user, from, to)| Op::Swap { user, from, to }),
+        4 => (0..USERS + 1, 0..OFFERS.len()).prop_map(|(user, offer)| Op::Assign { user, offer }),
+        2 => (0..USERS + 1, 0..OFFERS.len()).prop_map(|(user, offer)| Op::Remove { user, offer }),
+        2 => (0..USERS + 1, 0..OFFERS.len(), 0..OFFERS.len()).prop_map(|(user, from, to)| Op::Swap { user, from, to }),
         2 => (0usize..6).prop_map(|sub| Op::Suspend { sub }),
         2 => (0usize..6).prop_map(|sub| Op::Reactivate { sub }),
         2 => (0usize..6, 0u32..=6).prop_map(|(sub, quantity)| Op::Quantity { sub, quantity }),
@@ -88,6 +98,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..8).prop_map(|sub| Op::Transition { sub }),
         2 => (0usize..8).prop_map(|sub| Op::Upgrade { sub }),
         3 => prop_oneof![1i64..48, 700i64..800, 2400i64..9600].prop_map(|hours| Op::Advance { hours }),
+        1 => Just(Op::CreateUser),
+        2 => (0..USERS + 2).prop_map(|user| Op::DeleteUser { user }),
+        2 => (0..USERS + 2).prop_map(|user| Op::RestoreUser { user }),
     ]
 }
 
@@ -152,8 +165,10 @@ impl Sub {
 struct Reference {
     now: DateTime<Utc>,
     subs: Vec<Sub>,
-    /// Per user, the offers whose SKU they hold.
+    /// Per user (in creation order), the offers whose SKU they hold.
     licenses: Vec<Vec<bool>>,
+    /// Per user: when deleted, and the offers the deletion released.
+    deleted: Vec<Option<(DateTime<Utc>, Vec<bool>)>>,
 }
 
 impl Reference {
@@ -256,7 +271,38 @@ impl Reference {
                 self.advance(to);
                 Ok(())
             }
+            Op::CreateUser => {
+                self.licenses.push(vec![false; OFFERS.len()]);
+                self.deleted.push(None);
+                Ok(())
+            }
+            Op::DeleteUser { user } => {
+                let (Some(held), Some(slot)) = (self.licenses.get_mut(user), self.deleted.get_mut(user)) else {
+                    return Err(());
+                };
+                if slot.is_some() {
+                    return Err(());
+                }
+                *slot = Some((self.now, std::mem::replace(held, vec![false; OFFERS.len()])));
+                Ok(())
+            }
+            Op::RestoreUser { user } => self.restore(user),
         }
+    }
+
+    fn restore(&mut self, user: usize) -> Result<(), ()> {
+        let Some(slot) = self.deleted.get_mut(user) else { return Err(()) };
+        let Some((at, released)) = slot.take() else { return Ok(()) };
+        if self.now >= at + Duration::days(30) {
+            *slot = Some((at, released));
+            return Err(());
+        }
+        for (offer, had) in released.into_iter().enumerate() {
+            if had && self.consumed(offer) < self.seats(offer, Sub::in_service) {
+                self.licenses[user][offer] = true;
+            }
+        }
+        Ok(())
     }
 
     /// In place: the subscription becomes the target; up to its seats of the source's holders
@@ -268,7 +314,7 @@ impl Reference {
         }
         s.offer = TRANSITION.1;
         let mut left = s.quantity;
-        for u in 0..USERS {
+        for u in 0..self.licenses.len() {
             if left > 0 && self.licenses[u][TRANSITION.0] {
                 self.licenses[u][TRANSITION.0] = false;
                 self.licenses[u][TRANSITION.1] = true;
@@ -296,7 +342,7 @@ impl Reference {
         self.subs.push(Sub::bought(UPGRADE.1, quantity, now).ok_or(())?);
         let mut moved = 0;
         let mut stayed = false;
-        for u in 0..USERS {
+        for u in 0..self.licenses.len() {
             if self.licenses[u][UPGRADE.0] {
                 if moved < quantity {
                     self.licenses[u][UPGRADE.1] = true;
@@ -317,6 +363,9 @@ impl Reference {
     /// One license update: all or nothing; assigning a held SKU or removing a missing one is a
     /// no-op; each newly assigned SKU needs a free active seat.
     fn update(&mut self, user: usize, assign: &[usize], remove: &[usize]) -> Result<(), ()> {
+        if !matches!(self.deleted.get(user), Some(None)) {
+            return Err(());
+        }
         for &offer in assign {
             if !self.licenses[user][offer] && self.consumed(offer) >= self.seats(offer, Sub::in_service) {
                 return Err(());
@@ -367,7 +416,7 @@ impl Reference {
                     let offer = s.offer;
                     let capacity = self.seats(offer, |sub| sub.status != Status::Deleted);
                     let mut excess = self.consumed(offer).saturating_sub(capacity);
-                    for u in (0..USERS).rev() {
+                    for u in (0..self.licenses.len()).rev() {
                         if excess > 0 && self.licenses[u][offer] {
                             self.licenses[u][offer] = false;
                             excess -= 1;
@@ -473,7 +522,24 @@ async fn send(h: &Harness, op: &Op, offers: &[(String, uuid::Uuid)], subs: &[Str
         )
     };
     let sub_path = |i: usize| subs.get(i).map(|id| format!("/v1/customers/{CUSTOMER}/subscriptions/{id}"));
+    let user_path = |i: usize| users.get(i).map(|id| format!("/v1/customers/{CUSTOMER}/users/{id}"));
     let reply = match *op {
+        Op::Assign { user, .. } | Op::Remove { user, .. } | Op::Swap { user, .. } if user >= users.len() => {
+            return (false, None);
+        }
+        Op::CreateUser => {
+            let n = users.len();
+            let body = json!({"userPrincipalName": format!("new{n}@modelco.onmicrosoft.com"), "firstName": "New", "lastName": format!("User{n}"), "usageLocation": "US"});
+            h.post(&format!("/v1/customers/{CUSTOMER}/users"), &body.to_string()).await
+        }
+        Op::DeleteUser { user } => {
+            let Some(p) = user_path(user) else { return (false, None) };
+            h.send(Method::DELETE, &p, None, &[]).await
+        }
+        Op::RestoreUser { user } => {
+            let Some(p) = user_path(user) else { return (false, None) };
+            h.patch(&p, &json!({"state": "active"}).to_string(), &[]).await
+        }
         Op::Buy { offer, quantity } => {
             let body = json!({"lineItems": [{"lineItemNumber": 0, "offerId": offers[offer].0, "quantity": quantity}]});
             h.post(&format!("/v1/customers/{CUSTOMER}/orders"), &body.to_string()).await
@@ -541,7 +607,7 @@ proptest! {
             OFFERS.iter().filter_map(|k| w.catalog.resolve(k).map(|o| (o.id.clone(), o.sku_id))).collect()
         });
         let skus: Vec<uuid::Uuid> = offers.iter().map(|o| o.1).collect();
-        let mut reference = Reference { now: h.mock.read(|w| w.now()), subs: Vec::new(), licenses: vec![vec![false; OFFERS.len()]; USERS] };
+        let mut reference = Reference { now: h.mock.read(|w| w.now()), subs: Vec::new(), licenses: vec![vec![false; OFFERS.len()]; USERS], deleted: vec![None; USERS] };
         let mut ids: Vec<String> = Vec::new();
         for (i, op) in ops.iter().enumerate() {
             let (accepted, bought) = runtime.block_on(send(&h, op, &offers, &ids));

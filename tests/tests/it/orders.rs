@@ -32,7 +32,9 @@ async fn an_order_creates_active_subscriptions_with_terms_from_the_virtual_clock
     let by_order = h.get(&format!("/v1/customers/{WINGTIP}/subscriptions?order_id={oid}")).await;
     assert_eq!(by_order.body["totalCount"], 1);
     let orders = h.get(&format!("/v1/customers/{WINGTIP}/orders")).await;
-    assert_eq!(orders.body["items"][0]["id"], oid);
+    // Oldest first: the scenario's own orders (one per subscription it came with), then this.
+    let listed = orders.body["items"].as_array().ok_or("no items")?;
+    assert_eq!(listed.last().map(|o| &o["id"]), Some(&serde_json::Value::from(oid)));
     let one = h.get(&format!("/v1/customers/{WINGTIP}/orders/{oid}")).await;
     assert_eq!(one.body["lineItems"][0]["subscriptionId"], sid);
     // And the new seats are in the tenant's SKUs.
@@ -116,5 +118,26 @@ async fn orders_accept_pascal_case_bodies_as_the_docs_show_them() -> TestResult 
     let r = h.post(&format!("/v1/customers/{WINGTIP}/orders"), &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["lineItems"][0]["friendlyName"], "Sales");
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_scenario_subscription_of_a_partner_names_the_order_it_came_with() -> TestResult {
+    let h = Harness::builtin("crm-online-mix", None)?;
+    let customers = h.mock.read(|w| w.all_customers().map(|c| c.id.to_string()).collect::<Vec<_>>());
+    let (mut csp, mut seen) = (0, std::collections::BTreeSet::new());
+    for c in customers {
+        let subs = h.get(&format!("/v1/customers/{c}/subscriptions")).await;
+        for s in subs.body["items"].as_array().into_iter().flatten() {
+            let Some(order) = s["orderId"].as_str() else { continue };
+            csp += 1;
+            assert!(seen.insert(order.to_string()), "one order per subscription: {order}");
+            let o = h.get(&format!("/v1/customers/{c}/orders/{order}")).await;
+            assert_eq!(o.status, 200, "{}", o.text);
+            assert_eq!(o.body["lineItems"][0]["subscriptionId"], s["id"]);
+            assert_eq!(o.body["lineItems"][0]["quantity"], s["quantity"]);
+        }
+    }
+    assert!(csp >= 40, "crm-online-mix has 40 subscriptions, only {csp} with an order");
     Ok(())
 }

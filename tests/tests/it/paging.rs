@@ -31,15 +31,18 @@ async fn customers_page_through_with_continuation_tokens() -> TestResult {
 }
 
 #[tokio::test]
-async fn a_token_past_the_end_is_400_2000_and_a_forged_one_is_800002() -> TestResult {
+async fn a_forged_token_or_one_of_another_list_is_800002() -> TestResult {
     let h = Harness::article()?;
     let first = h.get("/v1/customers?size=3").await;
     assert!(first.body.get("continuationToken").is_none());
-    // A token pointing after the last customer (hex of "customers:3").
-    let past = "customers:3".bytes().map(|b| format!("{b:02x}")).collect::<String>();
-    let r =
-        h.send(Method::GET, "/v1/customers?size=3&seekOperation=Next", None, &[("MS-ContinuationToken", &past)]).await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, Some(2000)), "{}", r.text);
+    // A token of the old kind (hex of "customers:3") or of another list is forged here.
+    let old = "customers:3".bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let users = h.get(&format!("/v1/customers/{WINGTIP}/users?size=4")).await;
+    let other = users.body["continuationToken"].as_str().ok_or("no users token")?.to_string();
+    for t in [old, other] {
+        let r = h.send(Method::GET, "/v1/customers?seekOperation=Next", None, &[("MS-ContinuationToken", &t)]).await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_002)), "{t}: {}", r.text);
+    }
     for bad in ["zz", "users:1", ""] {
         let r = h.send(Method::GET, "/v1/customers?seekOperation=next", None, &[("MS-ContinuationToken", bad)]).await;
         assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_002)), "{bad:?}: {}", r.text);
@@ -97,5 +100,44 @@ async fn users_page_in_creation_order_and_tokens_do_not_cross_customers() -> Tes
         )
         .await;
     assert_eq!(r.status, 400);
+    Ok(())
+}
+
+async fn users_after(h: &Harness, token: &str) -> skuswap_tests::Reply {
+    let path = format!("/v1/customers/{WINGTIP}/users?size=4&seekOperation=next");
+    h.send(Method::GET, &path, None, &[("MS-ContinuationToken", token)]).await
+}
+
+fn first_names(r: &skuswap_tests::Reply) -> Vec<String> {
+    r.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| u["firstName"].as_str().unwrap_or_default().into())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_deletion_between_pages_skips_nobody_and_past_the_end_is_2000() -> TestResult {
+    let h = Harness::article()?;
+    let first = h.get(&format!("/v1/customers/{WINGTIP}/users?size=4")).await;
+    let token = first.body["continuationToken"].as_str().ok_or("no token")?.to_string();
+    let gone = first.body["items"][1]["id"].as_str().ok_or("no user")?.to_string();
+    let all = h.get(&format!("/v1/customers/{WINGTIP}/users?size=100")).await;
+    let expected: Vec<String> = first_names(&all)[4..8].to_vec();
+    // A user of the first page deleted: a position-based token would now skip one.
+    let r = h.send(Method::DELETE, &format!("/v1/customers/{WINGTIP}/users/{gone}"), None, &[]).await;
+    assert_eq!(r.status.as_u16(), 204, "{}", r.text);
+    let second = users_after(&h, &token).await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(first_names(&second), expected);
+    // Every user after the second page's last deleted: its token is now past the end.
+    let token = second.body["continuationToken"].as_str().ok_or("no token")?.to_string();
+    for u in all.body["items"].as_array().into_iter().flatten().skip(8) {
+        let id = u["id"].as_str().unwrap_or_default();
+        h.send(Method::DELETE, &format!("/v1/customers/{WINGTIP}/users/{id}"), None, &[]).await;
+    }
+    let r = users_after(&h, &token).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, Some(2000)), "{}", r.text);
     Ok(())
 }

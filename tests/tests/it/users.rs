@@ -106,6 +106,10 @@ async fn a_deleted_user_is_restored_with_its_licenses_inside_30_days_only() -> T
     let deleted = h.get(&path).await.body;
     assert_eq!(deleted["state"], "inactive");
     assert!(deleted["softDeletionTime"].is_string(), "{deleted}");
+    // Deleting it again would restart its 30 days and forget its licenses: not found.
+    let again = h.send(Method::DELETE, &path, None, &[]).await;
+    assert_eq!(again.status.as_u16(), 404, "{}", again.text);
+    assert_eq!(h.get(&path).await.body["softDeletionTime"], deleted["softDeletionTime"]);
     // A deleted user changes only by being restored.
     let r = h.patch(&path, &json!({"firstName": "Back"}).to_string(), &[]).await;
     assert_eq!(r.status.as_u16(), 400, "{}", r.text);
