@@ -243,7 +243,7 @@ pub mod engine {
         let addr = listener.local_addr()?;
         let app = h.app.clone();
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = skuswap_scenarios::cli::connection::serve_plain(listener, app, std::future::pending()).await;
         });
         Ok(Served { base_url: format!("http://{addr}"), ca: None, task })
     }

@@ -51,6 +51,14 @@ pub async fn reset(State(m): State<Mock>) -> Reply {
 /// Build a world from a scenario: a name the hosting binary ships, or a full scenario
 /// document.
 pub fn load_scenario(m: &Mock, spec: &Value, seed: Option<u64>) -> Result<World, PcError> {
+    let named = spec.get("partners").is_none() && spec.get("name").is_some_and(Value::is_string);
+    if let Some(field) =
+        spec.as_object().and_then(|o| o.keys().find(|k| named && !["name", "seed"].contains(&k.as_str())))
+    {
+        return Err(PcError::invalid_input(format!(
+            "Unknown field {field:?}: a named scenario takes only \"name\" and \"seed\" (a whole document needs \"partners\")."
+        )));
+    }
     let scenario = match spec.get("name").and_then(Value::as_str) {
         Some(name) if spec.get("partners").is_none() => m
             .scenarios()
@@ -113,7 +121,7 @@ pub async fn put_state(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenBody {
     #[serde(default)]
     partner_id: Option<String>,
@@ -250,7 +258,7 @@ pub async fn invariants(State(m): State<Mock>) -> Reply {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceptBody {
     #[serde(default)]
     partner_id: Option<String>,

@@ -147,11 +147,47 @@ pub fn app(mock: Mock) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(mock.clone(), extract::request_ids))
-        .layer(middleware::from_fn_with_state(mock.clone(), virtual_date))
         .layer(middleware::from_fn_with_state(mock.clone(), catch_up))
         .layer(middleware::from_fn(utf8_path))
+        .layer(middleware::from_fn(bounded_head))
+        // Outside the head checks, so their refusals are dated on the virtual clock too.
+        .layer(middleware::from_fn_with_state(mock.clone(), virtual_date))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
+}
+
+/// The longest request target (path and query) answered: Azure's front doors refuse longer.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+/// The most header bytes (names and values) and headers a request may carry.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub const MAX_HEADERS: usize = 100;
+
+/// A request target or headers over the bounds get 414 or 431 with Partner Center's error
+/// body, before anything reads them.
+async fn bounded_head(req: axum::extract::Request, next: middleware::Next) -> Response {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI_BYTES {
+        return PcError::new(
+            StatusCode::URI_TOO_LONG,
+            800_002,
+            format!("The request target is {target} bytes; at most {MAX_URI_BYTES} are accepted."),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return PcError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            800_002,
+            format!(
+                "The request has {} headers of {bytes} bytes; at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes are accepted.",
+                headers.len()
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// A path whose percent-escapes do not decode to UTF-8 gets Partner Center's error body (the

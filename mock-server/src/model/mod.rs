@@ -65,7 +65,7 @@ pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 /// Knobs a scenario may set where Partner Center's documentation is silent or contradicts
 /// itself (see README, "Known divergences").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Settings {
     /// Days from suspension (or expiry) until de-provisioning. 120 per the migration article;
     /// the 2023 lifecycle page says 90.

@@ -11,10 +11,13 @@
 //! - `signin`: how to sign in (a token, or OAuth: refresh token, client credentials, device code).
 //! - `persist`: `serve --state FILE` (load at start, atomic saves at an interval and on stop).
 //! - `tls`: HTTPS for `serve --tls` (certificates made at start, the accept loop).
+//! - `connection`: one HTTP/1.1 connection (the head bounded, hyper's own 414/431 given
+//!   Partner Center's error body) and the plain accept loop.
 //! - `client`: one `PartnerCenter` over whichever transport the target picked.
 
 pub mod capture;
 pub mod client;
+pub mod connection;
 pub mod migrate;
 pub mod persist;
 pub mod rehearse;

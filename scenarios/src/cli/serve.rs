@@ -218,7 +218,7 @@ pub async fn serve(
     });
     on_start(&started);
     let served = match scheme {
-        Scheme::Http => axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io),
+        Scheme::Http => super::connection::serve_plain(listener, app, shutdown).await.map_err(ServeError::Io),
         Scheme::Https(t) => tls::serve(listener, t.config, app, shutdown).await.map_err(ServeError::Io),
     };
     for task in [saver, ticker].into_iter().flatten() {

@@ -145,9 +145,7 @@ pub async fn serve(
             let handshake =
                 tokio::time::timeout(std::time::Duration::from_secs(HANDSHAKE_SECONDS), acceptor.accept(tcp));
             let Ok(Ok(stream)) = handshake.await else { return };
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            super::connection::serve_connection(stream, app).await;
         });
     }
 }

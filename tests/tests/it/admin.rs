@@ -202,3 +202,30 @@ async fn unbounded_admin_values_are_refused_and_change_nothing() -> TestResult {
     assert_eq!(r.status.as_u16(), 200, "{}", r.text);
     Ok(())
 }
+
+/// An admin body with a field the call does not know is refused (a typo is never taken for
+/// the default), naming the field, and changes nothing.
+#[tokio::test]
+async fn unknown_admin_fields_are_refused_and_change_nothing() -> TestResult {
+    let h = Harness::article()?;
+    let before = h.get("/admin/state").await.text;
+    let calls: [(Method, String, &str, &str); 5] = [
+        (Method::POST, "/admin/scenario".into(), r#"{"name":"article","sead":7}"#, "sead"),
+        (Method::POST, "/admin/tokens".into(), r#"{"lifetime":60}"#, "lifetime"),
+        (Method::POST, format!("/admin/customers/{WINGTIP}/accept-relationship"), r#"{"partner":"x"}"#, "partner"),
+        (Method::PUT, "/admin/faults".into(), r#"{"seed":1,"rule":[]}"#, "rule"),
+        (Method::POST, "/admin/clock/advance".into(), r#"{"day":1}"#, "day"),
+    ];
+    for (method, path, body, field) in calls {
+        let r = h.send(method, &path, Some(body), &[]).await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, Some(800_002)), "{path} {body}: {}", r.text);
+        assert!(r.text.contains(field), "{path}: the refusal does not name {field}: {}", r.text);
+    }
+    let mut doc: serde_json::Value = serde_json::from_str(&before)?;
+    doc["settings"]["termMonth"] = 0.into();
+    let r = h.send(Method::PUT, "/admin/state", Some(&doc.to_string()), &[]).await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.text);
+    assert!(r.text.contains("termMonth"), "{}", r.text);
+    assert_eq!(h.get("/admin/state").await.text, before, "a refused admin call changed the state");
+    Ok(())
+}

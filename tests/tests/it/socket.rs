@@ -103,3 +103,34 @@ async fn served_state_survives_a_kill_and_a_restart() -> TestResult {
     let _ = std::fs::remove_file(&path);
     Ok(())
 }
+
+/// Heads past hyper's buffer are refused before the app runs: still with Partner Center's
+/// error body, and the connection's next client is served.
+#[tokio::test]
+async fn heads_too_large_for_the_server_get_the_error_body() -> TestResult {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = skuswap_tests::Harness::article()?;
+    let served = skuswap_tests::engine::serve(&h).await?;
+    let addr = served.base_url.trim_start_matches("http://").to_string();
+    let heads = [
+        (format!("GET /v1/customers?{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)), "414"),
+        (format!("GET /v1/customers HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(400_000)), "431"),
+        (format!("GET /v1/customers HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: a\r\n".repeat(2000)), "431"),
+    ];
+    for (head, status) in heads {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await?;
+        // The server may answer and close before all of a huge head is written.
+        let _ = tcp.write_all(head.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{}", &text[..text.len().min(300)]);
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(body)?;
+        assert_eq!(v["code"], 800_002, "{body}");
+    }
+    skuswap_migrator::client::transport::install_crypto();
+    let r = reqwest::Client::new().get(format!("{}/admin/clock", served.base_url)).send().await?;
+    assert_eq!(r.status(), 200);
+    Ok(())
+}
