@@ -46,6 +46,9 @@ struct Shared {
     /// Counts requests that came without `MS-RequestId`, to mint deterministic ones.
     requests: AtomicU64,
     library: Arc<dyn ScenarioLibrary>,
+    /// `serve --admin-token-file`: a bearer token that lets `/admin` and the dashboard be
+    /// reached under a Host that is not loopback (set once, before serving).
+    admin_token: std::sync::OnceLock<String>,
 }
 
 impl Mock {
@@ -63,8 +66,22 @@ impl Mock {
                 following: AtomicBool::new(false),
                 requests,
                 library,
+                admin_token: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Accept `Authorization: Bearer <token>` on `/admin` and the dashboard from any Host
+    /// (without it only loopback Hosts are served). Set once; a second call changes nothing.
+    pub fn require_admin_token(&self, token: String) {
+        let _ = self.inner.admin_token.set(token);
+    }
+
+    /// Whether `presented` is the admin token (compared in constant time).
+    pub fn is_admin_token(&self, presented: &str) -> bool {
+        let Some(expected) = self.inner.admin_token.get() else { return false };
+        let (a, b) = (expected.as_bytes(), presented.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 
     pub fn scenarios(&self) -> &dyn ScenarioLibrary {

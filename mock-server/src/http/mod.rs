@@ -112,7 +112,7 @@ pub fn app(mock: Mock) -> Router {
         .route("/faults/dedup", axum::routing::put(admin::put_dedup))
         .route("/customers/{customer_id}/accept-relationship", post(admin::accept_relationship))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY))
-        .layer(middleware::from_fn(same_site));
+        .layer(middleware::from_fn_with_state(mock.clone(), same_site));
 
     #[rustfmt::skip]
     let dashboard = Router::new()
@@ -128,7 +128,7 @@ pub fn app(mock: Mock) -> Router {
         .route("/customers/{customer_id}/subscriptions/{subscription_id}",
             get(dashboard::subscription).post(dashboard::change_status))
         .route("/audit", get(dashboard::audit))
-        .layer(middleware::from_fn(same_site));
+        .layer(middleware::from_fn_with_state(mock.clone(), same_site));
 
     // The mock's own authority, where Azure AD's v2 endpoints would be.
     #[rustfmt::skip]
@@ -136,7 +136,7 @@ pub fn app(mock: Mock) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(signin::token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(signin::device_code))
         .route("/devicelogin", get(signin::device_login_page)
-            .post(signin::device_login).layer(middleware::from_fn(same_site)))
+            .post(signin::device_login).layer(middleware::from_fn_with_state(mock.clone(), same_site)))
         .layer(DefaultBodyLimit::max(64 * 1024));
 
     Router::new()
@@ -242,28 +242,42 @@ async fn catch_up(
     next.run(req).await
 }
 
-/// State-changing admin calls and dashboard forms come only from this machine and from this
-/// site: a `Host` that is not loopback (DNS rebinding) or a cross-site request (`Sec-Fetch-Site`,
-/// `Origin`: any web page could otherwise post to `/admin/reset`) is refused, 403.
-async fn same_site(req: axum::extract::Request, next: middleware::Next) -> Response {
+/// The admin API and the dashboard answer only this machine, and change state only for this
+/// site: a `Host` that is not loopback (DNS rebinding: a page that rebinds its own name to
+/// 127.0.0.1 could otherwise read `/admin/state`, tokens and all) is refused unless the
+/// request carries the admin token (`serve --admin-token-file`); a cross-site write
+/// (`Sec-Fetch-Site`, `Origin`: any web page could otherwise post to `/admin/reset`) is refused.
+/// Both 403.
+async fn same_site(
+    axum::extract::State(mock): axum::extract::State<Mock>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
     use axum::http::{Method, header};
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
-    }
     let headers = req.headers();
     let text = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    if bearer.is_some_and(|t| mock.is_admin_token(t.trim())) {
+        return next.run(req).await;
+    }
     let host_ok = text(&header::HOST).is_none_or(|h| loopback(&h));
-    let fetch_ok =
-        text(&header::HeaderName::from_static("sec-fetch-site")).is_none_or(|s| s == "same-origin" || s == "none");
-    let origin_ok = text(&header::ORIGIN)
-        .is_none_or(|o| o.split_once("://").is_some_and(|(_, rest)| loopback(rest.split('/').next().unwrap_or(rest))));
+    let read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let fetch_ok = read
+        || text(&header::HeaderName::from_static("sec-fetch-site")).is_none_or(|s| s == "same-origin" || s == "none");
+    let origin_ok = read
+        || text(&header::ORIGIN).is_none_or(|o| {
+            o.split_once("://").is_some_and(|(_, rest)| loopback(rest.split('/').next().unwrap_or(rest)))
+        });
     if host_ok && fetch_ok && origin_ok {
         return next.run(req).await;
     }
     PcError::new(
         StatusCode::FORBIDDEN,
         403,
-        "Refused: state-changing admin and dashboard requests must come from this machine and this site.",
+        "Refused: the admin API and the dashboard answer only this machine (or the admin token), and change state only for this site.",
     )
     .into_response()
 }

@@ -28,7 +28,8 @@ pub enum ServeError {
 /// `skuswap serve`'s arguments.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on. The admin API has no authentication: keep it on loopback.
+    /// Address to listen on. `/admin` and the dashboard answer loopback Hosts only, unless
+    /// --admin-token-file is set.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// A named scenario (`skuswap scenarios list`) or a path to a scenario .json file.
@@ -67,6 +68,30 @@ pub struct ServeArgs {
     /// Seconds between saves of --state (at most this much is lost to a SIGKILL).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub save_every: u64,
+    /// A file holding the admin token (at least 32 characters; its first line is read). With
+    /// it, `/admin` and the dashboard also answer a Host that is not loopback when the request
+    /// carries `Authorization: Bearer <admin token>` (serving a team from a container).
+    /// Without it they answer loopback Hosts only. A file, not the token itself, so the secret
+    /// never shows in `ps` or a shell history.
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// The shortest admin token accepted: guessing it must be hopeless.
+const MIN_ADMIN_TOKEN: usize = 32;
+
+/// The admin token in `path`: its first line, trimmed.
+pub fn read_admin_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the admin token file {}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or_default().trim().to_string();
+    if token.chars().count() < MIN_ADMIN_TOKEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        anyhow::bail!(
+            "the admin token in {} must be one line of at least {MIN_ADMIN_TOKEN} characters without spaces",
+            path.display()
+        );
+    }
+    Ok(token)
 }
 
 /// `--clock`: virtual seconds per real second, or none (manual).
@@ -132,13 +157,18 @@ pub async fn run(a: &ServeArgs) -> anyhow::Result<u8> {
     };
     let scheme = a.scheme()?;
     let persist = a.state.clone().map(|path| Persist { path, every: std::time::Duration::from_secs(a.save_every) });
-    if !a.addr.ip().is_loopback() {
-        eprintln!("skuswap: warning: {} is not a loopback address; the /admin API has no authentication", a.addr);
+    let admin_token = a.admin_token_file.as_deref().map(read_admin_token).transpose()?;
+    if !a.addr.ip().is_loopback() && admin_token.is_none() {
+        eprintln!(
+            "skuswap: warning: {} is not a loopback address; /admin and the dashboard answer only requests naming a loopback host (set --admin-token-file to reach them from elsewhere)",
+            a.addr
+        );
     }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    serve(a.addr, world, Serving { scheme, persist, clock: a.clock.0 }, print_started, shutdown).await?;
+    let serving = Serving { scheme, persist, clock: a.clock.0, admin_token };
+    serve(a.addr, world, serving, print_started, shutdown).await?;
     Ok(super::EXIT_OK)
 }
 
@@ -182,6 +212,8 @@ pub struct Serving {
     pub scheme: Scheme,
     pub persist: Option<Persist>,
     pub clock: Option<u32>,
+    /// `--admin-token-file`'s token.
+    pub admin_token: Option<String>,
 }
 
 /// Serve `world` on `addr` until `shutdown` resolves; `on_start` is told the URL and token.
@@ -192,7 +224,7 @@ pub async fn serve(
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let Serving { scheme, persist, clock } = serving;
+    let Serving { scheme, persist, clock, admin_token } = serving;
     let token = mock_server::mint_token(&mut world, None, TokenMode::AppUser, None)
         .map_err(|e| ServeError::Scenario(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind(addr, e))?;
@@ -203,6 +235,9 @@ pub async fn serve(
     };
     let started = Started { url, ca_file, token, scenario: world.scenario.clone(), now: world.now().to_rfc3339() };
     let mock = crate::named::mock(world);
+    if let Some(t) = admin_token {
+        mock.require_admin_token(t);
+    }
     let app = mock_server::app(mock.clone());
     let saver = persist.clone().map(|p| persist::keep(mock.clone(), p));
     mock.follow_wall_clock(clock);

@@ -100,3 +100,24 @@ async fn missing_token_journal_and_plan_are_errors_not_panics() -> TestResult {
     assert!(e.to_string().contains("no plan"), "{e}");
     Ok(())
 }
+
+/// `serve --admin-token-file`: a short or spaced token is refused with the file named, a good
+/// one is its first line.
+#[test]
+fn the_admin_token_file_is_checked_before_serving() -> TestResult {
+    use skuswap_scenarios::cli::serve::read_admin_token;
+    let dir = std::env::temp_dir().join(format!("skuswap-admin-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("token");
+    for bad in ["short", "with spaces in it and long enough to pass the length", ""] {
+        std::fs::write(&file, bad)?;
+        let err = read_admin_token(&file).err().ok_or("accepted")?;
+        assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+    }
+    let good = "k".repeat(48);
+    std::fs::write(&file, format!("{good}\nignored\n"))?;
+    assert_eq!(read_admin_token(&file)?, good);
+    assert!(read_admin_token(&dir.join("missing")).is_err());
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

@@ -249,3 +249,30 @@ async fn cross_site_and_foreign_host_posts_are_refused() -> TestResult {
     assert_eq!(h.send(Method::POST, "/admin/tokens", None, local).await.status, StatusCode::CREATED);
     Ok(())
 }
+
+/// A rebinding DNS name must not read the admin API either (`/admin/state` holds every
+/// token); the admin token (`serve --admin-token-file`) opens it to other hosts, a wrong one
+/// does not.
+#[tokio::test]
+async fn a_foreign_host_reads_nothing_without_the_admin_token() -> TestResult {
+    let h = Harness::article()?;
+    let foreign = ("host", "evil.example:8080");
+    for path in ["/admin/state", "/admin/events", "/", "/customers"] {
+        let r = h.send(Method::GET, path, None, &[foreign]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "GET {path}: {}", r.text);
+        assert!(!r.text.contains("pcmock."), "GET {path} leaked a token");
+    }
+    let token = "a".repeat(40);
+    h.mock.require_admin_token(token.clone());
+    let good = format!("Bearer {token}");
+    let bad = format!("Bearer {}", "b".repeat(40));
+    let r = h.send(Method::GET, "/admin/state", None, &[foreign, ("authorization", bad.as_str())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = h.send(Method::GET, "/admin/state", None, &[foreign, ("authorization", good.as_str())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = h.send(Method::POST, "/admin/tokens", None, &[foreign, ("authorization", good.as_str())]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // Loopback still needs no token.
+    assert_eq!(h.send(Method::GET, "/admin/clock", None, &[("host", "127.0.0.1:8080")]).await.status, StatusCode::OK);
+    Ok(())
+}
