@@ -14,6 +14,8 @@
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
 //! - `signin`: the mock's own OAuth authority (token and device-code endpoints, `/devicelogin`).
 //! - `operations`: every Partner Center operation, named once.
+//! - `openapi`: the OpenAPI document of every `/v1` and `/admin` route (`/openapi.json`).
+//! - `paging`: continuation tokens (opaque, bound to their list, resuming after an item).
 //! - `faults`: the fault layer in front of `/v1` (acts out the model's fault decisions).
 //! - `error`: the one error type and its Partner Center error body.
 
@@ -23,6 +25,7 @@ pub mod error;
 pub mod extract;
 pub mod faults;
 pub mod migrations;
+pub mod openapi;
 pub mod operations;
 pub mod paging;
 pub mod partner;
@@ -140,6 +143,7 @@ pub fn app(mock: Mock) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024));
 
     Router::new()
+        .route("/openapi.json", get(openapi_document))
         .merge(dashboard)
         .merge(authority)
         .nest("/v1", v1)
@@ -154,6 +158,12 @@ pub fn app(mock: Mock) -> Router {
         .layer(middleware::from_fn_with_state(mock.clone(), virtual_date))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
+}
+
+/// `GET /openapi.json`: the document, its examples drawn from the world being served.
+async fn openapi_document(axum::extract::State(mock): axum::extract::State<Mock>) -> axum::Json<serde_json::Value> {
+    let examples = mock.read(openapi::Examples::of);
+    axum::Json(openapi::document(&examples))
 }
 
 /// The longest request target (path and query) answered: Azure's front doors refuse longer.

@@ -22,7 +22,8 @@
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
 //! - `simulation`: proptest: random tenants, faults, crashes, tight end dates; broken engines caught.
-//! - `socket`: one test over a real loopback socket.
+//! - `socket`: tests over a real loopback socket (heads too large, state kept across a kill).
+//! - `openapi`: `/openapi.json` against the routes it describes and the pinned shapes.
 //! - `capture`: `skuswap capture` round trips for every named scenario, pseudonyms, GETs only, rate, resume, the bulk tool's CSV.
 
 mod admin;
@@ -37,6 +38,7 @@ mod licenses;
 mod lifecycle;
 mod migrations;
 mod model;
+mod openapi;
 mod orders;
 mod paging;
 mod rehearsals;
