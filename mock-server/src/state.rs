@@ -49,6 +49,38 @@ struct Shared {
     /// `serve --admin-token-file`: a bearer token that lets `/admin` and the dashboard be
     /// reached under a Host that is not loopback (set once, before serving).
     admin_token: std::sync::OnceLock<String>,
+    /// How long each critical section held the world: the stall it imposed on every other
+    /// call waiting for the lock.
+    holds: Holds,
+}
+
+/// A log2 histogram of lock hold times, in microseconds (bucket `i` counts holds below `2^i`
+/// µs), and the longest one. Lock-free, so measuring never adds a stall of its own.
+#[derive(Default)]
+struct Holds {
+    buckets: [AtomicU64; 32],
+    longest_ns: AtomicU64,
+}
+
+impl Holds {
+    fn record(&self, held: std::time::Duration) {
+        let ns = u64::try_from(held.as_nanos()).unwrap_or(u64::MAX);
+        let micros = ns / 1000;
+        let bucket = usize::try_from(u64::BITS - micros.leading_zeros()).unwrap_or(31).min(31);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.longest_ns.fetch_max(ns, Ordering::Relaxed);
+    }
+}
+
+/// What the lock-hold histogram says (see [`Mock::lock_holds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldReport {
+    pub count: u64,
+    /// Upper bounds (µs, a power of two) under which half and 99% of the holds fell.
+    pub p50_under_micros: u64,
+    pub p99_under_micros: u64,
+    pub longest_micros: u64,
 }
 
 impl Mock {
@@ -67,6 +99,7 @@ impl Mock {
                 requests,
                 library,
                 admin_token: std::sync::OnceLock::new(),
+                holds: Holds::default(),
             }),
         }
     }
@@ -97,11 +130,43 @@ impl Mock {
     /// Run `f` with the world locked. The closure cannot await, so the lock is never held
     /// across an await point.
     pub fn with<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        f(&mut self.lock())
+        let mut w = self.lock();
+        let start = std::time::Instant::now();
+        let out = f(&mut w);
+        drop(w);
+        self.inner.holds.record(start.elapsed());
+        out
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&World) -> R) -> R {
-        f(&self.lock())
+        let w = self.lock();
+        let start = std::time::Instant::now();
+        let out = f(&w);
+        drop(w);
+        self.inner.holds.record(start.elapsed());
+        out
+    }
+
+    /// How long the world's lock was held, over every call since start.
+    pub fn lock_holds(&self) -> HoldReport {
+        let counts: Vec<u64> = self.inner.holds.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let count: u64 = counts.iter().sum();
+        let under = |share: f64| {
+            let mut seen = 0u64;
+            for (i, c) in counts.iter().enumerate() {
+                seen += c;
+                if count > 0 && seen as f64 >= share * count as f64 {
+                    return 1u64 << i;
+                }
+            }
+            0
+        };
+        HoldReport {
+            count,
+            p50_under_micros: under(0.5),
+            p99_under_micros: under(0.99),
+            longest_micros: self.inner.holds.longest_ns.load(Ordering::Relaxed) / 1000,
+        }
     }
 
     /// Let the virtual clock follow the wall clock, `speed` virtual seconds per real one

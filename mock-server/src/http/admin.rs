@@ -251,6 +251,12 @@ pub async fn events(State(m): State<Mock>, q: PcQuery) -> Reply {
     Ok(resp)
 }
 
+/// `GET /admin/locks`: how long calls held the world's lock since start (the stall each
+/// imposed on the others): a log2 histogram's p50 and p99 bounds, and the longest.
+pub async fn locks(State(m): State<Mock>) -> Reply {
+    Ok(Json(m.lock_holds()).into_response())
+}
+
 pub async fn invariants(State(m): State<Mock>) -> Reply {
     // Folded under the lock: copying a million-event log out would cost more than the fold.
     let verdict = m.read(|w| invariants::check(w.events()));

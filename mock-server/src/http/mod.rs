@@ -111,6 +111,7 @@ pub fn app(mock: Mock) -> Router {
         .route("/clock/advance", post(admin::advance))
         .route("/events", get(admin::events))
         .route("/invariants", get(admin::invariants))
+        .route("/locks", get(admin::locks))
         .route("/faults", get(admin::get_faults).put(admin::put_faults).delete(admin::delete_faults))
         .route("/faults/dedup", axum::routing::put(admin::put_dedup))
         .route("/customers/{customer_id}/accept-relationship", post(admin::accept_relationship))

@@ -29,6 +29,7 @@ pub const ADMIN: &[AdminRoute] = &[
     ("adminAdvanceClock", Method::POST, "/clock/advance", 200, advance_body, advanced),
     ("adminGetEvents", Method::GET, "/events", 200, none, events),
     ("adminGetInvariants", Method::GET, "/invariants", 200, none, verdict),
+    ("adminGetLocks", Method::GET, "/locks", 200, none, locks),
     ("adminGetFaults", Method::GET, "/faults", 200, none, faults),
     ("adminPutFaults", Method::PUT, "/faults", 200, any_object_body, faults),
     ("adminDeleteFaults", Method::DELETE, "/faults", 204, none, nothing),
@@ -496,6 +497,15 @@ fn advanced() -> Value {
 
 fn events() -> Value {
     fields(&[("events", array())])
+}
+
+fn locks() -> Value {
+    fields(&[
+        ("count", integer()),
+        ("p50UnderMicros", integer()),
+        ("p99UnderMicros", integer()),
+        ("longestMicros", integer()),
+    ])
 }
 
 fn verdict() -> Value {

@@ -23,6 +23,7 @@
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
 //! - `simulation`: proptest: random tenants, faults, crashes, tight end dates; broken engines caught.
 //! - `socket`: tests over a real loopback socket (heads too large, state kept across a kill).
+//! - `load`: 32 connections over a real socket mixing swaps, reads, orders and event pages.
 //! - `openapi`: `/openapi.json` against the routes it describes and the pinned shapes.
 //! - `capture`: `skuswap capture` round trips for every named scenario, pseudonyms, GETs only, rate, resume, the bulk tool's CSV.
 
@@ -36,6 +37,7 @@ mod engine;
 mod faults;
 mod licenses;
 mod lifecycle;
+mod load;
 mod migrations;
 mod model;
 mod openapi;
