@@ -10,12 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::{Cause, Event, EventKind, SubscriptionStatus, is_effective};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViolationKind {
     /// A user who held an effective license in a family no longer does.
@@ -26,7 +26,7 @@ pub enum ViolationKind {
     EarlyRetry,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Violation {
     pub kind: ViolationKind,
@@ -55,13 +55,14 @@ pub struct Verdict {
     pub violations: Vec<Violation>,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone, Copy, Debug, Serialize, Deserialize)]
 struct Pool {
     active: u32,
     warning: u32,
     consumed: u32,
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Sub {
     pool: (Uuid, Uuid),
     quantity: u32,
@@ -70,10 +71,12 @@ struct Sub {
     held: bool,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, Debug, Serialize, Deserialize)]
 struct Fold {
     subs: HashMap<Uuid, Sub>,
+    #[serde(with = "pairs")]
     pools: HashMap<(Uuid, Uuid), Pool>,
+    #[serde(with = "pairs")]
     holders: HashMap<(Uuid, Uuid), BTreeSet<Uuid>>,
     user_skus: HashMap<Uuid, (Uuid, BTreeSet<Uuid>)>,
     deleted_users: BTreeSet<Uuid>,
@@ -83,7 +86,31 @@ struct Fold {
     over: BTreeSet<(Uuid, Uuid)>,
     /// Whether each pool's licenses were effective at the last boundary: only a flip needs
     /// every holder re-examined (a plain swap touches just its own user).
+    #[serde(with = "pairs")]
     effective: HashMap<(Uuid, Uuid), bool>,
+}
+
+/// Maps keyed by `(customer, sku)` as lists of pairs: JSON keys must be strings.
+mod pairs {
+    use std::collections::HashMap;
+    use std::hash::Hash;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize + Ord, V: Serialize, S: Serializer>(
+        map: &HashMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut list: Vec<(&K, &V)> = map.iter().collect();
+        list.sort_by(|a, b| a.0.cmp(b.0));
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, K: Deserialize<'de> + Eq + Hash, V: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<HashMap<K, V>, D::Error> {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 fn pool_counts(status: SubscriptionStatus, held: bool, quantity: u32) -> (u32, u32) {
@@ -145,7 +172,7 @@ impl Fold {
 }
 
 /// How many users held an effective license in each family, after a batch that changed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesPoint {
     pub at: DateTime<Utc>,
     pub licensed: BTreeMap<String, u64>,
@@ -162,47 +189,73 @@ pub fn check_with_series(events: &[Event]) -> (Verdict, Vec<SeriesPoint>) {
 }
 
 fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
-    let mut f = Fold::default();
-    let mut violations = Vec::new();
-    let mut series: Vec<SeriesPoint> = Vec::new();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut i = 0;
-    while i < events.len() {
-        let batch = events[i].batch;
-        let mut end = i;
-        while end < events.len() && events[end].batch == batch {
-            end += 1;
+    let mut judge = Judge { want_series, ..Judge::default() };
+    judge.feed(events);
+    (judge.verdict(), judge.series)
+}
+
+/// The judge as a running fold: fed whole batches as the log grows, so a verdict costs only
+/// the events since the last one, and a log cut from the front (`World::bound_log`) keeps
+/// the judge's state at the cut.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Judge {
+    fold: Fold,
+    violations: Vec<Violation>,
+    series: Vec<SeriesPoint>,
+    counts: BTreeMap<String, u64>,
+    want_series: bool,
+    /// The last event folded.
+    through: u64,
+}
+
+impl Judge {
+    /// The last event folded (0: none).
+    pub fn through(&self) -> u64 {
+        self.through
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        Verdict { ok: self.violations.is_empty(), violations: self.violations.clone() }
+    }
+
+    /// Fold `events`: whole batches, after every event folded before (earlier ones are
+    /// skipped, so feeding a log's tail again is harmless).
+    pub fn feed(&mut self, events: &[Event]) {
+        let start = events.partition_point(|e| e.seq <= self.through);
+        let events = &events[start..];
+        let mut i = 0;
+        while i < events.len() {
+            let batch = events[i].batch;
+            let mut end = i;
+            while end < events.len() && events[end].batch == batch {
+                end += 1;
+            }
+            self.batch(&events[i..end]);
+            i = end;
         }
-        let group = &events[i..end];
+        if let Some(last) = events.last() {
+            self.through = last.seq;
+        }
+    }
+
+    /// One batch: apply its events, then judge the state at its end.
+    fn batch(&mut self, group: &[Event]) {
+        let batch = group[0].batch;
         // Last event in this batch touching each user / each pool, for attribution.
         let mut touched_users: BTreeMap<Uuid, u64> = BTreeMap::new();
         let mut touched_pools: BTreeMap<(Uuid, Uuid), u64> = BTreeMap::new();
         for e in group {
             if let EventKind::EarlyRetry { operation, not_before } = &e.kind {
-                violations.push(Violation {
-                    kind: ViolationKind::EarlyRetry,
-                    customer: e.customer.unwrap_or_default(),
-                    user: None,
-                    sku: None,
-                    family: None,
-                    event: e.seq,
-                    batch,
-                    at: e.at,
-                    cause: e.cause.clone(),
-                    message: format!(
-                        "{operation} was retried at {} before its Retry-After ({not_before}) had passed ({})",
-                        e.at, e.cause
-                    ),
-                    unavoidable: None,
-                });
+                self.violations.push(early_retry(e, operation, not_before));
             }
-            apply(&mut f, e, &mut touched_users, &mut touched_pools);
+            apply(&mut self.fold, e, &mut touched_users, &mut touched_pools);
         }
         for (pool, seq) in &touched_pools {
-            let p = f.pools.get(pool).copied().unwrap_or_default();
+            let p = self.fold.pools.get(pool).copied().unwrap_or_default();
             let effective = is_effective(p.active, p.consumed);
-            let flipped = f.effective.insert(*pool, effective) != Some(effective);
-            if let Some(holders) = f.holders.get(pool).filter(|_| flipped) {
+            let flipped = self.fold.effective.insert(*pool, effective) != Some(effective);
+            if let Some(holders) = self.fold.holders.get(pool).filter(|_| flipped) {
                 for u in holders {
                     let s = touched_users.entry(*u).or_insert(*seq);
                     *s = (*s).max(*seq);
@@ -210,14 +263,14 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
             }
             let total = p.active.saturating_add(p.warning);
             if p.consumed > total {
-                if f.over.insert(*pool) {
+                if self.fold.over.insert(*pool) {
                     let e = find(group, *seq);
-                    violations.push(Violation {
+                    self.violations.push(Violation {
                         kind: ViolationKind::SeatsOverAssigned,
                         customer: pool.0,
                         user: None,
                         sku: Some(pool.1),
-                        family: f.family.get(&pool.1).cloned(),
+                        family: self.fold.family.get(&pool.1).cloned(),
                         event: *seq,
                         batch,
                         at: e.at,
@@ -230,59 +283,75 @@ fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
                     });
                 }
             } else {
-                f.over.remove(pool);
+                self.fold.over.remove(pool);
             }
         }
         let mut changed = false;
         for (user, seq) in touched_users {
-            let now = f.effective_families(user);
-            let before = f.licensed.get(&user).cloned().unwrap_or_default();
-            if want_series && before != now {
+            let now = self.fold.effective_families(user);
+            let before = self.fold.licensed.get(&user).cloned().unwrap_or_default();
+            if self.want_series && before != now {
                 changed = true;
                 for family in before.difference(&now) {
-                    let c = counts.entry(family.clone()).or_insert(0);
+                    let c = self.counts.entry(family.clone()).or_insert(0);
                     *c = c.saturating_sub(1);
                 }
                 for family in now.difference(&before) {
-                    *counts.entry(family.clone()).or_insert(0) += 1;
+                    *self.counts.entry(family.clone()).or_insert(0) += 1;
                 }
             }
-            if !f.deleted_users.contains(&user) {
+            if !self.fold.deleted_users.contains(&user) {
                 for family in before.difference(&now) {
                     let e = find(group, seq);
-                    let customer = f.user_skus.get(&user).map(|(c, _)| *c).unwrap_or_default();
-                    violations.push(Violation {
-                        kind: ViolationKind::UserUnlicensed,
-                        customer,
-                        user: Some(user),
-                        sku: e.sku,
-                        family: Some(family.clone()),
-                        event: seq,
-                        batch,
-                        at: e.at,
-                        cause: e.cause.clone(),
-                        message: format!(
-                            "user {user} of customer {customer} lost their last effective {family} license at event #{seq} ({}){}",
-                            e.cause,
-                            why_unavoidable(group).map(|w| format!("; unavoidable: {w}")).unwrap_or_default()
-                        ),
-                        unavoidable: why_unavoidable(group),
-                    });
+                    let customer = self.fold.user_skus.get(&user).map(|(c, _)| *c).unwrap_or_default();
+                    self.violations.push(Violation {
+                    kind: ViolationKind::UserUnlicensed,
+                    customer,
+                    user: Some(user),
+                    sku: e.sku,
+                    family: Some(family.clone()),
+                    event: seq,
+                    batch,
+                    at: e.at,
+                    cause: e.cause.clone(),
+                    message: format!(
+                        "user {user} of customer {customer} lost their last effective {family} license at event #{seq} ({}){}",
+                        e.cause,
+                        why_unavoidable(group).map(|w| format!("; unavoidable: {w}")).unwrap_or_default()
+                    ),
+                    unavoidable: why_unavoidable(group),
+                });
                 }
             }
-            f.licensed.insert(user, now);
+            self.fold.licensed.insert(user, now);
         }
         if changed {
             let at = group[group.len() - 1].at;
-            match series.last_mut() {
-                Some(p) if p.at == at => p.licensed = counts.clone(),
-                _ => series.push(SeriesPoint { at, licensed: counts.clone() }),
+            match self.series.last_mut() {
+                Some(p) if p.at == at => p.licensed = self.counts.clone(),
+                _ => self.series.push(SeriesPoint { at, licensed: self.counts.clone() }),
             }
         }
-        i = end;
     }
-    let verdict = Verdict { ok: violations.is_empty(), violations };
-    (verdict, series)
+}
+
+fn early_retry(e: &Event, operation: &str, not_before: &DateTime<Utc>) -> Violation {
+    Violation {
+        kind: ViolationKind::EarlyRetry,
+        customer: e.customer.unwrap_or_default(),
+        user: None,
+        sku: None,
+        family: None,
+        event: e.seq,
+        batch: e.batch,
+        at: e.at,
+        cause: e.cause.clone(),
+        message: format!(
+            "{operation} was retried at {} before its Retry-After ({not_before}) had passed ({})",
+            e.at, e.cause
+        ),
+        unavoidable: None,
+    }
 }
 
 /// When the service itself took the seats (a migration that failed after suspending the

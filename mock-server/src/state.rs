@@ -49,6 +49,8 @@ struct Shared {
     /// `serve --admin-token-file`: a bearer token that lets `/admin` and the dashboard be
     /// reached under a Host that is not loopback (set once, before serving).
     admin_token: std::sync::OnceLock<String>,
+    /// `serve --max-events`: the log bound every world served gets, loaded ones included.
+    log_limit: std::sync::OnceLock<usize>,
     /// How long each critical section held the world: the stall it imposed on every other
     /// call waiting for the lock.
     holds: Holds,
@@ -100,6 +102,7 @@ impl Mock {
                 library,
                 admin_token: std::sync::OnceLock::new(),
                 holds: Holds::default(),
+                log_limit: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -199,8 +202,18 @@ impl Mock {
         });
     }
 
+    /// Bound the audit log of this world and of every world loaded later to `limit` events.
+    pub fn bound_log(&self, limit: usize) -> Result<(), String> {
+        self.with(|w| w.set_log_limit(Some(limit)))?;
+        let _ = self.inner.log_limit.set(limit);
+        Ok(())
+    }
+
     /// Replace the whole world (scenario load, reset, restore).
-    pub fn replace(&self, world: World) {
+    pub fn replace(&self, mut world: World) {
+        if let Some(limit) = self.inner.log_limit.get() {
+            let _ = world.set_log_limit(Some(*limit));
+        }
         self.inner.requests.fetch_max(minted_floor(&world), Ordering::Relaxed);
         *self.lock() = world;
     }

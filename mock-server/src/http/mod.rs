@@ -155,7 +155,6 @@ pub fn app(mock: Mock) -> Router {
         .layer(middleware::from_fn_with_state(mock.clone(), catch_up))
         .layer(middleware::from_fn(utf8_path))
         .layer(middleware::from_fn(bounded_head))
-        // Outside the head checks, so their refusals are dated on the virtual clock too.
         .layer(middleware::from_fn_with_state(mock.clone(), virtual_date))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
@@ -228,7 +227,8 @@ async fn utf8_path(req: axum::extract::Request, next: middleware::Next) -> Respo
 }
 
 /// Every answer's `Date` is the virtual now, as a 429's is (its HTTP-date `Retry-After` is
-/// measured from it), so a client reading either sees one clock.
+/// measured from it), so a client reading either sees one clock. Layered outside the head
+/// checks, so their refusals are dated on the virtual clock too.
 async fn virtual_date(
     axum::extract::State(mock): axum::extract::State<Mock>,
     req: axum::extract::Request,

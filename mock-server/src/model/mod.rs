@@ -20,10 +20,12 @@
 //! - `lifecycle`: the virtual clock: renewal, expiry, de-provisioning, prospects accepting.
 //! - `signin`: the mock's own OAuth authority (apps, grants, device codes, token lifetimes).
 //! - `events`: the audit log.
+//! - `bounded_log`: the log's memory bound, and the judge's running fold that survives a cut.
 //! - `faults`: fault plans, rate limits on virtual time, early-retry bookkeeping.
 //! - `scenario`: the scenario document and how a world is built from it.
 //! - `errors`: why a change is refused.
 
+pub mod bounded_log;
 pub mod catalog;
 pub mod errors;
 pub mod events;
@@ -151,6 +153,14 @@ pub struct World {
     #[serde(default)]
     authority: signin::Authority,
     events: Vec<Event>,
+    /// Where the log was cut from the front (`serve --max-events`), and the judge at the cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_cut: Option<bounded_log::LogCut>,
+    /// The most events kept (`None`: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_limit: Option<usize>,
+    #[serde(skip)]
+    judge: bounded_log::JudgeCache,
     next_batch: u64,
     /// Pending lifecycle deadlines `(when, customer, subscription)`; an entry is checked
     /// against the subscription when it comes due, so stale entries are harmless.
@@ -194,6 +204,9 @@ impl World {
             tokens: BTreeMap::new(),
             authority: signin::Authority::default(),
             events: Vec::new(),
+            log_cut: None,
+            log_limit: None,
+            judge: bounded_log::JudgeCache::default(),
             next_batch: 1,
             deadlines: BTreeSet::new(),
             order_requests: BTreeMap::new(),
@@ -296,7 +309,10 @@ impl World {
     /// Append one event. Called only from inside a mutation, after its checks passed, so a
     /// refused request leaves no trace in the log.
     pub(crate) fn log(&mut self, batch: &Batch, subject: Subject, kind: EventKind) {
-        let seq = self.events.last().map_or(1, |e| e.seq + 1);
+        if self.events.last().is_some_and(|e| e.batch != batch.id) {
+            self.bound_log();
+        }
+        let seq = self.next_seq();
         self.next_batch = self.next_batch.max(batch.id + 1);
         self.events.push(Event {
             seq,

@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// never shows in `ps` or a shell history.
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// Keep at most N audit-log events in memory (at least 1000): past it the oldest are
+    /// dropped down to N/2, after the judge has folded them (the verdict still covers the
+    /// whole log), and `/admin/events` says what was cut. Default: keep every event.
+    #[arg(long, value_name = "N")]
+    pub max_events: Option<usize>,
 }
 
 /// The shortest admin token accepted: guessing it must be hopeless.
@@ -155,6 +160,9 @@ pub async fn run(a: &ServeArgs) -> anyhow::Result<u8> {
         Some(w) => w,
         None => world_with(&a.scenario, a.seed, a.customers)?,
     };
+    if let Some(n) = a.max_events.filter(|n| *n < mock_server::model::bounded_log::MIN_LOG_LIMIT) {
+        anyhow::bail!("--max-events {n}: at least {} events", mock_server::model::bounded_log::MIN_LOG_LIMIT);
+    }
     let scheme = a.scheme()?;
     let persist = a.state.clone().map(|path| Persist { path, every: std::time::Duration::from_secs(a.save_every) });
     let admin_token = a.admin_token_file.as_deref().map(read_admin_token).transpose()?;
@@ -167,7 +175,7 @@ pub async fn run(a: &ServeArgs) -> anyhow::Result<u8> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let serving = Serving { scheme, persist, clock: a.clock.0, admin_token };
+    let serving = Serving { scheme, persist, clock: a.clock.0, admin_token, max_events: a.max_events };
     serve(a.addr, world, serving, print_started, shutdown).await?;
     Ok(super::EXIT_OK)
 }
@@ -214,6 +222,8 @@ pub struct Serving {
     pub clock: Option<u32>,
     /// `--admin-token-file`'s token.
     pub admin_token: Option<String>,
+    /// `--max-events`.
+    pub max_events: Option<usize>,
 }
 
 /// Serve `world` on `addr` until `shutdown` resolves; `on_start` is told the URL and token.
@@ -224,7 +234,7 @@ pub async fn serve(
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let Serving { scheme, persist, clock, admin_token } = serving;
+    let Serving { scheme, persist, clock, admin_token, max_events } = serving;
     let token = mock_server::mint_token(&mut world, None, TokenMode::AppUser, None)
         .map_err(|e| ServeError::Scenario(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind(addr, e))?;
@@ -237,6 +247,9 @@ pub async fn serve(
     let mock = crate::named::mock(world);
     if let Some(t) = admin_token {
         mock.require_admin_token(t);
+    }
+    if let Some(n) = max_events {
+        mock.bound_log(n).map_err(ServeError::Scenario)?;
     }
     let app = mock_server::app(mock.clone());
     let saver = persist.clone().map(|p| persist::keep(mock.clone(), p));

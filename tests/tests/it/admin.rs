@@ -229,3 +229,41 @@ async fn unknown_admin_fields_are_refused_and_change_nothing() -> TestResult {
     assert_eq!(h.get("/admin/state").await.text, before, "a refused admin call changed the state");
     Ok(())
 }
+
+/// `serve --max-events`: past the bound the oldest events go, the judge's verdict stays the
+/// whole log's (a loss before the cut is still reported, across a snapshot round trip too),
+/// and `/admin/events` marks the cut.
+#[tokio::test]
+async fn a_bounded_log_keeps_the_verdict_and_marks_the_cut() -> TestResult {
+    let (bounded, whole) = (Harness::article()?, Harness::article()?);
+    bounded.mock.bound_log(1000)?;
+    let user = bounded.holders(WINGTIP, "ax-enterprise").first().ok_or("no holder")?.clone();
+    let sku = bounded.sku_id("ax-enterprise");
+    let remove = serde_json::json!({"licensesToAssign": [], "licensesToRemove": [sku]}).to_string();
+    for h in [&bounded, &whole] {
+        // A loss first, then enough traffic to push it out of the bounded log.
+        let r = h.post(&format!("/v1/customers/{WINGTIP}/users/{user}/licenseupdates"), &remove).await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+        for _ in 0..700 {
+            assert_eq!(h.buy(WINGTIP, "d365-sales", 1).await.status.as_u16(), 201);
+        }
+    }
+    let kept = bounded.mock.read(|w| w.events().len());
+    assert!(kept <= 1000, "{kept} events kept");
+    assert!(whole.mock.read(|w| w.events().len()) > 1400);
+    let judged = bounded.invariants().await;
+    assert_eq!(judged, whole.invariants().await, "the verdict is the whole log's");
+    assert_eq!(judged["ok"], false, "the loss before the cut is still reported");
+    let page = bounded.get("/admin/events?after=0&limit=5").await.body;
+    assert!(page["cut"]["dropped"].as_u64().is_some_and(|d| d >= 400), "{}", page["cut"]);
+    let first = page["events"][0]["seq"].as_u64().ok_or("no first event")?;
+    assert_eq!(page["cut"]["through"].as_u64(), Some(first - 1), "the marker is where the log starts");
+    assert!(bounded.get("/admin/events?after=0&format=text&limit=1").await.text.starts_with("# cut: "));
+    // The judge's state at the cut travels with a snapshot.
+    let snapshot = bounded.get("/admin/state").await.text;
+    let fresh = Harness::article()?;
+    assert_eq!(fresh.send(Method::PUT, "/admin/state", Some(&snapshot), &[]).await.status.as_u16(), 200);
+    assert_eq!(fresh.invariants().await, judged);
+    assert!(bounded.mock.bound_log(10).is_err(), "a bound too small is refused");
+    Ok(())
+}

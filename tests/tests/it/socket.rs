@@ -59,7 +59,13 @@ async fn served_state_survives_a_kill_and_a_restart() -> TestResult {
     let persist = Persist { path: path.clone(), every: std::time::Duration::from_millis(300) };
     let start = |world, stop: tokio::sync::oneshot::Receiver<()>| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let serving = Serving { scheme: Scheme::Http, persist: Some(persist.clone()), clock: None, admin_token: None };
+        let serving = Serving {
+            scheme: Scheme::Http,
+            persist: Some(persist.clone()),
+            clock: None,
+            admin_token: None,
+            max_events: None,
+        };
         let task = tokio::spawn(async move {
             let on_start = move |s: &skuswap_scenarios::cli::serve::Started| {
                 let _ = tx.send((s.url.clone(), s.token.clone()));

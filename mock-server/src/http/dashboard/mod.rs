@@ -30,7 +30,6 @@ pub use subscriptions::{change_status, subscription};
 
 use super::error::PcError;
 use crate::Mock;
-use crate::invariants;
 use crate::model::{Channel, Customer, Subscription, SubscriptionStatus, World};
 
 const STYLE: &str = r#"
@@ -140,7 +139,7 @@ pub(super) fn channel(s: &Subscription, w: &World, partner: Uuid) -> String {
 /// The frame of every page: navigation, who is signed in (and the switcher when the scenario
 /// has several partners), the virtual date, and the judge's banner.
 pub(super) fn page(w: &World, me: Option<&Me>, title: &str, body: Markup) -> Markup {
-    let verdict = invariants::check(w.events());
+    let verdict = w.verdict();
     let partner = me.map(|m| m.name.clone()).unwrap_or_default();
     html! {
         (DOCTYPE)
