@@ -49,6 +49,13 @@ struct Shared {
     /// `serve --admin-token-file`: a bearer token that lets `/admin` and the dashboard be
     /// reached under a Host that is not loopback (set once, before serving).
     admin_token: std::sync::OnceLock<String>,
+    /// What every request asks before its handler runs, kept outside the lock (refreshed at
+    /// the end of every write, under it): the virtual now (ms since the epoch) for `Date`, and
+    /// whether a fault plan is in force. Saves each request two lock round trips.
+    now_millis: std::sync::atomic::AtomicI64,
+    faults_on: AtomicBool,
+    /// The last `Date` header made, and the virtual second it is for.
+    date: Mutex<Option<(i64, axum::http::HeaderValue)>>,
     /// `serve --max-events`: the log bound every world served gets, loaded ones included.
     log_limit: std::sync::OnceLock<usize>,
     /// How long each critical section held the world: the stall it imposed on every other
@@ -93,6 +100,7 @@ impl Mock {
     /// A mock that knows the named scenarios of `library`.
     pub fn with_library(world: World, library: Arc<dyn ScenarioLibrary>) -> Self {
         let requests = AtomicU64::new(minted_floor(&world));
+        let (now_millis, faults_on) = glance(&world);
         Mock {
             inner: Arc::new(Shared {
                 world: Mutex::new(world),
@@ -102,6 +110,9 @@ impl Mock {
                 library,
                 admin_token: std::sync::OnceLock::new(),
                 holds: Holds::default(),
+                now_millis: std::sync::atomic::AtomicI64::new(now_millis),
+                faults_on: AtomicBool::new(faults_on),
+                date: Mutex::new(None),
                 log_limit: std::sync::OnceLock::new(),
             }),
         }
@@ -136,6 +147,7 @@ impl Mock {
         let mut w = self.lock();
         let start = std::time::Instant::now();
         let out = f(&mut w);
+        self.remember(&w);
         drop(w);
         self.inner.holds.record(start.elapsed());
         out
@@ -148,6 +160,39 @@ impl Mock {
         drop(w);
         self.inner.holds.record(start.elapsed());
         out
+    }
+
+    /// Refresh what requests read without the lock (called with the lock held).
+    fn remember(&self, w: &World) {
+        let (now, faults) = glance(w);
+        self.inner.now_millis.store(now, Ordering::Relaxed);
+        self.inner.faults_on.store(faults, Ordering::Relaxed);
+    }
+
+    /// The virtual now, without taking the lock (as of the last write).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.inner.now_millis.load(Ordering::Relaxed)).unwrap_or_default()
+    }
+
+    /// The virtual now as an HTTP date (`Date` on every answer), formatted once per virtual
+    /// second rather than once per request.
+    pub fn http_date(&self) -> Option<axum::http::HeaderValue> {
+        let secs = self.inner.now_millis.load(Ordering::Relaxed).div_euclid(1000);
+        let mut cached = self.inner.date.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, v)) = cached.as_ref()
+            && *at == secs
+        {
+            return Some(v.clone());
+        }
+        let text = chrono::DateTime::from_timestamp(secs, 0)?.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let v = axum::http::HeaderValue::from_str(&text).ok()?;
+        *cached = Some((secs, v.clone()));
+        Some(v)
+    }
+
+    /// Whether a fault plan is in force, without taking the lock (as of the last write).
+    pub fn faults_on(&self) -> bool {
+        self.inner.faults_on.load(Ordering::Relaxed)
     }
 
     /// How long the world's lock was held, over every call since start.
@@ -215,7 +260,9 @@ impl Mock {
             let _ = world.set_log_limit(Some(*limit));
         }
         self.inner.requests.fetch_max(minted_floor(&world), Ordering::Relaxed);
-        *self.lock() = world;
+        let mut w = self.lock();
+        *w = world;
+        self.remember(&w);
     }
 
     /// The number of the next server-minted request id: past every one the world has seen,
@@ -223,6 +270,11 @@ impl Mock {
     pub fn next_request_number(&self) -> u64 {
         self.inner.requests.fetch_add(1, Ordering::Relaxed) + 1
     }
+}
+
+/// The virtual now (ms) and whether faults are on: what [`Mock::remember`] keeps.
+fn glance(w: &World) -> (i64, bool) {
+    (w.now().timestamp_millis(), w.fault_plan().is_some())
 }
 
 /// A virtual clock following the wall clock.

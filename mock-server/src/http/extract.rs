@@ -107,9 +107,9 @@ impl FromRequestParts<Mock> for Caller {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(PcError::missing_token)?;
         value.to_str().map_err(|_| PcError::access_denied())?;
         let token = bearer(&parts.headers).ok_or_else(PcError::missing_token)?;
-        let found = mock.read(|w| w.token(token).cloned());
-        let t = found.ok_or_else(PcError::access_denied)?;
-        Ok(Caller { partner: t.partner, mode: t.mode })
+        let found = mock.read(|w| w.token(token).map(|t| (t.partner, t.mode)));
+        let (partner, mode) = found.ok_or_else(PcError::access_denied)?;
+        Ok(Caller { partner, mode })
     }
 }
 

@@ -203,6 +203,10 @@ async fn bounded_head(req: axum::extract::Request, next: middleware::Next) -> Re
 /// A path whose percent-escapes do not decode to UTF-8 gets Partner Center's error body (the
 /// path extractors would otherwise answer in plain text).
 async fn utf8_path(req: axum::extract::Request, next: middleware::Next) -> Response {
+    // Without an escape the path is already a `str`: nothing to decode.
+    if !req.uri().path().contains('%') {
+        return next.run(req).await;
+    }
     let raw = req.uri().path().as_bytes();
     let mut decoded = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -236,7 +240,7 @@ async fn virtual_date(
 ) -> Response {
     let mut resp = next.run(req).await;
     if !resp.headers().contains_key(axum::http::header::DATE)
-        && let Some(v) = faults::http_date(mock.read(|w| w.now()))
+        && let Some(v) = mock.http_date()
     {
         resp.headers_mut().insert(axum::http::header::DATE, v);
     }

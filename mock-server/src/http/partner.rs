@@ -244,11 +244,12 @@ pub async fn create_order(
             billing_cycle: l.billing_cycle,
         })
         .collect();
-    m.with(|w| {
+    let order = m.with(|w| {
         let batch = w.open_batch(ids.cause(Operation::CreateOrder), caller.actor());
         let id = w.create_order_once(&batch, caller.partner, cid, &lines, &ids.request_id)?;
-        created_at(wire::order(w.order_of(caller.partner, cid, id)?), format!("/v1/customers/{cid}/orders/{id}"))
-    })
+        w.order_of(caller.partner, cid, id).cloned()
+    })?;
+    created_at(wire::order(&order), format!("/v1/customers/{cid}/orders/{}", order.id))
 }
 
 pub async fn list_orders(State(m): State<Mock>, caller: Caller, Path(cid): Path<String>) -> Reply {
@@ -271,16 +272,18 @@ pub async fn list_subscriptions(State(m): State<Mock>, caller: Caller, Path(cid)
     let cid = guid("customer tenant id", &cid)?;
     let order = q.get("order_id").map(|o| guid("order id", o)).transpose()?;
     let mpn = q.get("mpn_id").map(str::to_string);
-    m.read(|w| {
-        let items = w
-            .subscriptions_of(caller.partner, cid)?
-            .into_iter()
-            .filter(|s| order.is_none_or(|o| s.order_id == Some(o)))
-            .filter(|s| mpn.as_ref().is_none_or(|p| s.partner_id_on_record == *p))
-            .map(wire::subscription)
-            .collect();
-        ok(wire::collection(items, format!("/customers/{cid}/subscriptions")))
-    })
+    let subs: Vec<crate::model::Subscription> = m.read(|w| {
+        Ok::<_, crate::model::ModelError>(
+            w.subscriptions_of(caller.partner, cid)?
+                .into_iter()
+                .filter(|s| order.is_none_or(|o| s.order_id == Some(o)))
+                .filter(|s| mpn.as_ref().is_none_or(|p| s.partner_id_on_record == *p))
+                .cloned()
+                .collect(),
+        )
+    })?;
+    let items = subs.iter().map(wire::subscription).collect();
+    ok(wire::collection(items, format!("/customers/{cid}/subscriptions")))
 }
 
 pub async fn get_subscription(
@@ -290,7 +293,9 @@ pub async fn get_subscription(
 ) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     let sid = guid("subscription id", &sid)?;
-    m.read(|w| subscription_reply(w.subscription_of(caller.partner, cid, sid)?))
+    // Copied out under the lock, rendered after it: the lock is held for a lookup only.
+    let sub = m.read(|w| w.subscription_of(caller.partner, cid, sid).cloned())?;
+    subscription_reply(&sub)
 }
 
 /// The PATCH body: the full subscription as fetched; only these fields are writable, the
@@ -343,11 +348,12 @@ pub async fn update_subscription(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| body.attributes.and_then(|a| a.etag).filter(|e| !e.is_empty()));
-    m.with(|w| {
+    let sub = m.with(|w| {
         let batch = w.open_batch(ids.cause(Operation::UpdateSubscription), caller.actor());
         w.update_subscription(&batch, caller.partner, cid, sid, if_match.as_deref(), &changes)?;
-        subscription_reply(w.subscription_of(caller.partner, cid, sid)?)
-    })
+        w.subscription_of(caller.partner, cid, sid).cloned()
+    })?;
+    subscription_reply(&sub)
 }
 
 // ---- users and licenses (app+user only) ------------------------------------------------

@@ -63,7 +63,7 @@ impl SubscribedSku {
 /// Seats per status for one SKU of one tenant.
 pub(crate) fn seats(customer: &Customer, sku: Uuid) -> (u32, u32, u32) {
     let (mut active, mut suspended, mut warning) = (0u32, 0u32, 0u32);
-    for s in customer.subscriptions.values().filter(|s| s.sku_id == sku) {
+    for s in customer.subscriptions_of_sku(sku) {
         match s.status {
             _ if s.seats_in_service() => active = active.saturating_add(s.quantity),
             SubscriptionStatus::Active => {}

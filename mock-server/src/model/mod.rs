@@ -241,7 +241,7 @@ impl World {
             self.schedule(c, s);
         }
         for c in self.customers.values_mut() {
-            c.recount_consumed();
+            c.rebuild_derived();
         }
         let prospects: Vec<Uuid> = self.customers.values().filter(|c| c.accepts.is_some()).map(|c| c.id).collect();
         for c in prospects {

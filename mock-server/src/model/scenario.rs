@@ -223,6 +223,7 @@ impl World {
                 users: Default::default(),
                 user_order: Vec::new(),
                 consumed: Default::default(),
+                by_sku: Default::default(),
             };
             let domain = customer.domain.clone();
             w.insert_customer(&batch, customer);

@@ -448,9 +448,10 @@ impl World {
             channel: sub.channel,
             commitment_end_date: sub.commitment_end_date,
         };
-        let (customer, id) = (sub.customer, sub.id);
+        let (customer, id, sku) = (sub.customer, sub.id, sub.sku_id);
         if let Some(c) = self.customers.get_mut(&customer) {
             c.subscriptions.insert(id, sub);
+            c.index_sku(id, None, sku);
         }
         self.log(batch, subject, kind);
         self.schedule(customer, id);

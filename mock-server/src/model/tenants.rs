@@ -114,6 +114,10 @@ pub struct Customer {
     /// Consumed units per SKU (active users holding it); derived, rebuilt on restore.
     #[serde(skip)]
     pub(crate) consumed: BTreeMap<Uuid, u32>,
+    /// Subscription ids per SKU, so seat counts read one SKU's subscriptions, not the whole
+    /// tenant's; derived, rebuilt on restore.
+    #[serde(skip)]
+    pub(crate) by_sku: BTreeMap<Uuid, std::collections::BTreeSet<Uuid>>,
 }
 
 impl Customer {
@@ -127,6 +131,29 @@ impl Customer {
 
     pub fn consumed_units(&self, sku: Uuid) -> u32 {
         self.consumed.get(&sku).copied().unwrap_or(0)
+    }
+
+    /// The tenant's subscriptions of one SKU.
+    pub fn subscriptions_of_sku(&self, sku: Uuid) -> impl Iterator<Item = &super::Subscription> {
+        self.by_sku.get(&sku).into_iter().flatten().filter_map(|id| self.subscriptions.get(id))
+    }
+
+    /// File subscription `id` under `sku` (and out of `from`, when its SKU changed).
+    pub(crate) fn index_sku(&mut self, id: Uuid, from: Option<Uuid>, sku: Uuid) {
+        if let Some(ids) = from.and_then(|f| self.by_sku.get_mut(&f)) {
+            ids.remove(&id);
+        }
+        self.by_sku.entry(sku).or_default().insert(id);
+    }
+
+    /// Rebuild what a snapshot does not carry: consumed units and the SKU index.
+    pub(crate) fn rebuild_derived(&mut self) {
+        self.recount_consumed();
+        let mut by_sku: BTreeMap<Uuid, std::collections::BTreeSet<Uuid>> = BTreeMap::new();
+        for s in self.subscriptions.values() {
+            by_sku.entry(s.sku_id).or_default().insert(s.id);
+        }
+        self.by_sku = by_sku;
     }
 
     pub(crate) fn recount_consumed(&mut self) {

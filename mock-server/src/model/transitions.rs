@@ -377,11 +377,14 @@ impl World {
         };
         let whole = quantity == source.quantity;
         if whole && into.is_none() {
-            if let Some(s) = self.customers.get_mut(&customer).and_then(|c| c.subscriptions.get_mut(&source.id)) {
+            if let Some(c) = self.customers.get_mut(&customer)
+                && let Some(s) = c.subscriptions.get_mut(&source.id)
+            {
                 s.offer_id = target.subscription_offer_id();
                 s.offer_name = target.name.clone();
                 s.sku_id = target.sku_id;
                 s.revision += 1;
+                c.index_sku(source.id, Some(source.sku_id), target.sku_id);
             }
             let kind = EventKind::SubscriptionConverted {
                 from_sku: source.sku_id,
