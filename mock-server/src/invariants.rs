@@ -7,6 +7,7 @@
 //! at batch boundaries (the end of a request or of a clock step), never inside an atomic swap.
 //! The effective-license rule is [`crate::model::is_effective`], the same the model uses.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -179,16 +180,16 @@ pub struct SeriesPoint {
 }
 
 /// Judge a whole log.
-pub fn check(events: &[Event]) -> Verdict {
+pub fn check<E: Borrow<Event>>(events: &[E]) -> Verdict {
     fold(events, false).0
 }
 
 /// Judge a whole log, and chart licensed users per family over virtual time (same fold).
-pub fn check_with_series(events: &[Event]) -> (Verdict, Vec<SeriesPoint>) {
+pub fn check_with_series<E: Borrow<Event>>(events: &[E]) -> (Verdict, Vec<SeriesPoint>) {
     fold(events, true)
 }
 
-fn fold(events: &[Event], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
+fn fold<E: Borrow<Event>>(events: &[E], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
     let mut judge = Judge { want_series, ..Judge::default() };
     judge.feed(events);
     (judge.verdict(), judge.series)
@@ -221,26 +222,27 @@ impl Judge {
 
     /// Fold `events`: whole batches, after every event folded before (earlier ones are
     /// skipped, so feeding a log's tail again is harmless).
-    pub fn feed(&mut self, events: &[Event]) {
-        let start = events.partition_point(|e| e.seq <= self.through);
+    pub fn feed<E: Borrow<Event>>(&mut self, events: &[E]) {
+        let start = events.partition_point(|e| e.borrow().seq <= self.through);
         let events = &events[start..];
         let mut i = 0;
         while i < events.len() {
-            let batch = events[i].batch;
+            let batch = events[i].borrow().batch;
             let mut end = i;
-            while end < events.len() && events[end].batch == batch {
+            while end < events.len() && events[end].borrow().batch == batch {
                 end += 1;
             }
-            self.batch(&events[i..end]);
+            let group: Vec<&Event> = events[i..end].iter().map(Borrow::borrow).collect();
+            self.batch(&group);
             i = end;
         }
         if let Some(last) = events.last() {
-            self.through = last.seq;
+            self.through = last.borrow().seq;
         }
     }
 
     /// One batch: apply its events, then judge the state at its end.
-    fn batch(&mut self, group: &[Event]) {
+    fn batch(&mut self, group: &[&Event]) {
         let batch = group[0].batch;
         // Last event in this batch touching each user / each pool, for attribution.
         let mut touched_users: BTreeMap<Uuid, u64> = BTreeMap::new();
@@ -356,7 +358,7 @@ fn early_retry(e: &Event, operation: &str, not_before: &DateTime<Utc>) -> Violat
 
 /// When the service itself took the seats (a migration that failed after suspending the
 /// legacy subscription), no client could have prevented the loss: say so.
-fn why_unavoidable(group: &[Event]) -> Option<String> {
+fn why_unavoidable(group: &[&Event]) -> Option<String> {
     group.iter().find_map(|e| match &e.kind {
         EventKind::MigrationFailed { migration, reverted: false, .. } => Some(format!(
             "NCE migration {migration} failed after suspending the legacy subscription, and Microsoft reverts it later"
@@ -365,8 +367,8 @@ fn why_unavoidable(group: &[Event]) -> Option<String> {
     })
 }
 
-fn find(group: &[Event], seq: u64) -> &Event {
-    group.iter().find(|e| e.seq == seq).unwrap_or(&group[group.len() - 1])
+fn find<'a>(group: &[&'a Event], seq: u64) -> &'a Event {
+    group.iter().find(|e| e.seq == seq).copied().unwrap_or(group[group.len() - 1])
 }
 
 /// The NCE events: a migration's hold on legacy seats, and an in-place transition moving a

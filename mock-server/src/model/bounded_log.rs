@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Event, World};
+use super::World;
 use crate::invariants::{Judge, Verdict};
 
 /// The smallest bound accepted: below it a cut would happen every few requests.
@@ -91,6 +91,6 @@ impl World {
 
     /// The next event's sequence number (the log may have been cut to nothing).
     pub(crate) fn next_seq(&self) -> u64 {
-        self.events.last().map(|e: &Event| e.seq).or(self.log_cut.as_ref().map(|c| c.through)).map_or(1, |s| s + 1)
+        self.events.last().map(|e| e.seq).or(self.log_cut.as_ref().map(|c| c.through)).map_or(1, |s| s + 1)
     }
 }

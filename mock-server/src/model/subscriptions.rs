@@ -273,10 +273,17 @@ impl World {
         }
         let order = self.create_order(batch, partner, customer, lines)?;
         if window > Duration::zero() && !request_id.is_empty() {
-            if self.order_requests.len() % 1024 == 1023 {
-                let now = self.now;
-                self.order_requests.retain(|_, (_, _, at)| *at + window > now);
+            let now = self.now;
+            while let Some((at, old)) = self.order_request_queue.front()
+                && *at + window <= now
+            {
+                // A key asked again later was re-filed with a newer time: keep that one.
+                if self.order_requests.get(old).is_some_and(|(_, _, t)| t == at) {
+                    self.order_requests.remove(old);
+                }
+                self.order_request_queue.pop_front();
             }
+            self.order_request_queue.push_back((now, key.clone()));
             self.order_requests.insert(key, (customer, order, self.now));
         }
         Ok(order)

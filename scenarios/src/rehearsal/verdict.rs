@@ -386,7 +386,7 @@ fn classify(
     (unexpected, expected)
 }
 
-fn excerpt(events: &[Event], seq: u64) -> Vec<String> {
+fn excerpt(events: &[Box<Event>], seq: u64) -> Vec<String> {
     let i = events.partition_point(|e| e.seq < seq);
     let from = i.saturating_sub(5);
     let to = (i + 4).min(events.len());

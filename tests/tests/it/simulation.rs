@@ -166,10 +166,13 @@ fn scenario(c: &Case) -> Scenario {
 fn faults(c: &Case) -> Option<FaultPlan> {
     use mock_server::model::faults::MigrationFaults;
     let name = ["", "limits", "light", "heavy", "storm"][usize::from(c.faults.min(4))];
+    // A lagging check lets two rivals that both read "none" both create: no client can
+    // prevent that, so racing cases keep the check in step.
+    let lag_seconds = if c.race { 0 } else { 60 };
     let failing = match c.migration_failures {
         0 => None,
-        1 => Some(MigrationFaults { failure: 0.33, limbo: 0.0, minutes: None, lag_seconds: 60 }),
-        _ => Some(MigrationFaults { failure: 0.33, limbo: 0.5, minutes: None, lag_seconds: 60 }),
+        1 => Some(MigrationFaults { failure: 0.33, limbo: 0.0, minutes: None, lag_seconds }),
+        _ => Some(MigrationFaults { failure: 0.33, limbo: 0.5, minutes: None, lag_seconds }),
     };
     let Some(mut plan) = FaultPlan::preset(name, c.fault_seed) else {
         return failing.map(|m| FaultPlan {
