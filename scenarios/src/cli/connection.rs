@@ -36,6 +36,20 @@ pub async fn serve_plain(
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    accept_each(listener, shutdown, move |tcp| serve_connection(tcp, app.clone())).await
+}
+
+/// Accept connections until `shutdown` resolves, each served on a task of its own by `serve`
+/// (so a slow or silent client never holds up the others).
+pub async fn accept_each<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    serve: F,
+) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     tokio::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {
@@ -50,7 +64,7 @@ pub async fn serve_plain(
             () = &mut shutdown => return Ok(()),
         };
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(serve_connection(tcp, app.clone()));
+        tokio::spawn(serve(tcp));
     }
 }
 

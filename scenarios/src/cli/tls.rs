@@ -127,25 +127,14 @@ pub async fn serve(
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     // Handlers that build links back to this server (the device-code page) need the scheme.
     let app = app.layer(axum::Extension(mock_server::http::signin::Https));
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                // A client that gave up mid-accept, or out of file descriptors: keep serving.
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    continue;
-                }
-            },
-            () = &mut shutdown => return Ok(()),
-        };
+    super::connection::accept_each(listener, shutdown, move |tcp| {
         let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
+        async move {
             let handshake =
                 tokio::time::timeout(std::time::Duration::from_secs(HANDSHAKE_SECONDS), acceptor.accept(tcp));
             let Ok(Ok(stream)) = handshake.await else { return };
             super::connection::serve_connection(stream, app).await;
-        });
-    }
+        }
+    })
+    .await
 }
