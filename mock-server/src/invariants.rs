@@ -74,15 +74,20 @@ struct Sub {
 
 #[derive(Default, Clone, Debug, Serialize, Deserialize)]
 struct Fold {
+    // Every map as sorted pairs: a snapshot that carries a judge stays byte for byte.
+    #[serde(with = "pairs")]
     subs: HashMap<Uuid, Sub>,
     #[serde(with = "pairs")]
     pools: HashMap<(Uuid, Uuid), Pool>,
     #[serde(with = "pairs")]
     holders: HashMap<(Uuid, Uuid), BTreeSet<Uuid>>,
+    #[serde(with = "pairs")]
     user_skus: HashMap<Uuid, (Uuid, BTreeSet<Uuid>)>,
     deleted_users: BTreeSet<Uuid>,
+    #[serde(with = "pairs")]
     family: HashMap<Uuid, String>,
     /// Families in which each user held an effective license at the last boundary.
+    #[serde(with = "pairs")]
     licensed: HashMap<Uuid, BTreeSet<String>>,
     over: BTreeSet<(Uuid, Uuid)>,
     /// Whether each pool's licenses were effective at the last boundary: only a flip needs
@@ -91,7 +96,8 @@ struct Fold {
     effective: HashMap<(Uuid, Uuid), bool>,
 }
 
-/// Maps keyed by `(customer, sku)` as lists of pairs: JSON keys must be strings.
+/// Maps as lists of pairs sorted by key: JSON keys must be strings, and a hash map's order
+/// would change every run.
 mod pairs {
     use std::collections::HashMap;
     use std::hash::Hash;

@@ -55,7 +55,7 @@ struct Shared {
     now_millis: std::sync::atomic::AtomicI64,
     faults_on: AtomicBool,
     /// The last `Date` header made, and the virtual second it is for.
-    date: Mutex<Option<(i64, axum::http::HeaderValue)>>,
+    date: std::sync::RwLock<Option<(i64, axum::http::HeaderValue)>>,
     /// `serve --max-events`: the log bound every world served gets, loaded ones included.
     log_limit: std::sync::OnceLock<usize>,
     /// How long each critical section held the world: the stall it imposed on every other
@@ -112,7 +112,7 @@ impl Mock {
                 holds: Holds::default(),
                 now_millis: std::sync::atomic::AtomicI64::new(now_millis),
                 faults_on: AtomicBool::new(faults_on),
-                date: Mutex::new(None),
+                date: std::sync::RwLock::new(None),
                 log_limit: std::sync::OnceLock::new(),
             }),
         }
@@ -169,24 +169,17 @@ impl Mock {
         self.inner.faults_on.store(faults, Ordering::Relaxed);
     }
 
-    /// The virtual now, without taking the lock (as of the last write).
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::DateTime::from_timestamp_millis(self.inner.now_millis.load(Ordering::Relaxed)).unwrap_or_default()
-    }
-
     /// The virtual now as an HTTP date (`Date` on every answer), formatted once per virtual
     /// second rather than once per request.
     pub fn http_date(&self) -> Option<axum::http::HeaderValue> {
         let secs = self.inner.now_millis.load(Ordering::Relaxed).div_euclid(1000);
-        let mut cached = self.inner.date.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, v)) = cached.as_ref()
+        if let Some((at, v)) = self.inner.date.read().unwrap_or_else(|p| p.into_inner()).as_ref()
             && *at == secs
         {
             return Some(v.clone());
         }
-        let text = chrono::DateTime::from_timestamp(secs, 0)?.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        let v = axum::http::HeaderValue::from_str(&text).ok()?;
-        *cached = Some((secs, v.clone()));
+        let v = crate::http::faults::http_date(chrono::DateTime::from_timestamp(secs, 0)?)?;
+        *self.inner.date.write().unwrap_or_else(|p| p.into_inner()) = Some((secs, v.clone()));
         Some(v)
     }
 
@@ -261,8 +254,11 @@ impl Mock {
         }
         self.inner.requests.fetch_max(minted_floor(&world), Ordering::Relaxed);
         let mut w = self.lock();
-        *w = world;
+        let old = std::mem::replace(&mut *w, world);
         self.remember(&w);
+        drop(w);
+        // Freed after the lock is released: a large world takes a while to drop.
+        drop(old);
     }
 
     /// The number of the next server-minted request id: past every one the world has seen,

@@ -114,6 +114,7 @@ pub async fn put_state(State(m): State<Mock>, RawBody(body): RawBody) -> Reply {
     w.settings
         .validate()
         .map_err(|e| PcError::invalid_input(format!("The state snapshot is not valid: settings: {e}.")))?;
+    w.check_log_limit().map_err(|e| PcError::invalid_input(format!("The state snapshot is not valid: {e}.")))?;
     w.rebuild_indexes();
     let s = summary(&w);
     m.replace(w);

@@ -20,7 +20,7 @@ use super::wire::obj;
 use crate::Mock;
 use crate::model::faults::{Call, Effect};
 
-pub(super) fn http_date(t: DateTime<Utc>) -> Option<HeaderValue> {
+pub(crate) fn http_date(t: DateTime<Utc>) -> Option<HeaderValue> {
     HeaderValue::from_str(&t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
 }
 

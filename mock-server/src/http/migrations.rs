@@ -242,22 +242,20 @@ pub async fn query(State(m): State<Mock>, caller: Caller, q: PcQuery, headers: H
         .and_then(|v| v.to_str().ok())
         .or_else(|| q.get("continuationtoken"))
         .filter(|t| !t.is_empty());
+    // Bound to the partner and the filter: a token resumes only the query that made it.
+    let kind = format!("migrations.{}.{filter:?}", caller.partner.simple());
     m.read(|w| {
         let found = w.query_migrations(caller.partner, &filter)?;
         let offset = match token {
             None => 0,
-            Some(t) => super::paging::open(w.seed(), "migrations", t)
+            Some(t) => super::paging::open(w.seed(), &kind, t)
                 .ok_or_else(|| PcError::invalid_input(format!("The continuation token {t:?} is not valid.")))?
                 .resume(found.iter().map(|m| m.id)),
         };
         let shown: Vec<_> = found.iter().skip(offset).take(size).collect();
         let page: Vec<Value> = shown.iter().map(|x| migration(x)).collect();
         let next = shown.last().filter(|_| offset + page.len() < found.len()).map(|last| {
-            super::paging::seal(
-                w.seed(),
-                "migrations",
-                &super::paging::Cursor { offset: offset + page.len(), after: last.id },
-            )
+            super::paging::seal(w.seed(), &kind, &super::paging::Cursor { offset: offset + page.len(), after: last.id })
         });
         let body = obj([
             ("newCommerceMigrations", Value::Array(page)),

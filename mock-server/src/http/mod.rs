@@ -271,11 +271,7 @@ async fn same_site(
     use axum::http::{Method, header};
     let headers = req.headers();
     let text = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
-    if bearer.is_some_and(|t| mock.is_admin_token(t.trim())) {
+    if extract::bearer(headers).is_some_and(|t| mock.is_admin_token(t)) {
         return next.run(req).await;
     }
     let host_ok = text(&header::HOST).is_none_or(|h| loopback(&h));

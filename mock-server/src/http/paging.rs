@@ -20,11 +20,18 @@ pub struct Cursor {
 impl Cursor {
     /// The index of the first item of the next page in `ids` (the list as it is now).
     pub fn resume(&self, ids: impl Iterator<Item = Uuid>) -> usize {
-        let mut n = 0;
-        for id in ids {
-            n += 1;
+        self.resume_among(ids.map(|id| (id, true)))
+    }
+
+    /// The same over a list that keeps hidden items in place (soft-deleted users): `items` is
+    /// every item in order with whether the list shows it, so a cursor whose own item was
+    /// hidden since still resumes right after it.
+    pub fn resume_among(&self, items: impl Iterator<Item = (Uuid, bool)>) -> usize {
+        let mut shown = 0;
+        for (id, visible) in items {
+            shown += usize::from(visible);
             if id == self.after {
-                return n;
+                return shown;
             }
         }
         self.offset
@@ -127,7 +134,11 @@ mod tests {
         // An item inserted before the cursor does not repeat the cursor's item.
         let ids = [Uuid::from_u128(9), Uuid::from_u128(1), after, Uuid::from_u128(5)];
         assert_eq!(c.resume(ids.into_iter()), 3);
-        // The cursor's item deleted: resume at the offset.
+        // The cursor's item gone without a trace: resume at the offset.
         assert_eq!(c.resume([Uuid::from_u128(1), Uuid::from_u128(5)].into_iter()), 2);
+        // The cursor's item hidden (soft-deleted) since: resume right after it.
+        let listed =
+            [(Uuid::from_u128(1), true), (Uuid::from_u128(2), true), (after, false), (Uuid::from_u128(5), true)];
+        assert_eq!(c.resume_among(listed.into_iter()), 2);
     }
 }

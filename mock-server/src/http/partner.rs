@@ -56,13 +56,13 @@ struct PageRequest {
 }
 
 impl PageRequest {
-    /// Where the page starts in `ids` (the list's item ids, in order).
-    fn start(&self, seed: u64, kind: &str, ids: impl Iterator<Item = Uuid>) -> Result<usize, PcError> {
+    /// Where the page starts: `items` is every item in order with whether the list shows it.
+    fn start(&self, seed: u64, kind: &str, items: impl Iterator<Item = (Uuid, bool)>) -> Result<usize, PcError> {
         let Some(token) = &self.token else { return Ok(0) };
         let cursor = paging::open(seed, kind, token).ok_or_else(|| {
             PcError::invalid_input(format!("The continuation token {token:?} is not valid for this list."))
         })?;
-        Ok(cursor.resume(ids))
+        Ok(cursor.resume_among(items))
     }
 }
 
@@ -127,16 +127,18 @@ fn next_link(
 /// GET /v1/customers: the partner's customers, seek-paged.
 pub async fn list_customers(State(m): State<Mock>, caller: Caller, q: PcQuery, headers: HeaderMap) -> Reply {
     let page = page_request(&q, &headers)?;
+    // Bound to the partner: another reseller's token does not open this partner's list.
+    let kind = format!("customers.{}", caller.partner.simple());
     m.read(|w| {
-        let mine = || w.all_customers().filter(|c| c.is_customer_of(caller.partner)).map(|c| c.id);
-        let offset = page.start(w.seed(), "customers", mine())?;
+        let mine = w.all_customers().map(|c| (c.id, c.is_customer_of(caller.partner)));
+        let offset = page.start(w.seed(), &kind, mine)?;
         let (shown, total) = w.customers_page(caller.partner, offset, page.size);
         if offset > 0 && offset >= total {
             return Err(past_end());
         }
         let ids: Vec<Uuid> = shown.iter().map(|c| c.id).collect();
         let items = shown.iter().map(|c| wire::customer_item(c, caller.partner)).collect::<Vec<_>>();
-        let next = next_link("/customers", page.size, (w.seed(), "customers"), offset, &ids, total);
+        let next = next_link("/customers", page.size, (w.seed(), &kind), offset, &ids, total);
         ok(wire::seek_page(items, format!("/customers?size={}", page.size), next))
     })
 }
@@ -371,7 +373,7 @@ pub async fn list_users(
     m.read(|w| {
         let c = w.customer_of(caller.partner, cid)?;
         let active: Vec<_> = c.users_in_order().filter(|u| u.state == UserState::Active).collect();
-        let offset = page.start(w.seed(), &kind, active.iter().map(|u| u.id))?;
+        let offset = page.start(w.seed(), &kind, c.users_in_order().map(|u| (u.id, u.state == UserState::Active)))?;
         let total = active.len();
         if offset > 0 && offset >= total {
             return Err(past_end());

@@ -53,6 +53,15 @@ impl World {
         self.log_cut.as_ref()
     }
 
+    /// Refuse a snapshot whose log bound is too small (a restored world is not re-checked by
+    /// [`World::set_log_limit`]).
+    pub fn check_log_limit(&self) -> Result<(), String> {
+        match self.log_limit {
+            Some(l) if l < MIN_LOG_LIMIT => Err(format!("logLimit: at least {MIN_LOG_LIMIT} events, not {l}")),
+            _ => Ok(()),
+        }
+    }
+
     /// Bound the log to `limit` events (`None`: unbounded), or refuse a bound too small.
     pub fn set_log_limit(&mut self, limit: Option<usize>) -> Result<(), String> {
         if limit.is_some_and(|l| l < MIN_LOG_LIMIT) {
@@ -71,14 +80,15 @@ impl World {
         if self.events.len() <= limit {
             return;
         }
-        let judge = self.with_judge(|j| j.clone());
-        let keep_from = self.events.len() - limit / 2;
+        let keep_from = self.events.len() - (limit / 2).max(1);
         // Never split a batch: keep the whole batch the first kept event belongs to.
         let batch = self.events[keep_from].batch;
         let start = self.events[..keep_from].iter().rposition(|e| e.batch != batch).map_or(0, |i| i + 1);
         if start == 0 {
             return;
         }
+        // The running judge has folded all of it first, so the verdict keeps what goes.
+        self.with_judge(|_| ());
         let through = self.events[start - 1].seq;
         let dropped = self.log_cut.as_ref().map_or(0, |c| c.dropped) + start as u64;
         // The checkpoint is the judge's state after the dropped events only: fold them alone.
@@ -86,7 +96,6 @@ impl World {
         checkpoint.feed(&self.events[..start]);
         self.events.drain(..start);
         self.log_cut = Some(LogCut { dropped, through, judge: checkpoint });
-        *self.judge.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(judge);
     }
 
     /// The next event's sequence number (the log may have been cut to nothing).

@@ -22,7 +22,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper_util::service::TowerToHyperService::new(app);
-    let io = hyper_util::rt::TokioIo::new(Refusals { io: stream, pending: None });
+    let io = hyper_util::rt::TokioIo::new(Refusals { io: stream, pending: None, mid_buffer: false });
     let _ = hyper::server::conn::http1::Builder::new()
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS)
@@ -98,6 +98,9 @@ struct Refusals<S> {
     io: S,
     /// A replacement being written: its bytes, how many are out, and the length hyper gave.
     pending: Option<(Vec<u8>, usize, usize)>,
+    /// The last write took only part of hyper's buffer: the next one continues it (a body's
+    /// middle), so it is never taken for the start of a refusal.
+    mid_buffer: bool,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Refusals<S> {
@@ -109,9 +112,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Refusals<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for Refusals<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.pending.is_none() {
-            match replacement(buf) {
+            match replacement(buf).filter(|_| !self.mid_buffer) {
                 Some(bytes) => self.pending = Some((bytes, 0, buf.len())),
-                None => return Pin::new(&mut self.io).poll_write(cx, buf),
+                None => {
+                    let written = ready!(Pin::new(&mut self.io).poll_write(cx, buf))?;
+                    self.mid_buffer = written < buf.len();
+                    return Poll::Ready(Ok(written));
+                }
             }
         }
         let this = &mut *self;

@@ -36,6 +36,7 @@ pub fn load(path: &Path) -> Result<Option<World>, PersistError> {
     let mut world: World =
         serde_json::from_slice(&bytes).map_err(|e| PersistError::Invalid(path.to_path_buf(), e.to_string()))?;
     world.settings.validate().map_err(|e| PersistError::Invalid(path.to_path_buf(), format!("settings: {e}")))?;
+    world.check_log_limit().map_err(|e| PersistError::Invalid(path.to_path_buf(), e))?;
     world.rebuild_indexes();
     Ok(Some(world))
 }

@@ -265,5 +265,11 @@ async fn a_bounded_log_keeps_the_verdict_and_marks_the_cut() -> TestResult {
     assert_eq!(fresh.send(Method::PUT, "/admin/state", Some(&snapshot), &[]).await.status.as_u16(), 200);
     assert_eq!(fresh.invariants().await, judged);
     assert!(bounded.mock.bound_log(10).is_err(), "a bound too small is refused");
+    // A snapshot carrying one is refused too, and nothing changes.
+    let mut doc: serde_json::Value = serde_json::from_str(&snapshot)?;
+    doc["logLimit"] = 1.into();
+    let r = fresh.send(Method::PUT, "/admin/state", Some(&doc.to_string()), &[]).await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.text);
+    assert_eq!(fresh.get("/admin/state").await.text, snapshot, "the snapshot round-trips byte for byte");
     Ok(())
 }

@@ -131,6 +131,13 @@ async fn a_deletion_between_pages_skips_nobody_and_past_the_end_is_2000() -> Tes
     let second = users_after(&h, &token).await;
     assert_eq!(second.status, 200, "{}", second.text);
     assert_eq!(first_names(&second), expected);
+    // The last user a page showed deleted: the next page still starts right after them.
+    let token2 = second.body["continuationToken"].as_str().ok_or("no token")?.to_string();
+    let last = second.body["items"][3]["id"].as_str().ok_or("no user")?.to_string();
+    let r = h.send(Method::DELETE, &format!("/v1/customers/{WINGTIP}/users/{last}"), None, &[]).await;
+    assert_eq!(r.status.as_u16(), 204, "{}", r.text);
+    let third = users_after(&h, &token2).await;
+    assert_eq!(first_names(&third).first(), first_names(&all).get(8), "{}", third.text);
     // Every user after the second page's last deleted: its token is now past the end.
     let token = second.body["continuationToken"].as_str().ok_or("no token")?.to_string();
     for u in all.body["items"].as_array().into_iter().flatten().skip(8) {

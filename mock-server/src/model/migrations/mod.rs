@@ -189,12 +189,16 @@ impl World {
         req: &MigrationRequest,
     ) -> Result<Uuid> {
         if let Some(first) = self.unseen_migration(partner, customer, req.current_subscription_id) {
-            if self
-                .migrations
-                .get(&first)
-                .is_some_and(|m| !m.request_id.is_empty() && m.request_id == request_id(batch))
-            {
-                return Ok(first);
+            // The same request again (a lost answer) is whichever migration it made.
+            let rid = request_id(batch);
+            let repeated = self.migrations.values().find(|m| {
+                m.current_subscription_id == req.current_subscription_id
+                    && m.status == MigrationStatus::Processing
+                    && !rid.is_empty()
+                    && m.request_id == rid
+            });
+            if let Some(m) = repeated {
+                return Ok(m.id);
             }
             return self.migrate_again(batch, first, req);
         }
@@ -277,8 +281,11 @@ impl World {
         let lag = self.fault_plan().and_then(|p| p.migrations.as_ref()).map_or(0, |m| m.lag_seconds);
         let held = self.subscription_of(partner, customer, subscription).ok()?.migration?;
         let m = self.migrations.get(&held)?;
-        (m.status == MigrationStatus::Processing && self.now < m.started + Duration::seconds(i64::from(lag)))
-            .then_some(held)
+        // An add-on held by its base's migration is not a second create of that migration.
+        let lagging = m.current_subscription_id == subscription
+            && m.status == MigrationStatus::Processing
+            && self.now < m.started + Duration::seconds(i64::from(lag));
+        lagging.then_some(held)
     }
 
     /// A second migration of what `first` migrates, accepted because the check did not see
@@ -306,17 +313,15 @@ impl World {
             request_id: request_id(batch).to_string(),
             ..template
         };
+        let legacy =
+            self.subscription_of(migration.partner, migration.customer, migration.current_subscription_id).ok();
         let subject = Subject {
             customer: Some(migration.customer),
             subscription: Some(migration.current_subscription_id),
+            sku: legacy.map(|s| s.sku_id),
             ..Subject::default()
         };
-        let family = self
-            .subscription_of(migration.partner, migration.customer, migration.current_subscription_id)
-            .ok()
-            .and_then(|s| self.catalog.offer(&s.offer_id))
-            .map(|o| o.family.clone())
-            .unwrap_or_default();
+        let family = legacy.and_then(|s| self.catalog.offer(&s.offer_id)).map(|o| o.family.clone()).unwrap_or_default();
         self.migrations.insert(id, migration);
         self.log(batch, subject, EventKind::MigrationStarted { migration: id, family });
         self.schedule_migration(id);
