@@ -39,8 +39,13 @@ pub async fn serve_plain(
     accept_each(listener, shutdown, move |tcp| serve_connection(tcp, app.clone())).await
 }
 
+/// How long a stop waits for the connections still open (requests in flight finish in
+/// milliseconds; an idle keep-alive connection is not waited for longer than this).
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Accept connections until `shutdown` resolves, each served on a task of its own by `serve`
-/// (so a slow or silent client never holds up the others).
+/// (so a slow or silent client never holds up the others); then let the requests in flight
+/// finish (up to [`DRAIN`]), so a state saved after the stop holds every answered write.
 pub async fn accept_each<F, Fut>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -51,6 +56,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     tokio::pin!(shutdown);
+    let mut open = tokio::task::JoinSet::new();
     loop {
         let (tcp, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -61,11 +67,17 @@ where
                     continue;
                 }
             },
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(serve(tcp));
+        open.spawn(serve(tcp));
+        // Reap the finished ones as we go, so the set holds only open connections.
+        while open.try_join_next().is_some() {}
     }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, async { while open.join_next().await.is_some() {} }).await;
+    open.abort_all();
+    Ok(())
 }
 
 /// The error body for a refusal hyper makes itself, if `head` is one: hyper writes it whole,
