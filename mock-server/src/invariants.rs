@@ -226,6 +226,11 @@ impl Judge {
         Verdict { ok: self.violations.is_empty(), violations: self.violations.clone() }
     }
 
+    /// The violations found so far, without copying them.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
     /// Fold `events`: whole batches, after every event folded before (earlier ones are
     /// skipped, so feeding a log's tail again is harmless).
     pub fn feed<E: Borrow<Event>>(&mut self, events: &[E]) {

@@ -41,6 +41,12 @@ impl World {
         self.with_judge(|j| j.verdict())
     }
 
+    /// How many violations the judge found, and the first one's message: what a banner shows,
+    /// without copying every violation.
+    pub fn verdict_glance(&self) -> (usize, Option<String>) {
+        self.with_judge(|j| (j.violations().len(), j.violations().first().map(|v| v.message.clone())))
+    }
+
     fn with_judge<R>(&self, f: impl FnOnce(&mut Judge) -> R) -> R {
         let mut cache = self.judge.0.lock().unwrap_or_else(|p| p.into_inner());
         let judge = cache.get_or_insert_with(|| self.log_cut.as_ref().map(|c| c.judge.clone()).unwrap_or_default());

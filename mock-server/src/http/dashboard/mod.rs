@@ -139,7 +139,7 @@ pub(super) fn channel(s: &Subscription, w: &World, partner: Uuid) -> String {
 /// The frame of every page: navigation, who is signed in (and the switcher when the scenario
 /// has several partners), the virtual date, and the judge's banner.
 pub(super) fn page(w: &World, me: Option<&Me>, title: &str, body: Markup) -> Markup {
-    let verdict = w.verdict();
+    let (violations, first) = w.verdict_glance();
     let partner = me.map(|m| m.name.clone()).unwrap_or_default();
     html! {
         (DOCTYPE)
@@ -166,12 +166,12 @@ pub(super) fn page(w: &World, me: Option<&Me>, title: &str, body: Markup) -> Mar
                         }
                     }
                 }
-                @if verdict.ok {
+                @if violations == 0 {
                     div class="ok" id="invariants" role="status" { "Every licensed user still has an effective license." }
                 } @else {
                     div class="banner" id="invariants" role="alert" {
-                        (verdict.violations.len()) " violation(s): "
-                        @if let Some(v) = verdict.violations.first() { (v.message) }
+                        (violations) " violation(s): "
+                        @if let Some(m) = &first { (m) }
                         " " a href="/audit" style="color:#fff" { "See the audit log" }
                     }
                 }
