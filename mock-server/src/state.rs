@@ -136,21 +136,29 @@ impl Mock {
     }
 
     fn lock(&self) -> MutexGuard<'_, World> {
-        // A panic inside the model is caught by the HTTP layer; the world it left is still the
-        // best account we have, so keep serving it rather than poisoning every later request.
+        // A write that panics is rolled back before its guard drops (`with`), and a read changes
+        // nothing, so a poisoned lock still guards a whole world: keep serving it.
         self.inner.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Run `f` with the world locked. The closure cannot await, so the lock is never held
     /// across an await point.
+    ///
+    /// A panic inside `f` undoes everything `f` changed before it is passed on (the HTTP
+    /// layer answers 500): the world is left exactly as it was, never half changed.
     pub fn with<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
         let mut w = self.lock();
         let start = std::time::Instant::now();
-        let out = f(&mut w);
+        let checkpoint = w.begin_write();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut w)));
+        match &out {
+            Ok(_) => w.end_write(),
+            Err(_) => w.roll_back(checkpoint),
+        }
         self.remember(&w);
         drop(w);
         self.inner.holds.record(start.elapsed());
-        out
+        out.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&World) -> R) -> R {

@@ -82,7 +82,7 @@ impl World {
     /// the judge folded them. Called before a new batch's first event: every batch in the log
     /// is complete, so the judge never folds half a batch.
     pub(crate) fn bound_log(&mut self) {
-        let Some(limit) = self.log_limit else { return };
+        let Some(limit) = self.log_limit.filter(|_| self.writing.is_none()) else { return };
         if self.events.len() <= limit {
             return;
         }

@@ -3,8 +3,6 @@
 //! catches a client retrying before `Retry-After`. The model decides; the HTTP layer only acts
 //! out the decision. Draws come from the plan's own seeded sequence, so a seed replays a storm.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -318,19 +316,20 @@ pub struct Call<'a> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FaultState {
-    pub plan: Option<FaultPlan>,
+    /// Shared: a write's checkpoint copies a pointer, not the rules.
+    pub plan: Option<std::sync::Arc<FaultPlan>>,
     draws: u64,
     /// Matching calls seen per rule, and firings per rule.
     seen: Vec<u64>,
     fired: Vec<u64>,
     /// Faults met per request id (the fairness bound); dropped once the request passes.
-    streak: BTreeMap<String, u32>,
+    streak: imbl::OrdMap<String, u32>,
     /// Request times per rate-limit key, oldest first.
     #[serde(skip)]
-    windows: HashMap<(usize, Uuid, Option<Uuid>), VecDeque<DateTime<Utc>>>,
+    windows: imbl::OrdMap<(usize, Uuid, Option<Uuid>), imbl::Vector<DateTime<Utc>>>,
     /// Throttled request ids and when they may be retried.
     #[serde(skip)]
-    not_before: HashMap<String, DateTime<Utc>>,
+    not_before: imbl::OrdMap<String, DateTime<Utc>>,
 }
 
 fn path_matches(pattern: &str, path: &str) -> bool {
@@ -350,7 +349,7 @@ impl FaultRule {
 
 impl World {
     pub fn fault_plan(&self) -> Option<&FaultPlan> {
-        self.faults.plan.as_ref()
+        self.faults.plan.as_deref()
     }
 
     /// Install (or with `None` clear) a fault plan; counters start afresh.
@@ -359,7 +358,12 @@ impl World {
             p.validate()?;
         }
         let n = plan.as_ref().map_or(0, |p| p.rules.len());
-        self.faults = FaultState { plan, seen: vec![0; n], fired: vec![0; n], ..FaultState::default() };
+        self.faults = FaultState {
+            plan: plan.map(std::sync::Arc::new),
+            seen: vec![0; n],
+            fired: vec![0; n],
+            ..FaultState::default()
+        };
         Ok(())
     }
 

@@ -168,10 +168,10 @@ impl World {
     /// Record one assignment (checks were done by the caller).
     pub(crate) fn grant(&mut self, batch: &Batch, customer: Uuid, user: Uuid, sku: Uuid) {
         let family = self.family_of(sku);
-        let Some(c) = self.customers.get_mut(&customer) else {
+        let Some(c) = self.tenant_mut(customer) else {
             return;
         };
-        let Some(u) = c.users.get_mut(&user) else {
+        let Some(u) = c.users.get_mut(&user).map(std::sync::Arc::make_mut) else {
             return;
         };
         if u.holds(sku) {
@@ -188,10 +188,10 @@ impl World {
     /// Record one removal.
     pub(crate) fn revoke(&mut self, batch: &Batch, customer: Uuid, user: Uuid, sku: Uuid) {
         let family = self.family_of(sku);
-        let Some(c) = self.customers.get_mut(&customer) else {
+        let Some(c) = self.tenant_mut(customer) else {
             return;
         };
-        let Some(u) = c.users.get_mut(&user) else {
+        let Some(u) = c.users.get_mut(&user).map(std::sync::Arc::make_mut) else {
             return;
         };
         if !u.holds(sku) {

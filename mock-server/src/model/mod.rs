@@ -21,12 +21,14 @@
 //! - `signin`: the mock's own OAuth authority (apps, grants, device codes, token lifetimes).
 //! - `events`: the audit log.
 //! - `bounded_log`: the log's memory bound, and the judge's running fold that survives a cut.
+//! - `checkpoint`: the world before a write, restored if the write panics halfway.
 //! - `faults`: fault plans, rate limits on virtual time, early-retry bookkeeping.
 //! - `scenario`: the scenario document and how a world is built from it.
 //! - `errors`: why a change is refused.
 
 pub mod bounded_log;
 pub mod catalog;
+pub mod checkpoint;
 pub mod errors;
 pub mod events;
 pub mod faults;
@@ -44,8 +46,6 @@ pub mod tenants;
 pub mod transitions;
 pub mod upgrades;
 pub mod users;
-
-use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -144,12 +144,16 @@ pub struct World {
     pub settings: Settings,
     now: DateTime<Utc>,
     ids: IdSource,
-    pub catalog: Catalog,
+    /// Shared, and copied only when an admin call changes it: a write's checkpoint is cheap.
+    pub catalog: std::sync::Arc<Catalog>,
     partners: Vec<Partner>,
-    customers: BTreeMap<Uuid, Customer>,
+    /// Persistent maps and vectors throughout (but for the derived indexes): a checkpoint
+    /// before each write is a few pointer copies, and a write copies only the paths it
+    /// changes ([`World::begin_write`]).
+    customers: imbl::OrdMap<Uuid, std::sync::Arc<Customer>>,
     /// Customers in the order they were added: the order `GET /customers` pages through.
-    customer_order: Vec<Uuid>,
-    tokens: BTreeMap<String, Token>,
+    customer_order: imbl::Vector<Uuid>,
+    tokens: imbl::OrdMap<String, Token>,
     #[serde(default)]
     authority: signin::Authority,
     /// Boxed: the vector then holds pointers, so growing it copies 8 bytes an event instead of
@@ -168,24 +172,31 @@ pub struct World {
     /// Pending lifecycle deadlines `(when, customer, subscription)`; an entry is checked
     /// against the subscription when it comes due, so stale entries are harmless.
     #[serde(skip)]
-    deadlines: BTreeSet<(DateTime<Utc>, Uuid, Uuid)>,
+    deadlines: std::collections::BTreeSet<(DateTime<Utc>, Uuid, Uuid)>,
     /// Order requests by `partner/MS-RequestId`: `(customer, order, when)`, for deduplication.
     #[serde(default)]
-    order_requests: BTreeMap<String, (Uuid, Uuid, DateTime<Utc>)>,
+    order_requests: imbl::OrdMap<std::sync::Arc<str>, (Uuid, Uuid, DateTime<Utc>)>,
     /// The same keys oldest first, so expired ones leave from the front, a few per order,
     /// instead of in a sweep of the whole map; derived, rebuilt on restore.
     #[serde(skip)]
-    order_request_queue: std::collections::VecDeque<(DateTime<Utc>, String)>,
+    order_request_queue: std::collections::VecDeque<(DateTime<Utc>, std::sync::Arc<str>)>,
     #[serde(default)]
     faults: faults::FaultState,
     /// NCE migrations by id (their clock deadlines share `deadlines`, keyed by migration id).
     #[serde(default)]
-    migrations: BTreeMap<Uuid, migrations::Migration>,
+    migrations: imbl::OrdMap<Uuid, migrations::Migration>,
     #[serde(default)]
-    schedules: BTreeMap<Uuid, schedules::Schedule>,
+    schedules: imbl::OrdMap<Uuid, schedules::Schedule>,
     /// NCE transitions, oldest first.
     #[serde(default)]
-    transitions: Vec<transitions::Transition>,
+    transitions: imbl::Vector<transitions::Transition>,
+    /// While a write runs under [`World::begin_write`]: where its events start. The log is
+    /// not cut meanwhile, so rolling back is truncating it.
+    #[serde(skip)]
+    writing: Option<usize>,
+    /// [`World::arm_panic`]: events left before an injected panic.
+    #[serde(skip)]
+    panic_after: Option<u64>,
 }
 
 /// One batch of events in the making: everything one request, clock step or admin action did.
@@ -204,24 +215,26 @@ impl World {
             settings: Settings::default(),
             now,
             ids: IdSource::new(seed),
-            catalog: Catalog::builtin(),
+            catalog: std::sync::Arc::new(Catalog::builtin()),
             partners: Vec::new(),
-            customers: BTreeMap::new(),
-            customer_order: Vec::new(),
-            tokens: BTreeMap::new(),
+            customers: imbl::OrdMap::new(),
+            customer_order: imbl::Vector::new(),
+            tokens: imbl::OrdMap::new(),
             authority: signin::Authority::default(),
             events: Vec::new(),
             log_cut: None,
             log_limit: None,
             judge: bounded_log::JudgeCache::default(),
             next_batch: 1,
-            deadlines: BTreeSet::new(),
-            order_requests: BTreeMap::new(),
+            deadlines: std::collections::BTreeSet::new(),
+            order_requests: imbl::OrdMap::new(),
             order_request_queue: std::collections::VecDeque::new(),
             faults: faults::FaultState::default(),
-            migrations: BTreeMap::new(),
-            schedules: BTreeMap::new(),
-            transitions: Vec::new(),
+            migrations: imbl::OrdMap::new(),
+            schedules: imbl::OrdMap::new(),
+            transitions: imbl::Vector::new(),
+            writing: None,
+            panic_after: None,
         }
     }
 
@@ -236,10 +249,18 @@ impl World {
             .filter(|m| m.status == migrations::MigrationStatus::Processing)
             .map(|m| m.id)
             .collect();
-        for c in self.customers.values_mut() {
-            for s in c.subscriptions.values_mut() {
-                if s.migration.is_some_and(|m| !processing.contains(&m)) {
-                    s.migration = None;
+        let ids: Vec<Uuid> = self.customers.keys().copied().collect();
+        for id in &ids {
+            let Some(c) = self.customers.get_mut(id).map(std::sync::Arc::make_mut) else { continue };
+            let held: Vec<Uuid> = c
+                .subscriptions
+                .values()
+                .filter(|s| s.migration.is_some_and(|m| !processing.contains(&m)))
+                .map(|s| s.id)
+                .collect();
+            for s in held {
+                if let Some(sub) = c.subscriptions.get_mut(&s).map(std::sync::Arc::make_mut) {
+                    sub.migration = None;
                 }
             }
         }
@@ -248,13 +269,15 @@ impl World {
         for (c, s) in keys {
             self.schedule(c, s);
         }
-        for c in self.customers.values_mut() {
-            c.rebuild_derived();
+        for id in &ids {
+            if let Some(c) = self.customers.get_mut(id) {
+                std::sync::Arc::make_mut(c).rebuild_derived();
+            }
         }
-        let mut queue: Vec<(DateTime<Utc>, String)> =
+        let mut queue: Vec<(DateTime<Utc>, std::sync::Arc<str>)> =
             self.order_requests.iter().map(|(k, (_, _, at))| (*at, k.clone())).collect();
         queue.sort();
-        self.order_request_queue = queue.into();
+        self.order_request_queue = queue.into_iter().collect();
         let prospects: Vec<Uuid> = self.customers.values().filter(|c| c.accepts.is_some()).map(|c| c.id).collect();
         for c in prospects {
             self.schedule_acceptance(c);
@@ -279,7 +302,7 @@ impl World {
 
     /// The `MS-RequestId`s of orders the world remembers (for deduplication).
     pub fn order_request_ids(&self) -> impl Iterator<Item = &str> {
-        self.order_requests.keys().map(|k| k.split_once('/').map_or(k.as_str(), |(_, id)| id))
+        self.order_requests.keys().map(|k| k.split_once('/').map_or(&**k, |(_, id)| id))
     }
 
     pub fn events(&self) -> &[Box<Event>] {
@@ -305,11 +328,11 @@ impl World {
     }
 
     pub fn all_customers(&self) -> impl Iterator<Item = &Customer> {
-        self.customer_order.iter().filter_map(|id| self.customers.get(id))
+        self.customer_order.iter().filter_map(|id| self.customers.get(id).map(|c| &**c))
     }
 
     pub fn customer_any(&self, id: Uuid) -> Option<&Customer> {
-        self.customers.get(&id)
+        self.customers.get(&id).map(|c| &**c)
     }
 
     /// Start a batch. Its number is only taken by its first event, so a refused request
@@ -338,19 +361,25 @@ impl World {
             sku: subject.sku,
             kind,
         }));
+        self.trip_armed_panic();
     }
 
     /// A customer this partner may act for: unknown ids and other partners' customers are
     /// both "not found", as Partner Center answers.
     pub fn customer_of(&self, partner: Uuid, id: Uuid) -> Result<&Customer> {
         match self.customers.get(&id) {
-            Some(c) if c.is_customer_of(partner) => Ok(c),
+            Some(c) if c.is_customer_of(partner) => Ok(&**c),
             _ => Err(ModelError::CustomerNotFound(id)),
         }
     }
 
     fn customer_mut(&mut self, id: Uuid) -> Result<&mut Customer> {
-        self.customers.get_mut(&id).ok_or(ModelError::CustomerNotFound(id))
+        self.tenant_mut(id).ok_or(ModelError::CustomerNotFound(id))
+    }
+
+    /// The one way to change a customer: copies it first if a checkpoint still shares it.
+    fn tenant_mut(&mut self, id: Uuid) -> Option<&mut Customer> {
+        self.customers.get_mut(&id).map(std::sync::Arc::make_mut)
     }
 
     fn default_partner(&self) -> Result<Uuid> {

@@ -128,7 +128,9 @@ impl World {
         let subject =
             Subject { customer: Some(customer), subscription: Some(id), sku: Some(sub.sku_id), ..Subject::default() };
         let from_quantity = sub.quantity;
-        let Some(sub) = self.customers.get_mut(&customer).and_then(|c| c.subscriptions.get_mut(&id)) else {
+        let Some(sub) =
+            self.tenant_mut(customer).and_then(|c| c.subscriptions.get_mut(&id).map(std::sync::Arc::make_mut))
+        else {
             return Err(ModelError::SubscriptionNotFound(id));
         };
         sub.revision += 1;

@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Actor, Catalog, Cause, Channel, Customer, EventKind, ModelError, Offer, Order, OrderLine, Partner, Result,
-    Settings, Subject, Subscription, SubscriptionStatus, User, UserState, World, nce::requested_term,
-    tenants::PendingAcceptance,
+    Actor, Cause, Channel, Customer, EventKind, ModelError, Offer, Order, OrderLine, Partner, Result, Settings,
+    Subject, Subscription, SubscriptionStatus, User, UserState, World, nce::requested_term, tenants::PendingAcceptance,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,11 +168,10 @@ impl World {
         if let Some(plan) = &scenario.faults {
             w.set_fault_plan(Some(plan.clone())).map_err(|e| invalid(format!("faults: {e}")))?;
         }
-        let mut catalog: Catalog = w.catalog.clone();
+        let catalog = std::sync::Arc::make_mut(&mut w.catalog);
         for o in &scenario.offers {
             catalog.insert(o.clone());
         }
-        w.catalog = catalog;
         if scenario.partners.is_empty() {
             return Err(invalid("partners: at least one partner is needed"));
         }
@@ -221,7 +219,7 @@ impl World {
                 subscriptions: Default::default(),
                 orders: Default::default(),
                 users: Default::default(),
-                user_order: Vec::new(),
+                user_order: imbl::Vector::new(),
                 consumed: Default::default(),
                 by_sku: Default::default(),
             };
@@ -314,8 +312,8 @@ impl World {
                 let order = seeded_order(&sub);
                 let sub = Subscription { order_id: order.as_ref().map(|o| o.id), ..sub };
                 w.insert_subscription(&batch, sub, &offer.family);
-                if let (Some(order), Some(c)) = (order, w.customers.get_mut(&id)) {
-                    c.orders.insert(order.id, order);
+                if let (Some(order), Some(c)) = (order, w.tenant_mut(id)) {
+                    c.orders.insert(order.id, std::sync::Arc::new(order));
                 }
             }
 

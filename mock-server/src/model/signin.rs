@@ -50,8 +50,8 @@ struct DeviceCode {
 #[serde(rename_all = "camelCase", default)]
 pub struct Authority {
     apps: Vec<App>,
-    refresh_tokens: std::collections::BTreeMap<String, Refresh>,
-    device_codes: std::collections::BTreeMap<String, DeviceCode>,
+    refresh_tokens: imbl::OrdMap<String, Refresh>,
+    device_codes: imbl::OrdMap<String, DeviceCode>,
 }
 
 /// One token request, as the token endpoint's form says.
@@ -170,13 +170,16 @@ impl World {
     pub fn approve_device_code(&mut self, user_code: &str) -> std::result::Result<(), SignInError> {
         let wanted = normalise_code(user_code);
         let now = self.now();
-        let code = self
+        let key = self
             .authority
             .device_codes
-            .values_mut()
-            .find(|d| normalise_code(&d.user_code) == wanted && d.expires_at > now)
+            .iter()
+            .find(|(_, d)| normalise_code(&d.user_code) == wanted && d.expires_at > now)
+            .map(|(k, _)| k.clone())
             .ok_or(SignInError::InvalidGrant)?;
-        code.approved = true;
+        if let Some(code) = self.authority.device_codes.get_mut(&key) {
+            code.approved = true;
+        }
         Ok(())
     }
 

@@ -231,7 +231,7 @@ impl World {
 
     pub fn orders_of(&self, partner: Uuid, customer: Uuid) -> Result<Vec<&Order>> {
         let c = self.customer_of(partner, customer)?;
-        let mut orders: Vec<&Order> = c.orders.values().filter(|o| o.partner == partner).collect();
+        let mut orders: Vec<&Order> = c.orders.values().filter(|o| o.partner == partner).map(|o| &**o).collect();
         orders.sort_by_key(|o| (o.creation_date, o.id));
         Ok(orders)
     }
@@ -258,7 +258,7 @@ impl World {
         let window = Duration::seconds(self.settings.order_dedup_seconds.max(0));
         // Remembered per partner: another reseller of the same customer reusing the id gets
         // an order of its own, and never learns the other's.
-        let key = format!("{partner}/{request_id}");
+        let key: std::sync::Arc<str> = format!("{partner}/{request_id}").into();
         if let Some((c, order, at)) = self.order_requests.get(&key).copied()
             && c == customer
             && self.now < at + window
@@ -395,7 +395,7 @@ impl World {
         }
         let line_items = order_lines.len();
         let order = Order { id: order_id, customer, partner, creation_date: now, line_items: order_lines };
-        self.customer_mut(customer)?.orders.insert(order_id, order);
+        self.customer_mut(customer)?.orders.insert(order_id, std::sync::Arc::new(order));
         let subject = Subject { customer: Some(customer), ..Subject::default() };
         self.log(batch, subject, EventKind::OrderPlaced { order: order_id, line_items });
         Ok(order_id)
@@ -456,8 +456,8 @@ impl World {
             commitment_end_date: sub.commitment_end_date,
         };
         let (customer, id, sku) = (sub.customer, sub.id, sub.sku_id);
-        if let Some(c) = self.customers.get_mut(&customer) {
-            c.subscriptions.insert(id, sub);
+        if let Some(c) = self.tenant_mut(customer) {
+            c.subscriptions.insert(id, std::sync::Arc::new(sub));
             c.index_sku(id, None, sku);
         }
         self.log(batch, subject, kind);

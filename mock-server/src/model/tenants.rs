@@ -1,7 +1,7 @@
 //! Partners, customers (tenants), the reseller relationship between them, users and bearer
 //! tokens: who may see and change what.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -106,18 +106,20 @@ pub struct Customer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepts: Option<PendingAcceptance>,
     /// Every subscription the tenant holds, whatever channel sold it.
-    pub subscriptions: BTreeMap<Uuid, Subscription>,
-    pub orders: BTreeMap<Uuid, Order>,
-    pub users: BTreeMap<Uuid, User>,
+    /// Values shared (`Arc`): a write copies the one it changes, not its neighbours in the
+    /// persistent map's node.
+    pub subscriptions: imbl::OrdMap<Uuid, Arc<Subscription>>,
+    pub orders: imbl::OrdMap<Uuid, Arc<Order>>,
+    pub users: imbl::OrdMap<Uuid, Arc<User>>,
     /// Users in the order they were created: the order `GET .../users` pages through.
-    pub user_order: Vec<Uuid>,
+    pub user_order: imbl::Vector<Uuid>,
     /// Consumed units per SKU (active users holding it); derived, rebuilt on restore.
     #[serde(skip)]
-    pub(crate) consumed: BTreeMap<Uuid, u32>,
+    pub(crate) consumed: imbl::OrdMap<Uuid, u32>,
     /// Subscription ids per SKU, so seat counts read one SKU's subscriptions, not the whole
     /// tenant's; derived, rebuilt on restore.
     #[serde(skip)]
-    pub(crate) by_sku: BTreeMap<Uuid, std::collections::BTreeSet<Uuid>>,
+    pub(crate) by_sku: imbl::OrdMap<Uuid, imbl::OrdSet<Uuid>>,
 }
 
 impl Customer {
@@ -126,7 +128,7 @@ impl Customer {
     }
 
     pub fn users_in_order(&self) -> impl Iterator<Item = &User> {
-        self.user_order.iter().filter_map(|id| self.users.get(id))
+        self.user_order.iter().filter_map(|id| self.users.get(id).map(|u| &**u))
     }
 
     pub fn consumed_units(&self, sku: Uuid) -> u32 {
@@ -135,7 +137,7 @@ impl Customer {
 
     /// The tenant's subscriptions of one SKU.
     pub fn subscriptions_of_sku(&self, sku: Uuid) -> impl Iterator<Item = &super::Subscription> {
-        self.by_sku.get(&sku).into_iter().flatten().filter_map(|id| self.subscriptions.get(id))
+        self.by_sku.get(&sku).into_iter().flatten().filter_map(|id| self.subscriptions.get(id).map(|s| &**s))
     }
 
     /// File subscription `id` under `sku` (and out of `from`, when its SKU changed).
@@ -149,7 +151,7 @@ impl Customer {
     /// Rebuild what a snapshot does not carry: consumed units and the SKU index.
     pub(crate) fn rebuild_derived(&mut self) {
         self.recount_consumed();
-        let mut by_sku: BTreeMap<Uuid, std::collections::BTreeSet<Uuid>> = BTreeMap::new();
+        let mut by_sku: imbl::OrdMap<Uuid, imbl::OrdSet<Uuid>> = imbl::OrdMap::new();
         for s in self.subscriptions.values() {
             by_sku.entry(s.sku_id).or_default().insert(s.id);
         }
@@ -157,7 +159,7 @@ impl Customer {
     }
 
     pub(crate) fn recount_consumed(&mut self) {
-        let mut consumed = BTreeMap::new();
+        let mut consumed = imbl::OrdMap::new();
         for u in self.users.values().filter(|u| u.state == UserState::Active) {
             for sku in &u.licenses {
                 *consumed.entry(*sku).or_insert(0) += 1;
@@ -168,7 +170,7 @@ impl Customer {
 
     /// Subscriptions in a stable order: by creation, then id.
     pub fn subscriptions_in_order(&self) -> Vec<&Subscription> {
-        let mut subs: Vec<&Subscription> = self.subscriptions.values().collect();
+        let mut subs: Vec<&Subscription> = self.subscriptions.values().map(|s| &**s).collect();
         subs.sort_by_key(|s| (s.creation_date, s.id));
         subs
     }
@@ -215,8 +217,8 @@ impl World {
         let id = customer.id;
         let kind = EventKind::CustomerAdded { company_name: customer.company_name.clone() };
         let resellers = customer.resellers.clone();
-        self.customer_order.push(id);
-        self.customers.insert(id, customer);
+        self.customer_order.push_back(id);
+        self.customers.insert(id, std::sync::Arc::new(customer));
         let subject = Subject { customer: Some(id), ..Subject::default() };
         self.log(batch, subject, kind);
         for partner in resellers {
@@ -266,7 +268,7 @@ impl World {
     }
 
     pub fn user_of(&self, partner: Uuid, customer: Uuid, user: Uuid) -> Result<&User> {
-        self.customer_of(partner, customer)?.users.get(&user).ok_or(ModelError::UserNotFound(user))
+        self.customer_of(partner, customer)?.users.get(&user).map(|u| &**u).ok_or(ModelError::UserNotFound(user))
     }
 
     pub(crate) fn insert_user(&mut self, batch: &Batch, customer: Uuid, user: User) -> Result<()> {
@@ -274,8 +276,8 @@ impl World {
         let id = user.id;
         let upn = user.user_principal_name.clone();
         let licenses = user.licenses.clone();
-        c.user_order.push(id);
-        c.users.insert(id, User { licenses: Vec::new(), ..user });
+        c.user_order.push_back(id);
+        c.users.insert(id, Arc::new(User { licenses: Vec::new(), ..user }));
         let subject = Subject { customer: Some(customer), user: Some(id), ..Subject::default() };
         self.log(batch, subject, EventKind::UserAdded { user_principal_name: upn });
         for sku in licenses {
@@ -298,7 +300,7 @@ impl World {
         }
         let now = self.now;
         let c = self.customer_mut(customer)?;
-        if let Some(u) = c.users.get_mut(&user) {
+        if let Some(u) = c.users.get_mut(&user).map(std::sync::Arc::make_mut) {
             u.state = UserState::Inactive;
             u.deleted_at = Some(now);
             u.released = held.clone();

@@ -159,7 +159,8 @@ impl World {
             check_password(p)?;
         }
         let mut fields = Vec::new();
-        let Some(stored) = self.customers.get_mut(&customer).and_then(|c| c.users.get_mut(&id)) else {
+        let Some(stored) = self.tenant_mut(customer).and_then(|c| c.users.get_mut(&id).map(std::sync::Arc::make_mut))
+        else {
             return Err(ModelError::UserNotFound(id));
         };
         let mut set = |field: &str, slot: &mut String, v: Option<String>| {
@@ -200,7 +201,9 @@ impl World {
         if taken {
             return Err(ModelError::UserExists(u.user_principal_name.clone()));
         }
-        if let Some(stored) = self.customers.get_mut(&customer).and_then(|c| c.users.get_mut(&u.id)) {
+        if let Some(stored) =
+            self.tenant_mut(customer).and_then(|c| c.users.get_mut(&u.id).map(std::sync::Arc::make_mut))
+        {
             stored.state = UserState::Active;
             stored.deleted_at = None;
             stored.released = Vec::new();

@@ -147,13 +147,17 @@ fn leftovers(w: &World, waves: &[Wave]) -> Vec<String> {
             for step in &c.steps {
                 match step {
                     Step::Suspend { subscription_id, offer_name } => {
-                        let sub = subscription_id.parse().ok().and_then(|id| customer.subscriptions.get(&id));
+                        let sub =
+                            subscription_id.parse::<uuid::Uuid>().ok().and_then(|id| customer.subscriptions.get(&id));
                         if sub.is_some_and(|s| s.status != SubscriptionStatus::Deleted) {
                             out.push(format!("{}: {offer_name} {subscription_id} is not de-provisioned", c.name));
                         }
                     }
                     Step::Swap { user_id, user_principal_name, assign, remove } => {
-                        let Some(user) = user_id.parse().ok().and_then(|id| customer.users.get(&id)) else { continue };
+                        let Some(user) = user_id.parse::<uuid::Uuid>().ok().and_then(|id| customer.users.get(&id))
+                        else {
+                            continue;
+                        };
                         let holds = |sku: &String| sku.parse().is_ok_and(|s| user.holds(s));
                         if remove.iter().any(holds) {
                             out.push(format!("{}: {user_principal_name} still holds a retired SKU", c.name));
@@ -184,13 +188,15 @@ fn leftovers(w: &World, waves: &[Wave]) -> Vec<String> {
                         }
                     }
                     Step::Upgrade { subscription_id, offer_name, .. } => {
-                        let sub = subscription_id.parse().ok().and_then(|id| customer.subscriptions.get(&id));
+                        let sub =
+                            subscription_id.parse::<uuid::Uuid>().ok().and_then(|id| customer.subscriptions.get(&id));
                         if sub.is_some_and(|s| s.status == SubscriptionStatus::Active) {
                             out.push(format!("{}: {offer_name} {subscription_id} was never upgraded", c.name));
                         }
                     }
                     Step::Transition { subscription_id, offer_name, to_catalog_item_id, .. } => {
-                        let sub = subscription_id.parse().ok().and_then(|id| customer.subscriptions.get(&id));
+                        let sub =
+                            subscription_id.parse::<uuid::Uuid>().ok().and_then(|id| customer.subscriptions.get(&id));
                         if sub.is_some_and(|s| !s.offer_id.eq_ignore_ascii_case(to_catalog_item_id)) {
                             out.push(format!("{}: {offer_name} {subscription_id} was never transitioned", c.name));
                         }

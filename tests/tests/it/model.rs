@@ -461,7 +461,7 @@ fn observe(h: &Harness, skus: &[uuid::Uuid], ids: &[String]) -> Observed {
         let Some(c) = CUSTOMER.parse().ok().and_then(|id| w.customer_any(id)) else { return (Vec::new(), Vec::new()) };
         // In the order they were bought (the reference's order), and every one of them.
         let mut subs: Vec<_> =
-            ids.iter().filter_map(|id| id.parse().ok().and_then(|id| c.subscriptions.get(&id))).collect();
+            ids.iter().filter_map(|id| id.parse::<uuid::Uuid>().ok().and_then(|id| c.subscriptions.get(&id))).collect();
         if subs.len() != c.subscriptions.len() {
             subs = c.subscriptions.values().collect();
         }

@@ -1,0 +1,122 @@
+//! Undo for a write that panics halfway: the world as it was before the write, restored so no
+//! half change survives.
+//!
+//! Every method checks before it changes, but a bug can still panic after the first change
+//! (an index, an overflow, a broken invariant). A checkpoint is cheap because every large
+//! collection in the world is persistent (`imbl`): copying one copies a root pointer, and the
+//! write then copies only the paths it changes. The audit log is the exception: it is only
+//! appended to while a write runs (cuts wait for the write's end), so undoing it is truncating;
+//! and the derived indexes (deadlines, the dedup queue) are plain collections, rebuilt after a
+//! roll-back rather than copied on every write.
+
+use super::World;
+
+/// What [`World::roll_back`] returns to.
+pub struct Checkpoint {
+    world: World,
+    events: usize,
+}
+
+impl World {
+    /// Start a write. Until [`World::end_write`] the log is not cut, so a roll-back only has
+    /// to drop the events this write appended.
+    pub fn begin_write(&mut self) -> Checkpoint {
+        self.writing = Some(self.events.len());
+        Checkpoint { world: self.copy_but_log(), events: self.events.len() }
+    }
+
+    /// The write finished: the log may be cut again (a cut waits for a batch boundary, and
+    /// the end of a write is one).
+    pub fn end_write(&mut self) {
+        self.writing = None;
+        self.bound_log();
+    }
+
+    /// Undo everything since `checkpoint` (taken by [`World::begin_write`] on this world).
+    pub fn roll_back(&mut self, checkpoint: Checkpoint) {
+        let mut events = std::mem::take(&mut self.events);
+        events.truncate(checkpoint.events);
+        // Never cut during a write, so the cut is the checkpoint's.
+        let log_cut = self.log_cut.take();
+        *self = checkpoint.world;
+        self.events = events;
+        self.log_cut = log_cut;
+        // The derived indexes the checkpoint left out (a write touches them on almost every
+        // call, and copying them would cost every write what only a panic needs).
+        self.rebuild_indexes();
+    }
+
+    /// For tests of [`World::roll_back`]: panic right after the `events`-th event logged from
+    /// now, in the middle of whatever write logs it (a checkpoint never carries it, so the
+    /// world it rolls back to is disarmed).
+    pub fn arm_panic(&mut self, events: u64) {
+        self.panic_after = Some(events.max(1));
+    }
+
+    /// Called by `log` after each event.
+    pub(crate) fn trip_armed_panic(&mut self) {
+        let Some(left) = self.panic_after.as_mut() else { return };
+        *left -= 1;
+        if *left == 0 {
+            self.panic_after = None;
+            panic!("the armed panic, after the event {}", self.next_seq() - 1);
+        }
+    }
+
+    /// A copy of everything but the log, the judge's cache (a new cache refolds the kept log
+    /// on its first verdict) and the derived indexes. Destructured, so a field added to `World` must be named here.
+    fn copy_but_log(&self) -> World {
+        let World {
+            scenario,
+            settings,
+            now,
+            ids,
+            catalog,
+            partners,
+            customers,
+            customer_order,
+            tokens,
+            authority,
+            events: _,
+            log_cut: _,
+            log_limit,
+            judge: _,
+            next_batch,
+            deadlines: _,
+            order_requests,
+            order_request_queue: _,
+            faults,
+            migrations,
+            schedules,
+            transitions,
+            writing: _,
+            panic_after: _,
+        } = self;
+        World {
+            scenario: scenario.clone(),
+            settings: settings.clone(),
+            now: *now,
+            ids: ids.clone(),
+            catalog: catalog.clone(),
+            partners: partners.clone(),
+            customers: customers.clone(),
+            customer_order: customer_order.clone(),
+            tokens: tokens.clone(),
+            authority: authority.clone(),
+            events: Vec::new(),
+            log_cut: None,
+            log_limit: *log_limit,
+            judge: super::bounded_log::JudgeCache::default(),
+            next_batch: *next_batch,
+            deadlines: std::collections::BTreeSet::new(),
+            order_requests: order_requests.clone(),
+            order_request_queue: std::collections::VecDeque::new(),
+            faults: faults.clone(),
+            migrations: migrations.clone(),
+            schedules: schedules.clone(),
+            transitions: transitions.clone(),
+            writing: None,
+            panic_after: None,
+        }
+    }
+}
