@@ -16,6 +16,7 @@
 //! - `operations`: every Partner Center operation, named once.
 //! - `openapi`: the OpenAPI document of every `/v1` and `/admin` route (`/openapi.json`).
 //! - `paging`: continuation tokens (opaque, bound to their list, resuming after an item).
+//! - `front_door`: what every request passes first (head bounds, path encoding, clock, ids, `Date`).
 //! - `faults`: the fault layer in front of `/v1` (acts out the model's fault decisions).
 //! - `error`: the one error type and its Partner Center error body.
 
@@ -24,6 +25,7 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod front_door;
 pub mod migrations;
 pub mod openapi;
 pub mod operations;
@@ -45,6 +47,8 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
+
+pub use front_door::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 
 use crate::Mock;
 use error::PcError;
@@ -151,11 +155,7 @@ pub fn app(mock: Mock) -> Router {
         .nest("/admin", admin)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(mock.clone(), extract::request_ids))
-        .layer(middleware::from_fn_with_state(mock.clone(), catch_up))
-        .layer(middleware::from_fn(utf8_path))
-        .layer(middleware::from_fn(bounded_head))
-        .layer(middleware::from_fn_with_state(mock.clone(), virtual_date))
+        .layer(middleware::from_fn_with_state(mock.clone(), front_door::front_door))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
 }
@@ -164,97 +164,6 @@ pub fn app(mock: Mock) -> Router {
 async fn openapi_document(axum::extract::State(mock): axum::extract::State<Mock>) -> axum::Json<serde_json::Value> {
     let examples = mock.read(openapi::Examples::of);
     axum::Json(openapi::document(&examples))
-}
-
-/// The longest request target (path and query) answered: Azure's front doors refuse longer.
-pub const MAX_URI_BYTES: usize = 16 * 1024;
-/// The most header bytes (names and values) and headers a request may carry.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
-pub const MAX_HEADERS: usize = 100;
-
-/// A request target or headers over the bounds get 414 or 431 with Partner Center's error
-/// body, before anything reads them.
-async fn bounded_head(req: axum::extract::Request, next: middleware::Next) -> Response {
-    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-    if target > MAX_URI_BYTES {
-        return PcError::new(
-            StatusCode::URI_TOO_LONG,
-            800_002,
-            format!("The request target is {target} bytes; at most {MAX_URI_BYTES} are accepted."),
-        )
-        .into_response();
-    }
-    let headers = req.headers();
-    let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
-    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
-        return PcError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            800_002,
-            format!(
-                "The request has {} headers of {bytes} bytes; at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes are accepted.",
-                headers.len()
-            ),
-        )
-        .into_response();
-    }
-    next.run(req).await
-}
-
-/// A path whose percent-escapes do not decode to UTF-8 gets Partner Center's error body (the
-/// path extractors would otherwise answer in plain text).
-async fn utf8_path(req: axum::extract::Request, next: middleware::Next) -> Response {
-    // Without an escape the path is already a `str`: nothing to decode.
-    if !req.uri().path().contains('%') {
-        return next.run(req).await;
-    }
-    let raw = req.uri().path().as_bytes();
-    let mut decoded = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(h), Some(l)) => {
-                decoded.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                decoded.push(b);
-                i += 1;
-            }
-        }
-    }
-    if std::str::from_utf8(&decoded).is_err() {
-        return PcError::invalid_input("The request path is not valid UTF-8 once its %-escapes are decoded.")
-            .into_response();
-    }
-    next.run(req).await
-}
-
-/// Every answer's `Date` is the virtual now, as a 429's is (its HTTP-date `Retry-After` is
-/// measured from it), so a client reading either sees one clock. Layered outside the head
-/// checks, so their refusals are dated on the virtual clock too.
-async fn virtual_date(
-    axum::extract::State(mock): axum::extract::State<Mock>,
-    req: axum::extract::Request,
-    next: middleware::Next,
-) -> Response {
-    let mut resp = next.run(req).await;
-    if !resp.headers().contains_key(axum::http::header::DATE)
-        && let Some(v) = mock.http_date()
-    {
-        resp.headers_mut().insert(axum::http::header::DATE, v);
-    }
-    resp
-}
-
-/// A virtual clock that follows the wall clock is brought up to date before each request.
-async fn catch_up(
-    axum::extract::State(mock): axum::extract::State<Mock>,
-    req: axum::extract::Request,
-    next: middleware::Next,
-) -> Response {
-    mock.catch_up();
-    next.run(req).await
 }
 
 /// The admin API and the dashboard answer only this machine, and change state only for this
