@@ -47,10 +47,10 @@ impl World {
     }
 
     /// For tests of [`World::roll_back`]: panic right after the `events`-th event logged from
-    /// now, in the middle of whatever write logs it (a checkpoint never carries it, so the
-    /// world it rolls back to is disarmed).
+    /// now, in the middle of whatever write logs it (0: disarm). A checkpoint never carries
+    /// it, so the world a panic rolls back to is disarmed.
     pub fn arm_panic(&mut self, events: u64) {
-        self.panic_after = Some(events.max(1));
+        self.panic_after = (events > 0).then_some(events);
     }
 
     /// Called by `log` after each event.

@@ -20,7 +20,7 @@
 //! - `dashboard`: the HTML dashboard at `/`: pages, forms, refusals with nothing changed.
 //! - `engine`: the migration engine against the mock, over both transports; crash and resume.
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
-//! - `rollback`: a write that panics halfway (a panic armed in the model) changes nothing.
+//! - `rollback`: a write that panics halfway (a panic armed in the model) changes nothing; random writes against a twin.
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
 //! - `simulation`: proptest: random tenants, faults, crashes, tight end dates; broken engines caught.
 //! - `socket`: tests over a real loopback socket (heads too large, state kept across a kill).

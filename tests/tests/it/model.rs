@@ -17,7 +17,7 @@ const CUSTOMER: &str = "6a1f0c3e-1111-4a2b-9c3d-4e5f6a7b8c9d";
 /// Three legacy offers, and Microsoft 365 E3, an NCE item (the transition target of NCE
 /// Office 365 E3, which a migrated E3 subscription becomes).
 /// Office 365 E1 (index 4) has a legacy upgrade path to E3 (index 0).
-const OFFERS: [&str; 5] = ["o365-e3", "d365-team-members", "d365-activity", "nce-m365-e3", "o365-e1"];
+pub(super) const OFFERS: [&str; 5] = ["o365-e3", "d365-team-members", "d365-activity", "nce-m365-e3", "o365-e1"];
 const USERS: usize = 3;
 const DEPROVISION_DAYS: i64 = 120;
 /// The built-in NCE successors: Office 365 E3 and Team Members have one (licensing the same
@@ -31,7 +31,7 @@ const MIGRATION_MINUTES: i64 = 10;
 const CANCELLATION_DAYS: i64 = 7;
 
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Buy {
         offer: usize,
         quantity: u32,
@@ -85,7 +85,7 @@ enum Op {
     },
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(super) fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..OFFERS.len(), 0u32..=6).prop_map(|(offer, quantity)| Op::Buy { offer, quantity }),
         4 => (0..USERS + 1, 0..OFFERS.len()).prop_map(|(user, offer)| Op::Assign { user, offer }),
@@ -429,7 +429,7 @@ impl Reference {
     }
 }
 
-fn harness() -> Result<Harness, Box<dyn std::error::Error>> {
+pub(super) fn harness() -> Result<Harness, Box<dyn std::error::Error>> {
     let doc = json!({
         "name": "model",
         // New commerce is open (January 2022), so migrations can be tried.
@@ -485,7 +485,7 @@ fn observe(h: &Harness, skus: &[uuid::Uuid], ids: &[String]) -> Observed {
 
 /// NCE subscriptions that migrations created since `known`, in the reference's order: by
 /// creation, then by the position of the legacy subscription they came from.
-fn migrated(h: &Harness, known: &[String]) -> Vec<String> {
+pub(super) fn migrated(h: &Harness, known: &[String]) -> Vec<String> {
     h.mock.read(|w| {
         let Some(c) = CUSTOMER.parse().ok().and_then(|id| w.customer_any(id)) else { return Vec::new() };
         let mut new: Vec<_> = c
@@ -504,7 +504,12 @@ fn migrated(h: &Harness, known: &[String]) -> Vec<String> {
 }
 
 /// Send one op; whether it was accepted, and the new subscription of an accepted order.
-async fn send(h: &Harness, op: &Op, offers: &[(String, uuid::Uuid)], subs: &[String]) -> (bool, Option<String>) {
+pub(super) async fn send(
+    h: &Harness,
+    op: &Op,
+    offers: &[(String, uuid::Uuid)],
+    subs: &[String],
+) -> (bool, Option<String>) {
     let users: Vec<String> = h.mock.read(|w| {
         CUSTOMER
             .parse()
