@@ -137,7 +137,8 @@ impl Mock {
 
     fn lock(&self) -> MutexGuard<'_, World> {
         // A write that panics is rolled back before its guard drops (`with`), and a read changes
-        // nothing, so a poisoned lock still guards a whole world: keep serving it.
+        // nothing but the judge's running fold (a panic there leaves it to refold on the next
+        // verdict at worst), so a poisoned lock still guards a whole world: keep serving it.
         self.inner.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -242,10 +243,20 @@ impl Mock {
             return;
         }
         following.last = now;
-        self.with(|w| {
-            let to = w.now() + step;
-            let _ = w.tick_to(to);
-        });
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.with(|w| {
+                let to = w.now() + step;
+                let _ = w.tick_to(to);
+            })
+        }));
+        if stepped.is_err() {
+            // The step was rolled back, and the deadline that panicked would panic again on
+            // every request (each one catches up first): stop following rather than fail
+            // calls that have nothing to do with it. The admin API still moves the clock.
+            *clock = None;
+            self.inner.following.store(false, Ordering::Relaxed);
+            tracing::error!("the virtual clock panicked while catching up; it no longer follows the wall clock");
+        }
     }
 
     /// Bound the audit log of this world and of every world loaded later to `limit` events.

@@ -29,6 +29,13 @@ pub struct LogCut {
 #[derive(Debug, Default)]
 pub(crate) struct JudgeCache(std::sync::Mutex<Option<Judge>>);
 
+impl JudgeCache {
+    /// The last event the running judge folded (0: none yet).
+    pub(crate) fn folded_through(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, Judge::through)
+    }
+}
+
 impl Clone for JudgeCache {
     fn clone(&self) -> Self {
         JudgeCache(std::sync::Mutex::new(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()))
@@ -49,9 +56,14 @@ impl World {
 
     fn with_judge<R>(&self, f: impl FnOnce(&mut Judge) -> R) -> R {
         let mut cache = self.judge.0.lock().unwrap_or_else(|p| p.into_inner());
-        let judge = cache.get_or_insert_with(|| self.log_cut.as_ref().map(|c| c.judge.clone()).unwrap_or_default());
+        // Out of the cache while it folds: a panic mid-fold leaves no half-fed judge behind
+        // (the next verdict folds afresh).
+        let mut judge =
+            cache.take().unwrap_or_else(|| self.log_cut.as_ref().map(|c| c.judge.clone()).unwrap_or_default());
         judge.feed(&self.events);
-        f(judge)
+        let out = f(&mut judge);
+        *cache = Some(judge);
+        out
     }
 
     /// Where the log was cut, if it was.
@@ -79,10 +91,12 @@ impl World {
     }
 
     /// Past the limit, drop the oldest events down to half of it (so cuts are rare), after
-    /// the judge folded them. Called before a new batch's first event: every batch in the log
-    /// is complete, so the judge never folds half a batch.
+    /// the judge folded them. Called before a new batch's first event and at the end of a
+    /// write (under [`World::begin_write`] only there: a write's own events are not cut until
+    /// it ends, so it can be undone): every batch in the log is complete then, so the judge
+    /// never folds half a batch.
     pub(crate) fn bound_log(&mut self) {
-        let Some(limit) = self.log_limit.filter(|_| self.writing.is_none()) else { return };
+        let Some(limit) = self.log_limit.filter(|_| !self.writing) else { return };
         if self.events.len() <= limit {
             return;
         }

@@ -12,23 +12,26 @@
 use super::World;
 
 /// What [`World::roll_back`] returns to.
+#[must_use = "a checkpoint not rolled back to or dropped after `end_write` undoes nothing"]
 pub struct Checkpoint {
     world: World,
+    /// How many events the log held, and the first sequence number the write may take.
     events: usize,
+    first_seq: u64,
 }
 
 impl World {
     /// Start a write. Until [`World::end_write`] the log is not cut, so a roll-back only has
     /// to drop the events this write appended.
     pub fn begin_write(&mut self) -> Checkpoint {
-        self.writing = Some(self.events.len());
-        Checkpoint { world: self.copy_but_log(), events: self.events.len() }
+        self.writing = true;
+        Checkpoint { world: self.copy_but_log(), events: self.events.len(), first_seq: self.next_seq() }
     }
 
     /// The write finished: the log may be cut again (a cut waits for a batch boundary, and
     /// the end of a write is one).
     pub fn end_write(&mut self) {
-        self.writing = None;
+        self.writing = false;
         self.bound_log();
     }
 
@@ -38,12 +41,18 @@ impl World {
         events.truncate(checkpoint.events);
         // Never cut during a write, so the cut is the checkpoint's.
         let log_cut = self.log_cut.take();
+        // The judge's running fold is kept unless it has folded some of the undone events
+        // (refolding a long log would hold the lock).
+        let judge = std::mem::take(&mut self.judge);
         *self = checkpoint.world;
         self.events = events;
         self.log_cut = log_cut;
-        // The derived indexes the checkpoint left out (a write touches them on almost every
+        if judge.folded_through() < checkpoint.first_seq {
+            self.judge = judge;
+        }
+        // The derived queues the checkpoint left out (a write touches them on almost every
         // call, and copying them would cost every write what only a panic needs).
-        self.rebuild_indexes();
+        self.rebuild_queues();
     }
 
     /// For tests of [`World::roll_back`]: panic right after the `events`-th event logged from
@@ -115,7 +124,7 @@ impl World {
             migrations: migrations.clone(),
             schedules: schedules.clone(),
             transitions: transitions.clone(),
-            writing: None,
+            writing: false,
             panic_after: None,
         }
     }

@@ -190,10 +190,10 @@ pub struct World {
     /// NCE transitions, oldest first.
     #[serde(default)]
     transitions: imbl::Vector<transitions::Transition>,
-    /// While a write runs under [`World::begin_write`]: where its events start. The log is
-    /// not cut meanwhile, so rolling back is truncating it.
+    /// Whether a write runs under [`World::begin_write`]. The log is not cut meanwhile, so
+    /// rolling back is truncating it (and the log may pass its bound by one write's events).
     #[serde(skip)]
-    writing: Option<usize>,
+    writing: bool,
     /// [`World::arm_panic`]: events left before an injected panic.
     #[serde(skip)]
     panic_after: Option<u64>,
@@ -233,46 +233,56 @@ impl World {
             migrations: imbl::OrdMap::new(),
             schedules: imbl::OrdMap::new(),
             transitions: imbl::Vector::new(),
-            writing: None,
+            writing: false,
             panic_after: None,
         }
     }
 
     /// Rebuild what `/admin/state` does not carry (after deserialising a snapshot).
     pub fn rebuild_indexes(&mut self) {
-        self.deadlines.clear();
-        // A hold belongs to a migration still processing; any other (a hand-edited snapshot)
-        // would keep seats in service forever.
+        self.release_stale_holds();
+        let ids: Vec<Uuid> = self.customers.keys().copied().collect();
+        for id in &ids {
+            if let Some(c) = self.tenant_mut(*id) {
+                c.rebuild_derived();
+            }
+        }
+        self.rebuild_queues();
+    }
+
+    /// A hold belongs to a migration still processing; any other (a hand-edited snapshot)
+    /// would keep seats in service forever.
+    fn release_stale_holds(&mut self) {
         let processing: std::collections::BTreeSet<Uuid> = self
             .migrations
             .values()
             .filter(|m| m.status == migrations::MigrationStatus::Processing)
             .map(|m| m.id)
             .collect();
-        let ids: Vec<Uuid> = self.customers.keys().copied().collect();
-        for id in &ids {
-            let Some(c) = self.customers.get_mut(id).map(std::sync::Arc::make_mut) else { continue };
-            let held: Vec<Uuid> = c
-                .subscriptions
-                .values()
-                .filter(|s| s.migration.is_some_and(|m| !processing.contains(&m)))
-                .map(|s| s.id)
-                .collect();
-            for s in held {
-                if let Some(sub) = c.subscriptions.get_mut(&s).map(std::sync::Arc::make_mut) {
-                    sub.migration = None;
-                }
+        let stale: Vec<(Uuid, Uuid)> = self
+            .customers
+            .values()
+            .flat_map(|c| c.subscriptions.values().map(move |s| (c.id, s)))
+            .filter(|(_, s)| s.migration.is_some_and(|m| !processing.contains(&m)))
+            .map(|(c, s)| (c, s.id))
+            .collect();
+        for (c, s) in stale {
+            if let Some(sub) =
+                self.tenant_mut(c).and_then(|c| c.subscriptions.get_mut(&s).map(std::sync::Arc::make_mut))
+            {
+                sub.migration = None;
             }
         }
+    }
+
+    /// The deadline queue and the order-dedup queue, from the state: all a roll-back has to
+    /// rebuild (the customers' own derived counts travel in the checkpoint with them).
+    pub(crate) fn rebuild_queues(&mut self) {
+        self.deadlines.clear();
         let keys: Vec<(Uuid, Uuid)> =
             self.customers.values().flat_map(|c| c.subscriptions.keys().map(move |s| (c.id, *s))).collect();
         for (c, s) in keys {
             self.schedule(c, s);
-        }
-        for id in &ids {
-            if let Some(c) = self.customers.get_mut(id) {
-                std::sync::Arc::make_mut(c).rebuild_derived();
-            }
         }
         let mut queue: Vec<(DateTime<Utc>, std::sync::Arc<str>)> =
             self.order_requests.iter().map(|(k, (_, _, at))| (*at, k.clone())).collect();

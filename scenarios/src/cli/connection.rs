@@ -1,6 +1,6 @@
 //! One HTTP/1.1 connection of `skuswap serve`, plain or TLS: hyper with the head bounded, and
-//! hyper's own refusals (a request line or a head too large, which it answers before any
-//! handler runs, with an empty body) rewritten into Partner Center's error body.
+//! hyper's own refusals (a request line or a head too large, or more than 100 headers, which it
+//! answers before any handler runs, with an empty body) rewritten into Partner Center's error body.
 
 use std::future::Future;
 use std::io;

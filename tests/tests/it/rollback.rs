@@ -39,10 +39,10 @@ async fn world(write: Write) -> Result<Harness, Box<dyn std::error::Error>> {
     Ok(h)
 }
 
-/// Each write under a request id of its own, so a retry after a panic is the same request
-/// (ids the server mints go on counting, as they should).
+/// Every write under one fixed request id, so a retry after a panic is the same request as
+/// the twin's (ids the server mints go on counting, as they should).
 async fn send(h: &Harness, write: Write) -> Reply {
-    let id: &[(&str, &str)] = &[("ms-requestid", "3a1c0e6e-0000-4000-8000-00000000r011")];
+    let id: &[(&str, &str)] = &[("ms-requestid", "3a1c0e6e-0000-4000-8000-00000000a011")];
     match write {
         Write::Swap => {
             let user = h.holders(WINGTIP, "ax-enterprise").first().cloned().unwrap_or_default();
@@ -132,28 +132,65 @@ async fn a_write_that_panics_halfway_changes_nothing() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_panic_in_a_write_leaves_the_lock_usable_and_the_log_bound_kept() -> TestResult {
-    let h = world(Write::Advance).await?;
-    h.mock.bound_log(1_000)?;
-    // Fill the log past its bound inside writes that panic: no cut happens in a rolled-back
-    // write, and the next write still cuts where the bound says.
-    for _ in 0..3 {
-        h.mock.with(|w| w.arm_panic(2));
-        assert_eq!(send(&h, Write::Advance).await.status, 500);
-    }
-    assert!(h.mock.read(|w| w.log_cut().is_none()));
-    for day in 0..5_000 {
-        if h.mock.read(|w| w.log_cut().is_some()) {
-            break;
-        }
+/// Orders (two events each) until the log is within `headroom` events of `bound`.
+async fn fill_log(h: &Harness, bound: usize, headroom: usize) -> TestResult {
+    while h.mock.read(|w| w.events().len()) + headroom < bound {
         let r = h.buy(WINGTIP, "d365-sales", 1).await;
-        assert!(r.status.is_success(), "write {day}: {}", r.text);
+        assert!(r.status.is_success(), "{}", r.text);
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_write_that_panics_past_the_log_bound_cuts_nothing() -> TestResult {
+    const BOUND: usize = 1_000;
+    // An advance that crosses the bound at a batch boundary well before its last event: were
+    // the log cut there, the cut would survive the panic and the state would differ.
+    let (twin, h) = (world(Write::Advance).await?, world(Write::Advance).await?);
+    for w in [&twin, &h] {
+        fill_log(w, BOUND, 5).await?;
+    }
+    h.mock.bound_log(BOUND)?;
+    let before = twin.mock.read(|w| w.events().len());
+    assert_eq!(send(&twin, Write::Advance).await.status, 200);
+    let logged = twin.mock.read(|w| w.events().len()) - before;
+    let batches = twin
+        .mock
+        .read(|w| w.events()[before..].iter().map(|e| e.batch).collect::<std::collections::BTreeSet<_>>().len());
+    assert!(
+        logged > 10 && batches > 2,
+        "the advance logs {logged} events in {batches} batches: too few to cross the bound"
+    );
+
+    let untouched = state(&h).await;
+    h.mock.with(|w| w.arm_panic(logged as u64 - 1));
+    assert_eq!(send(&h, Write::Advance).await.status, 500);
+    let diff = first_difference(&state(&h).await, &untouched);
+    assert!(diff.is_none(), "a panic past the bound left a change (a cut?) {diff:?}");
+    // Unarmed, the same write ends with the cut the bound asks for, judged as the twin is.
+    assert_eq!(send(&h, Write::Advance).await.status, 200);
     let (len, cut) = h.mock.read(|w| (w.events().len(), w.log_cut().map(|c| c.dropped)));
-    assert!(cut.is_some_and(|d| d > 0), "the bound never cut: {cut:?}");
-    assert!(len <= 1_000, "{len} events kept");
-    assert_eq!(h.invariants().await["ok"], true);
+    assert!(cut.is_some_and(|d| d > 0) && len <= BOUND, "{len} events kept, cut {cut:?}");
+    assert_eq!(h.invariants().await, twin.invariants().await);
+    Ok(())
+}
+
+/// A deadline that panics while a wall-clock-following clock catches up (before a request)
+/// is rolled back, the clock stops following, and the request is answered as if it had not.
+#[tokio::test]
+async fn a_clock_that_panics_catching_up_stops_following_and_fails_no_request() -> TestResult {
+    let h = world(Write::Advance).await?;
+    let before = h.get("/admin/clock").await.body;
+    // About thirty years of virtual time per real second: a renewal or expiry comes due at once.
+    h.mock.follow_wall_clock(Some(1_000_000_000));
+    h.mock.with(|w| w.arm_panic(1));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let r = h.get("/admin/clock").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, before, "the step that panicked was not undone");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(h.get("/admin/clock").await.body, before, "the clock still follows the wall clock");
+    assert_eq!(h.advance_days(1).await.status, 200, "the admin API no longer moves the clock");
     Ok(())
 }
 
