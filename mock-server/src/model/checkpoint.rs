@@ -73,7 +73,8 @@ impl World {
     }
 
     /// A copy of everything but the log, the judge's cache (a new cache refolds the kept log
-    /// on its first verdict) and the derived indexes. Destructured, so a field added to `World` must be named here.
+    /// on its first verdict) and the derived indexes. Destructured, so a field added to
+    /// `World` must be named here.
     fn copy_but_log(&self) -> World {
         let World {
             scenario,
