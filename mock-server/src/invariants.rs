@@ -9,6 +9,7 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -81,19 +82,79 @@ struct Fold {
     pools: HashMap<(Uuid, Uuid), Pool>,
     #[serde(with = "pairs")]
     holders: HashMap<(Uuid, Uuid), BTreeSet<Uuid>>,
+    /// Each user's customer and the SKUs they hold: a user holds one or two, so a sorted
+    /// vector (a set's node would weigh ten times as much, over 250,000 users).
     #[serde(with = "pairs")]
-    user_skus: HashMap<Uuid, (Uuid, BTreeSet<Uuid>)>,
+    user_skus: HashMap<Uuid, (Uuid, SortedSet<Uuid>)>,
     deleted_users: BTreeSet<Uuid>,
+    /// Each SKU's family, shared with every user's set below.
     #[serde(with = "pairs")]
-    family: HashMap<Uuid, String>,
+    family: HashMap<Uuid, Arc<str>>,
     /// Families in which each user held an effective license at the last boundary.
     #[serde(with = "pairs")]
-    licensed: HashMap<Uuid, BTreeSet<String>>,
+    licensed: HashMap<Uuid, SortedSet<Arc<str>>>,
     over: BTreeSet<(Uuid, Uuid)>,
     /// Whether each pool's licenses were effective at the last boundary: only a flip needs
     /// every holder re-examined (a plain swap touches just its own user).
     #[serde(with = "pairs")]
     effective: HashMap<(Uuid, Uuid), bool>,
+}
+
+/// A small set as a sorted vector; on the wire, the same list a `BTreeSet` gives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+struct SortedSet<T: Ord>(Vec<T>);
+
+impl<T: Ord> Default for SortedSet<T> {
+    fn default() -> Self {
+        SortedSet(Vec::new())
+    }
+}
+
+impl<T: Ord> SortedSet<T> {
+    /// Whether `item` was new.
+    fn insert(&mut self, item: T) -> bool {
+        match self.0.binary_search(&item) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, item);
+                true
+            }
+        }
+    }
+
+    /// Whether `item` was there.
+    fn remove(&mut self, item: &T) -> bool {
+        match self.0.binary_search(item) {
+            Ok(at) => {
+                self.0.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn contains(&self, item: &T) -> bool {
+        self.0.binary_search(item).is_ok()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+
+    /// The items of `self` not in `other`.
+    fn difference<'a>(&'a self, other: &'a Self) -> impl Iterator<Item = &'a T> {
+        self.0.iter().filter(|item| !other.contains(item))
+    }
+}
+
+impl<T: Ord> FromIterator<T> for SortedSet<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let mut v: Vec<T> = items.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        SortedSet(v)
+    }
 }
 
 /// Maps as lists of pairs sorted by key: JSON keys must be strings, and a hash map's order
@@ -161,12 +222,12 @@ impl Fold {
         self.set_sub_held(id, quantity, status, held);
     }
 
-    fn effective_families(&self, user: Uuid) -> BTreeSet<String> {
+    fn effective_families(&self, user: Uuid) -> SortedSet<Arc<str>> {
         let Some((customer, skus)) = self.user_skus.get(&user) else {
-            return BTreeSet::new();
+            return SortedSet::default();
         };
         if self.deleted_users.contains(&user) {
-            return BTreeSet::new();
+            return SortedSet::default();
         }
         skus.iter()
             .filter(|sku| {
@@ -198,7 +259,7 @@ pub fn check_with_series<E: Borrow<Event>>(events: &[E]) -> (Verdict, Vec<Series
 fn fold<E: Borrow<Event>>(events: &[E], want_series: bool) -> (Verdict, Vec<SeriesPoint>) {
     let mut judge = Judge { want_series, ..Judge::default() };
     judge.feed(events);
-    (judge.verdict(), judge.series)
+    judge.conclude()
 }
 
 /// The judge as a running fold: fed whole batches as the log grows, so a verdict costs only
@@ -217,6 +278,16 @@ pub struct Judge {
 }
 
 impl Judge {
+    /// A judge that also charts licensed users per family (what [`check_with_series`] folds).
+    pub fn charting() -> Self {
+        Judge { want_series: true, ..Judge::default() }
+    }
+
+    /// The verdict and the chart, once the whole log is folded.
+    pub fn conclude(self) -> (Verdict, Vec<SeriesPoint>) {
+        (self.verdict(), self.series)
+    }
+
     /// The last event folded (0: none).
     pub fn through(&self) -> u64 {
         self.through
@@ -283,11 +354,11 @@ impl Judge {
                         customer: pool.0,
                         user: None,
                         sku: Some(pool.1),
-                        family: self.fold.family.get(&pool.1).cloned(),
+                        family: self.fold.family.get(&pool.1).map(|f| f.to_string()),
                         event: *seq,
                         batch,
                         at: e.at,
-                        cause: e.cause.clone(),
+                        cause: (*e.cause).clone(),
                         message: format!(
                             "SKU {} of customer {} has {} holders but {} purchased seats after {}",
                             pool.1, pool.0, p.consumed, total, e.cause
@@ -303,14 +374,17 @@ impl Judge {
         for (user, seq) in touched_users {
             let now = self.fold.effective_families(user);
             let before = self.fold.licensed.get(&user).cloned().unwrap_or_default();
-            if self.want_series && before != now {
+            if before == now {
+                continue;
+            }
+            if self.want_series {
                 changed = true;
                 for family in before.difference(&now) {
-                    let c = self.counts.entry(family.clone()).or_insert(0);
+                    let c = self.counts.entry(family.to_string()).or_insert(0);
                     *c = c.saturating_sub(1);
                 }
                 for family in now.difference(&before) {
-                    *self.counts.entry(family.clone()).or_insert(0) += 1;
+                    *self.counts.entry(family.to_string()).or_insert(0) += 1;
                 }
             }
             if !self.fold.deleted_users.contains(&user) {
@@ -322,11 +396,11 @@ impl Judge {
                     customer,
                     user: Some(user),
                     sku: e.sku,
-                    family: Some(family.clone()),
+                    family: Some(family.to_string()),
                     event: seq,
                     batch,
                     at: e.at,
-                    cause: e.cause.clone(),
+                    cause: (*e.cause).clone(),
                     message: format!(
                         "user {user} of customer {customer} lost their last effective {family} license at event #{seq} ({}){}",
                         e.cause,
@@ -358,7 +432,7 @@ fn early_retry(e: &Event, operation: &str, not_before: &DateTime<Utc>) -> Violat
         event: e.seq,
         batch: e.batch,
         at: e.at,
-        cause: e.cause.clone(),
+        cause: (*e.cause).clone(),
         message: format!(
             "{operation} was retried at {} before its Retry-After ({not_before}) had passed ({})",
             e.at, e.cause
@@ -389,7 +463,7 @@ fn apply_new_commerce(f: &mut Fold, e: &Event, customer: Uuid) -> Vec<Uuid> {
         return Vec::new();
     };
     if let EventKind::SubscriptionConverted { from_sku, family, .. } = &e.kind {
-        f.family.insert(sku, family.clone());
+        note_family(f, sku, family);
         f.move_sub(sub, (customer, sku));
         return vec![*from_sku, sku];
     }
@@ -424,7 +498,7 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
             let (Some(sub), Some(sku)) = (e.subscription, sku) else {
                 return;
             };
-            f.family.insert(sku, family.clone());
+            note_family(f, sku, family);
             f.subs.insert(
                 sub,
                 Sub { pool: (customer, sku), quantity: 0, status: SubscriptionStatus::Deleted, held: false },
@@ -467,7 +541,7 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
         }
         EventKind::UserAdded { .. } => {
             if let Some(user) = e.user {
-                f.user_skus.insert(user, (customer, BTreeSet::new()));
+                f.user_skus.insert(user, (customer, SortedSet::default()));
                 users.insert(user, e.seq);
             }
         }
@@ -487,9 +561,9 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
             let (Some(user), Some(sku)) = (e.user, sku) else {
                 return;
             };
-            f.family.insert(sku, family.clone());
+            note_family(f, sku, family);
             let assigned = matches!(e.kind, EventKind::LicenseAssigned { .. });
-            let entry = f.user_skus.entry(user).or_insert_with(|| (customer, BTreeSet::new()));
+            let entry = f.user_skus.entry(user).or_insert_with(|| (customer, SortedSet::default()));
             let changed = if assigned { entry.1.insert(sku) } else { entry.1.remove(&sku) };
             if changed && !f.deleted_users.contains(&user) {
                 let pool = f.pools.entry((customer, sku)).or_default();
@@ -506,5 +580,12 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
             touch_pool(f, sku);
         }
         _ => {}
+    }
+}
+
+/// Remember `sku`'s family; a license event names it every time, so only a change allocates.
+fn note_family(f: &mut Fold, sku: Uuid, family: &str) {
+    if f.family.get(&sku).is_none_or(|known| **known != *family) {
+        f.family.insert(sku, Arc::from(family));
     }
 }

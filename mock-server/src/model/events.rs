@@ -255,7 +255,8 @@ pub struct Event {
     pub seq: u64,
     pub at: DateTime<Utc>,
     pub batch: u64,
-    pub cause: Cause,
+    /// Shared by every event of its batch (a batch of 500 license swaps holds one copy).
+    pub cause: std::sync::Arc<Cause>,
     pub actor: Actor,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<Uuid>,

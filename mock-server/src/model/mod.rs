@@ -47,6 +47,8 @@ pub mod transitions;
 pub mod upgrades;
 pub mod users;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -156,10 +158,10 @@ pub struct World {
     tokens: imbl::OrdMap<String, Token>,
     #[serde(default)]
     authority: signin::Authority,
-    /// Boxed: the vector then holds pointers, so growing it copies 8 bytes an event instead of
-    /// the whole event (at 256k events the copy held the lock 150 ms).
-    #[expect(clippy::vec_box, reason = "growth copies pointers, not events, under the world's lock")]
-    events: Vec<Box<Event>>,
+    /// Behind pointers: growing the vector copies 8 bytes an event instead of the whole event
+    /// (at 256k events the copy held the lock 150 ms), and a reader can take the log's tail
+    /// out from under the lock and judge it on another thread (the rehearsal does).
+    events: Vec<Arc<Event>>,
     /// Where the log was cut from the front (`serve --max-events`), and the judge at the cut.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     log_cut: Option<bounded_log::LogCut>,
@@ -203,7 +205,7 @@ pub struct World {
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub id: u64,
-    pub cause: Cause,
+    pub cause: std::sync::Arc<Cause>,
     pub actor: Actor,
 }
 
@@ -315,11 +317,11 @@ impl World {
         self.order_requests.keys().map(|k| k.split_once('/').map_or(&**k, |(_, id)| id))
     }
 
-    pub fn events(&self) -> &[Box<Event>] {
+    pub fn events(&self) -> &[Arc<Event>] {
         &self.events
     }
 
-    pub fn events_after(&self, seq: u64) -> &[Box<Event>] {
+    pub fn events_after(&self, seq: u64) -> &[Arc<Event>] {
         let start = self.events.partition_point(|e| e.seq <= seq);
         &self.events[start..]
     }
@@ -348,7 +350,7 @@ impl World {
     /// Start a batch. Its number is only taken by its first event, so a refused request
     /// leaves the counter (and so the whole state) untouched.
     pub fn open_batch(&mut self, cause: Cause, actor: Actor) -> Batch {
-        Batch { id: self.next_batch, cause, actor }
+        Batch { id: self.next_batch, cause: std::sync::Arc::new(cause), actor }
     }
 
     /// Append one event. Called only from inside a mutation, after its checks passed, so a
@@ -359,7 +361,7 @@ impl World {
         }
         let seq = self.next_seq();
         self.next_batch = self.next_batch.max(batch.id + 1);
-        self.events.push(Box::new(Event {
+        self.events.push(Arc::new(Event {
             seq,
             at: self.now,
             batch: batch.id,

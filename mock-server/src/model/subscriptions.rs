@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Batch, EventKind, ModelError, Offer, Result, Subject, World};
+use super::{Batch, Customer, EventKind, ModelError, Offer, Result, Subject, World};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -218,7 +218,7 @@ impl World {
     /// Subscriptions this partner sold to the customer (other channels are invisible here).
     pub fn subscriptions_of(&self, partner: Uuid, customer: Uuid) -> Result<Vec<&Subscription>> {
         let c = self.customer_of(partner, customer)?;
-        Ok(c.subscriptions_in_order().into_iter().filter(|s| s.sold_by(partner)).collect())
+        Ok(c.subscriptions_in_order().filter(|s| s.sold_by(partner)).collect())
     }
 
     pub fn subscription_of(&self, partner: Uuid, customer: Uuid, id: Uuid) -> Result<&Subscription> {
@@ -328,11 +328,7 @@ impl World {
                     max: offer.maximum_quantity,
                 })?;
             let parent = if offer.is_add_on {
-                let base = c.subscriptions_in_order().into_iter().find(|s| {
-                    s.status == SubscriptionStatus::Active
-                        && offer.prerequisite_offers.iter().any(|p| p.eq_ignore_ascii_case(&s.offer_id))
-                });
-                match base {
+                match self.earliest_active_base(c, offer) {
                     Some(b) => Some(b.id),
                     None => {
                         return Err(ModelError::MissingBaseSubscription {
@@ -440,6 +436,28 @@ impl World {
         .with_nce_terms(offer.nce.as_ref().map(|n| n.default_term()), now, self.settings.nce_cancellation_days)
     }
 
+    /// The add-on's base: the tenant's earliest active subscription of one of its prerequisite
+    /// offers, read from those offers' SKUs in creation order (not the whole tenant's).
+    fn earliest_active_base<'a>(&self, c: &'a Customer, add_on: &Offer) -> Option<&'a Subscription> {
+        let is_base = |s: &&Subscription| {
+            s.status == SubscriptionStatus::Active
+                && add_on.prerequisite_offers.iter().any(|p| p.eq_ignore_ascii_case(&s.offer_id))
+        };
+        let mut skus = Vec::with_capacity(add_on.prerequisite_offers.len());
+        for p in &add_on.prerequisite_offers {
+            match self.catalog.offer(p) {
+                Some(o) => skus.push(o.sku_id),
+                // Not in the catalog: nothing says which SKU its subscriptions carry.
+                None => return c.subscriptions_in_order().find(is_base),
+            }
+        }
+        skus.sort_unstable();
+        skus.dedup();
+        skus.into_iter()
+            .filter_map(|sku| c.subscriptions_of_sku(sku).find(is_base))
+            .min_by_key(|s| (s.creation_date, s.id))
+    }
+
     pub(crate) fn insert_subscription(&mut self, batch: &Batch, sub: Subscription, family: &str) {
         let subject = Subject {
             customer: Some(sub.customer),
@@ -455,10 +473,10 @@ impl World {
             channel: sub.channel,
             commitment_end_date: sub.commitment_end_date,
         };
-        let (customer, id, sku) = (sub.customer, sub.id, sub.sku_id);
+        let (customer, id, sku, created) = (sub.customer, sub.id, sub.sku_id, (sub.creation_date, sub.id));
         if let Some(c) = self.tenant_mut(customer) {
             c.subscriptions.insert(id, std::sync::Arc::new(sub));
-            c.index_sku(id, None, sku);
+            c.index_sku(created, None, sku);
         }
         self.log(batch, subject, kind);
         self.schedule(customer, id);

@@ -116,11 +116,14 @@ pub struct Customer {
     /// Consumed units per SKU (active users holding it); derived, rebuilt on restore.
     #[serde(skip)]
     pub(crate) consumed: imbl::OrdMap<Uuid, u32>,
-    /// Subscription ids per SKU, so seat counts read one SKU's subscriptions, not the whole
-    /// tenant's; derived, rebuilt on restore.
+    /// Subscriptions per SKU in creation order, so seat counts and an add-on's base read one
+    /// SKU's subscriptions, not the whole tenant's; derived, rebuilt on restore.
     #[serde(skip)]
-    pub(crate) by_sku: imbl::OrdMap<Uuid, imbl::OrdSet<Uuid>>,
+    pub(crate) by_sku: imbl::OrdMap<Uuid, imbl::OrdSet<Created>>,
 }
+
+/// A subscription's place in creation order: its creation date, then its id (a tie-break).
+pub(crate) type Created = (DateTime<Utc>, Uuid);
 
 impl Customer {
     pub fn is_customer_of(&self, partner: Uuid) -> bool {
@@ -135,25 +138,25 @@ impl Customer {
         self.consumed.get(&sku).copied().unwrap_or(0)
     }
 
-    /// The tenant's subscriptions of one SKU.
+    /// The tenant's subscriptions of one SKU, by creation.
     pub fn subscriptions_of_sku(&self, sku: Uuid) -> impl Iterator<Item = &super::Subscription> {
-        self.by_sku.get(&sku).into_iter().flatten().filter_map(|id| self.subscriptions.get(id).map(|s| &**s))
+        self.by_sku.get(&sku).into_iter().flatten().filter_map(|(_, id)| self.subscriptions.get(id).map(|s| &**s))
     }
 
-    /// File subscription `id` under `sku` (and out of `from`, when its SKU changed).
-    pub(crate) fn index_sku(&mut self, id: Uuid, from: Option<Uuid>, sku: Uuid) {
-        if let Some(ids) = from.and_then(|f| self.by_sku.get_mut(&f)) {
-            ids.remove(&id);
+    /// File subscription `created` under `sku` (and out of `from`, when its SKU changed).
+    pub(crate) fn index_sku(&mut self, created: Created, from: Option<Uuid>, sku: Uuid) {
+        if let Some(of_sku) = from.and_then(|f| self.by_sku.get_mut(&f)) {
+            of_sku.remove(&created);
         }
-        self.by_sku.entry(sku).or_default().insert(id);
+        self.by_sku.entry(sku).or_default().insert(created);
     }
 
-    /// Rebuild what a snapshot does not carry: consumed units and the SKU index.
+    /// Rebuild what a snapshot does not carry: consumed units and the subscription indexes.
     pub(crate) fn rebuild_derived(&mut self) {
         self.recount_consumed();
-        let mut by_sku: imbl::OrdMap<Uuid, imbl::OrdSet<Uuid>> = imbl::OrdMap::new();
+        let mut by_sku = imbl::OrdMap::<Uuid, imbl::OrdSet<Created>>::new();
         for s in self.subscriptions.values() {
-            by_sku.entry(s.sku_id).or_default().insert(s.id);
+            by_sku.entry(s.sku_id).or_default().insert((s.creation_date, s.id));
         }
         self.by_sku = by_sku;
     }
@@ -168,11 +171,13 @@ impl Customer {
         self.consumed = consumed;
     }
 
-    /// Subscriptions in a stable order: by creation, then id.
-    pub fn subscriptions_in_order(&self) -> Vec<&Subscription> {
+    /// Subscriptions in a stable order: by creation, then id. A sort, not an index: only
+    /// whole-tenant reads (a listing, a migration's bundle) ask, and a second persistent index
+    /// would cost every order a second path copy.
+    pub fn subscriptions_in_order(&self) -> impl Iterator<Item = &Subscription> {
         let mut subs: Vec<&Subscription> = self.subscriptions.values().map(|s| &**s).collect();
         subs.sort_by_key(|s| (s.creation_date, s.id));
-        subs
+        subs.into_iter()
     }
 }
 

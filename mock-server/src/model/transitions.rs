@@ -205,7 +205,7 @@ impl World {
     }
 
     fn existing_targets<'a>(&'a self, c: &'a Customer, target: &'a Offer) -> impl Iterator<Item = &'a Subscription> {
-        c.subscriptions_in_order().into_iter().filter(move |s| {
+        c.subscriptions_of_sku(target.sku_id).filter(move |s| {
             self.catalog.offer(&s.offer_id).is_some_and(|o| o.id == target.id)
                 && s.nce.is_some()
                 && s.status != SubscriptionStatus::Deleted
@@ -384,7 +384,7 @@ impl World {
                 s.offer_name = target.name.clone();
                 s.sku_id = target.sku_id;
                 s.revision += 1;
-                c.index_sku(source.id, Some(source.sku_id), target.sku_id);
+                c.index_sku((source.creation_date, source.id), Some(source.sku_id), target.sku_id);
             }
             let kind = EventKind::SubscriptionConverted {
                 from_sku: source.sku_id,

@@ -8,11 +8,13 @@
 //!
 //! # Layout
 //! - `runner`: runs the waves (the engine's own `migrate`), resumes, reapplies, closes the window.
+//! - `folding`: the judge folds the audit log on the other core while the waves run.
 //! - `pacing`: virtual time: requests cost time at the rate, waits move the clock.
 //! - `verdict`: what "passed" means, built on the mock's judge.
 //! - `report`: the rehearsal as one value (waves, timelines, seats, faults, the verdict).
 //! - `render`: that value as terminal text, JSON, or a self-contained HTML page.
 
+mod folding;
 mod pacing;
 pub mod render;
 pub mod report;

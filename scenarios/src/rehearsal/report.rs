@@ -202,7 +202,7 @@ pub fn describe_plan(plan: &FaultPlan) -> String {
 }
 
 /// Faults injected, throttles and replayed orders, counted from the audit log.
-pub fn fault_counts(events: &[Box<Event>]) -> FaultReport {
+pub fn fault_counts(events: &[std::sync::Arc<Event>]) -> FaultReport {
     let mut r = FaultReport::default();
     for e in events {
         match &e.kind {
@@ -216,12 +216,12 @@ pub fn fault_counts(events: &[Box<Event>]) -> FaultReport {
 }
 
 pub fn is_request(e: &Event) -> bool {
-    matches!(e.cause, Cause::Request { .. })
+    matches!(*e.cause, Cause::Request { .. })
 }
 
 /// Each planned customer's purchase, swaps, suspension, de-provisioning and expiry, earliest
 /// deadline first.
-pub fn timelines(events: &[Box<Event>], waves: &[Wave]) -> Vec<Timeline> {
+pub fn timelines(events: &[std::sync::Arc<Event>], waves: &[Wave]) -> Vec<Timeline> {
     let mut by_id: BTreeMap<uuid::Uuid, Timeline> = BTreeMap::new();
     for w in waves {
         for c in w.plan.customers.iter().filter(|c| !c.steps.is_empty()) {

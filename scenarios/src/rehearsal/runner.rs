@@ -20,6 +20,7 @@ use skuswap_migrator::mapping::Mapping;
 use skuswap_migrator::migrate::{Hooks, Migrate, migrate, plan_migration};
 use skuswap_migrator::plan::Plan;
 
+use super::folding::Folding;
 use super::pacing::{Pacer, Reached, VirtualPause};
 use super::report::{self, FaultReport, Rehearsal, Wave};
 use super::verdict::{self, changes_state};
@@ -51,7 +52,7 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
     }
     let reapplied = if opts.reapply { stage.reapply(&waves).await? } else { Vec::new() };
     let end = stage.close_window()?;
-    Ok(stage.conclude(scenario, waves, reapplied, end, wall.elapsed().as_secs_f64()))
+    stage.conclude(scenario, waves, reapplied, end, wall.elapsed().as_secs_f64())
 }
 
 /// Everything a rehearsal runs on.
@@ -69,6 +70,8 @@ struct Stage<'a, E: Engine> {
     deprovision_days: i64,
     migration: Duration,
     resumed_runs: u32,
+    /// The judge, folding the log on the other core as it grows.
+    folding: Folding,
 }
 
 /// Plans through the wave's pacer, in the engine's shape.
@@ -120,6 +123,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             .with_pause(pause.clone()),
         );
         let prospects = mock.read(prospects);
+        let folding = Folding::start(mock.clone())?;
         Ok(Stage {
             opts,
             engine,
@@ -134,6 +138,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             deprovision_days,
             migration: Duration::zero(),
             resumed_runs: 0,
+            folding,
         })
     }
 
@@ -267,7 +272,7 @@ impl<'a, E: Engine> Stage<'a, E> {
         reapplied_changes: Vec<String>,
         end: DateTime<Utc>,
         wall_seconds: f64,
-    ) -> Rehearsal {
+    ) -> anyhow::Result<Rehearsal> {
         let disturbed = self.opts.faults.is_some() || self.opts.meanwhile.is_some();
         let run = verdict::Run {
             waves: &waves,
@@ -277,8 +282,9 @@ impl<'a, E: Engine> Stage<'a, E> {
             reapplied_changes,
         };
         let new_commerce = self.mock.read(|w| report::new_commerce(w, &waves));
-        let (verdict, series, timelines, seats, counts, faults) = self.mock.read(|w| {
-            let (verdict, series) = verdict::judge(w, run);
+        let (judged, series) = self.folding.conclude()?;
+        let (verdict, timelines, seats, counts, faults) = self.mock.read(|w| {
+            let verdict = verdict::judge(w, run, &judged);
             let counts = (
                 w.all_customers().count(),
                 w.all_customers().map(|c| c.users.len()).sum::<usize>(),
@@ -290,10 +296,10 @@ impl<'a, E: Engine> Stage<'a, E> {
                 waited_minutes: self.pause.waited_ms() as f64 / 60_000.0,
                 ..report::fault_counts(w.events())
             });
-            (verdict, series, report::timelines(w.events(), &waves), report::seats(w), counts, faults)
+            (verdict, report::timelines(w.events(), &waves), report::seats(w), counts, faults)
         });
         let (at_risk, actions) = report::at_risk_and_actions(&waves);
-        Rehearsal {
+        Ok(Rehearsal {
             scenario: scenario.name.clone(),
             description: scenario.description.clone(),
             seed: self.seed,
@@ -317,7 +323,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             resumed_runs: self.resumed_runs,
             token_renewals: self.opts.token_lifetime.map(|_| self.pc.token_renewals()),
             new_commerce,
-        }
+        })
     }
 }
 

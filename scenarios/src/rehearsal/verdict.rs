@@ -71,12 +71,11 @@ pub struct Run<'a> {
 }
 
 /// Judge the world's audit log after the window closed.
-pub fn judge(w: &World, run: Run<'_>) -> (Verdict, Vec<invariants::SeriesPoint>) {
-    let (judged, series) = invariants::check_with_series(w.events());
+pub fn judge(w: &World, run: Run<'_>, judged: &invariants::Verdict) -> Verdict {
     let reached = run.reached.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let late = if run.disturbed { late_in_order(run.waves, &reached) } else { BTreeSet::new() };
     let stays = left_as_they_are(w, run.waves);
-    let (unexpected, expected) = classify(&judged, run.waves, (run.mapping, &stays), &late, &reached, run.disturbed);
+    let (unexpected, expected) = classify(judged, run.waves, (run.mapping, &stays), &late, &reached, run.disturbed);
     let incomplete = run
         .waves
         .iter()
@@ -84,7 +83,7 @@ pub fn judge(w: &World, run: Run<'_>) -> (Verdict, Vec<invariants::SeriesPoint>)
         .map(|o| format!("{}: {}", o.name, o.error.clone().unwrap_or_default()))
         .collect();
     let log_excerpt = unexpected.first().map(|v| excerpt(w.events(), v.event)).unwrap_or_default();
-    let verdict = Verdict {
+    Verdict {
         judge_ok: judged.ok,
         unexpected,
         expected,
@@ -94,8 +93,7 @@ pub fn judge(w: &World, run: Run<'_>) -> (Verdict, Vec<invariants::SeriesPoint>)
         leftovers: leftovers(w, run.waves),
         reapplied_changes: run.reapplied_changes,
         log_excerpt,
-    };
-    (verdict, series)
+    }
 }
 
 /// Suspensions, read from the audit log, of subscriptions this partner did not sell (the mock
@@ -392,7 +390,7 @@ fn classify(
     (unexpected, expected)
 }
 
-fn excerpt(events: &[Box<Event>], seq: u64) -> Vec<String> {
+fn excerpt(events: &[std::sync::Arc<Event>], seq: u64) -> Vec<String> {
     let i = events.partition_point(|e| e.seq < seq);
     let from = i.saturating_sub(5);
     let to = (i + 4).min(events.len());

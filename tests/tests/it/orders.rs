@@ -104,6 +104,59 @@ async fn an_add_on_needs_an_active_base_subscription() -> TestResult {
     Ok(())
 }
 
+/// The add-on's base, read from the listing as a client would: the earliest active
+/// subscription (creation date, then id) of one of the prerequisite offers.
+async fn expected_base(h: &Harness, prerequisites: &[String]) -> Option<String> {
+    let list = h.get(&format!("/v1/customers/{WINGTIP}/subscriptions")).await.body;
+    let mut bases: Vec<(String, String)> = list["items"]
+        .as_array()?
+        .iter()
+        .filter(|s| s["status"] == "active")
+        .filter(|s| prerequisites.iter().any(|p| s["offerId"].as_str().is_some_and(|o| o.eq_ignore_ascii_case(p))))
+        .filter_map(|s| Some((s["creationDate"].as_str()?.to_string(), s["id"].as_str()?.to_string())))
+        .collect();
+    bases.sort();
+    bases.into_iter().next().map(|(_, id)| id)
+}
+
+#[tokio::test]
+async fn an_add_on_joins_the_earliest_active_base_of_any_prerequisite_sku() -> TestResult {
+    // Two prerequisites on two SKUs, bases bought on different days, the earliest suspended
+    // in turn: the add-on must follow the rule across SKUs, not one SKU's index.
+    let mut scenario = skuswap_scenarios::named::resolve("article", None, None)?;
+    let (sales, service) = (scenario_offer("d365-sales")?, scenario_offer("d365-customer-service")?);
+    let mut addon = sales.clone();
+    addon.key = "d365-insights".into();
+    addon.id = "7E1A0C55-2F3B-4C8D-9E6F-0A1B2C3D4E5F".into();
+    addon.sku_id = uuid::Uuid::parse_str("5a0e2f1c-7b3d-4e9a-8c6f-1d2e3f4a5b6c")?;
+    addon.is_add_on = true;
+    addon.prerequisite_offers = vec![service.id.clone(), sales.id.clone()];
+    let prerequisites = addon.prerequisite_offers.clone();
+    scenario.offers.push(addon);
+    let h = Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)?;
+    let mut bought = Vec::new();
+    for key in ["d365-sales", "d365-customer-service", "d365-sales"] {
+        let r = h.buy(WINGTIP, key, 2).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        bought.push(r.body["lineItems"][0]["subscriptionId"].as_str().ok_or("no id")?.to_string());
+        h.advance_days(1).await;
+    }
+    let body = order(&[(0, "7E1A0C55-2F3B-4C8D-9E6F-0A1B2C3D4E5F", 1)]);
+    for suspended in [None, Some(0), Some(1)] {
+        if let Some(i) = suspended {
+            let r = h.set_status(WINGTIP, &bought[i], "suspended").await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        let expected = expected_base(&h, &prerequisites).await.ok_or("no active base")?;
+        let r = h.post(&format!("/v1/customers/{WINGTIP}/orders"), &body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let sid = r.body["lineItems"][0]["subscriptionId"].as_str().ok_or("no id")?;
+        let sub = h.get(&format!("/v1/customers/{WINGTIP}/subscriptions/{sid}")).await;
+        assert_eq!(sub.body["parentSubscriptionId"], expected.as_str(), "after suspending {suspended:?}");
+    }
+    Ok(())
+}
+
 fn scenario_offer(key: &str) -> Result<mock_server::model::Offer, Box<dyn std::error::Error>> {
     Ok(mock_server::model::Catalog::builtin().resolve(key).cloned().ok_or("no offer")?)
 }

@@ -79,7 +79,6 @@ impl World {
         // left out of the request, blocks the bundle.
         let add_ons: Vec<&Subscription> = c
             .subscriptions_in_order()
-            .into_iter()
             .filter(|s| s.parent_subscription_id == Some(base.id) && s.status == SubscriptionStatus::Active)
             .collect();
         for add_on in &add_ons {

@@ -436,7 +436,7 @@ impl World {
 
 /// The `MS-RequestId` behind a batch ("" for the clock, admin calls and scenario loads).
 fn request_id(batch: &Batch) -> &str {
-    match &batch.cause {
+    match &*batch.cause {
         super::Cause::Request { request_id, .. } => request_id,
         _ => "",
     }
