@@ -11,6 +11,7 @@
 //! - `transitions`: NCE transitions (`…/transitionEligibilities`, `…/transitions`).
 //! - `dashboard`: the Partner Center dashboard pages at `/` (HTML forms over the same model).
 //! - `wire`: Partner Center's JSON shapes.
+//! - `subscription_shape`: the subscription's shape, written straight from the model (the hottest).
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
 //! - `signin`: the mock's own OAuth authority (token and device-code endpoints, `/devicelogin`).
 //! - `operations`: every Partner Center operation, named once.
@@ -33,6 +34,7 @@ pub mod paging;
 pub mod partner;
 pub mod schedules;
 pub mod signin;
+pub mod subscription_shape;
 pub mod transitions;
 pub mod upgrades;
 pub mod users;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::error::PcError;
 use super::extract::{Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid};
 use super::operations::Operation;
+use super::subscription_shape::{SubscriptionList, SubscriptionShape};
 use super::{paging, wire};
 use crate::Mock;
 use crate::model::{OrderLineRequest, SubscriptionChanges, SubscriptionStatus, UserState};
@@ -37,7 +38,7 @@ fn created_at(v: Value, location: String) -> Reply {
 
 /// A subscription with its ETag also as a header, as clients that send `If-Match` read it.
 fn subscription_reply(sub: &crate::model::Subscription) -> Reply {
-    let mut resp = ok(wire::subscription(sub))?;
+    let mut resp = Json(SubscriptionShape(sub)).into_response();
     if let Ok(tag) = axum::http::HeaderValue::from_str(&sub.etag()) {
         resp.headers_mut().insert(header::ETAG, tag);
     }
@@ -284,8 +285,8 @@ pub async fn list_subscriptions(State(m): State<Mock>, caller: Caller, Path(cid)
                 .collect(),
         )
     })?;
-    let items = subs.iter().map(wire::subscription).collect();
-    ok(wire::collection(items, format!("/customers/{cid}/subscriptions")))
+    Ok(Json(SubscriptionList { subscriptions: &subs, self_uri: format!("/customers/{cid}/subscriptions") })
+        .into_response())
 }
 
 pub async fn get_subscription(

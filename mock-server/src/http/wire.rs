@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::model::{Customer, Offer, Order, SubscribedSku, Subscription, SubscriptionStatus, User, UserState, World};
+use crate::model::{Customer, Offer, Order, SubscribedSku, User, UserState, World};
 
 pub fn date(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -182,84 +182,6 @@ pub fn offer(o: &Offer, now: DateTime<Utc>, country: &str, locale: &str) -> Valu
         ),
         ("attributes", attributes("Offer")),
     ])
-}
-
-pub fn subscription(sub: &Subscription) -> Value {
-    let suspended = sub.status == SubscriptionStatus::Suspended;
-    let active = sub.status == SubscriptionStatus::Active;
-    let mut v = obj([
-        ("id", s(sub.id)),
-        ("entitlementId", s(sub.id)),
-        ("offerId", s(&sub.offer_id)),
-        ("offerName", s(&sub.offer_name)),
-        ("friendlyName", s(&sub.friendly_name)),
-        ("quantity", sub.quantity.into()),
-        ("unitType", s("Licenses")),
-        ("hasPurchasableAddons", false.into()),
-        ("creationDate", s(date(sub.creation_date))),
-        ("effectiveStartDate", s(date(sub.effective_start_date))),
-        ("commitmentEndDate", s(date(sub.commitment_end_date))),
-        ("status", s(sub.status.as_str())),
-        ("autoRenewEnabled", sub.auto_renew_enabled.into()),
-        ("isTrial", sub.is_trial.into()),
-        ("billingType", s("license")),
-        ("billingCycle", s("monthly")),
-        ("termDuration", s("P1Y")),
-        ("isMicrosoftProduct", true.into()),
-        // Null when there is no reseller of record, as the docs show.
-        ("partnerId", if sub.partner_id_on_record.is_empty() { Value::Null } else { s(&sub.partner_id_on_record) }),
-        ("parentSubscriptionId", Value::Null),
-        ("contractType", s("subscription")),
-        ("publisherName", s("Microsoft Corporation")),
-        ("suspensionReasons", Value::Array(if suspended { vec![s("PartnerInitiated")] } else { Vec::new() })),
-        ("actions", Value::Array(if active { vec![s("edit"), s("cancel")] } else { Vec::new() })),
-        (
-            "links",
-            obj([
-                ("offer", link(format!("/offers/{}?country=US", sub.offer_id))),
-                ("self", link(format!("/customers/{}/subscriptions/{}", sub.customer, sub.id))),
-            ]),
-        ),
-        ("attributes", obj([("etag", s(sub.etag())), ("objectType", s("Subscription"))])),
-    ]);
-    if let Some(p) = sub.parent_subscription_id {
-        v["parentSubscriptionId"] = s(p);
-        v["links"]["parentSubscription"] = link(format!("/customers/{}/subscriptions/{p}", sub.customer));
-    }
-    if let Some(o) = sub.order_id {
-        v["orderId"] = s(o);
-    }
-    if let Some(n) = &sub.nce {
-        nce_fields(&mut v, sub, n);
-    }
-    v
-}
-
-/// What an NCE subscription shows beyond a legacy one (`offerId` is `{productId}:{skuId}`).
-fn nce_fields(v: &mut Value, sub: &Subscription, n: &crate::model::nce::NceTerms) {
-    let term = n.term.term_duration.as_str();
-    v["termDuration"] = s(term);
-    v["renewalTermDuration"] = s(term);
-    v["billingCycle"] = s(n.term.billing_cycle.as_str().to_ascii_lowercase());
-    v["productType"] = obj([("id", s("OnlineServicesNCE")), ("displayName", s("OnlineServicesNCE"))]);
-    v["cancellationAllowedUntilDate"] = s(date(n.cancellation_allowed_until));
-    v["refundOptions"] =
-        Value::Array(vec![obj([("type", s("Full")), ("expiresAt", s(date(n.cancellation_allowed_until)))])]);
-    v["migratedFromSubscriptionId"] = n.migrated_from.map_or(Value::Null, s);
-    v["scheduledNextTermInstructions"] = Value::Null;
-    // `offerId` is the catalog item id: `{productId}:{skuId}:{availabilityId}`.
-    let mut parts = sub.offer_id.splitn(3, ':');
-    let (product, sku, availability) =
-        (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    if let Some(links) = v["links"].as_object_mut() {
-        links.remove("offer");
-        links.insert("product".into(), link(format!("/products/{product}?country=US")));
-        links.insert("sku".into(), link(format!("/products/{product}/skus/{sku}?country=US")));
-        links.insert(
-            "availability".into(),
-            link(format!("/products/{product}/skus/{sku}/availabilities/{availability}?country=US")),
-        );
-    }
 }
 
 pub fn order(o: &Order) -> Value {
