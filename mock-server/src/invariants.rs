@@ -17,6 +17,9 @@ use uuid::Uuid;
 
 use crate::model::{Cause, Event, EventKind, SubscriptionStatus, is_effective};
 
+mod sorted_set;
+use sorted_set::SortedSet;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViolationKind {
@@ -98,63 +101,6 @@ struct Fold {
     /// every holder re-examined (a plain swap touches just its own user).
     #[serde(with = "pairs")]
     effective: HashMap<(Uuid, Uuid), bool>,
-}
-
-/// A small set as a sorted vector; on the wire, the same list a `BTreeSet` gives.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-struct SortedSet<T: Ord>(Vec<T>);
-
-impl<T: Ord> Default for SortedSet<T> {
-    fn default() -> Self {
-        SortedSet(Vec::new())
-    }
-}
-
-impl<T: Ord> SortedSet<T> {
-    /// Whether `item` was new.
-    fn insert(&mut self, item: T) -> bool {
-        match self.0.binary_search(&item) {
-            Ok(_) => false,
-            Err(at) => {
-                self.0.insert(at, item);
-                true
-            }
-        }
-    }
-
-    /// Whether `item` was there.
-    fn remove(&mut self, item: &T) -> bool {
-        match self.0.binary_search(item) {
-            Ok(at) => {
-                self.0.remove(at);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn contains(&self, item: &T) -> bool {
-        self.0.binary_search(item).is_ok()
-    }
-
-    fn iter(&self) -> std::slice::Iter<'_, T> {
-        self.0.iter()
-    }
-
-    /// The items of `self` not in `other`.
-    fn difference<'a>(&'a self, other: &'a Self) -> impl Iterator<Item = &'a T> {
-        self.0.iter().filter(|item| !other.contains(item))
-    }
-}
-
-impl<T: Ord> FromIterator<T> for SortedSet<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
-        let mut v: Vec<T> = items.into_iter().collect();
-        v.sort_unstable();
-        v.dedup();
-        SortedSet(v)
-    }
 }
 
 /// Maps as lists of pairs sorted by key: JSON keys must be strings, and a hash map's order

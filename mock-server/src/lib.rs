@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`model`]: the pure domain (state and every rule; no HTTP, no clock reads, no RNG).
-//! - [`invariants`]: the pure checker folded over the audit log.
+//! - [`invariants`]: the pure checker folded over the audit log (`invariants/sorted_set.rs`: its small per-user sets).
 //! - [`http`]: the axum surface: Partner Center routes under `/v1`, the admin API under
 //!   `/admin`, wire types, and the one error type that renders Partner Center's error body.
 //! - [`state`]: the shared handle (`Mock`) around the world, behind a `std::sync::Mutex`, and
