@@ -51,7 +51,7 @@ impl Serialize for SubscriptionShape<'_> {
         let actions: &[&str] = if sub.status == SubscriptionStatus::Active { &["edit", "cancel"] } else { &[] };
         m.serialize_entry("actions", actions)?;
         m.serialize_entry("links", &Links(sub))?;
-        m.serialize_entry("attributes", &Attributes { etag: sub.etag() })?;
+        m.serialize_entry("attributes", &Pairs(&[("etag", &sub.etag()), ("objectType", "Subscription")]))?;
         if let Some(o) = sub.order_id {
             m.serialize_entry("orderId", &o)?;
         }
@@ -118,19 +118,6 @@ impl Serialize for Link<'_> {
         m.serialize_entry("uri", self.0)?;
         m.serialize_entry("method", "GET")?;
         m.serialize_entry("headers", &[] as &[()])?;
-        m.end()
-    }
-}
-
-struct Attributes {
-    etag: String,
-}
-
-impl Serialize for Attributes {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut m = ser.serialize_map(Some(2))?;
-        m.serialize_entry("etag", &self.etag)?;
-        m.serialize_entry("objectType", "Subscription")?;
         m.end()
     }
 }

@@ -1,5 +1,5 @@
 //! The judge's small per-user sets: a user holds one or two SKUs and families, so a sorted
-//! vector, where a `BTreeSet`'s node would weigh ten times as much over millions of users.
+//! vector of 16 to 32 bytes, where a `BTreeSet` allocates a node of some two hundred.
 
 use serde::{Deserialize, Serialize};
 

@@ -27,7 +27,7 @@ pub struct Folding {
     done: Option<mpsc::Sender<()>>,
     /// Set when nobody will read the verdict (the rehearsal failed): the thread stops at once.
     abandoned: Arc<AtomicBool>,
-    /// Tails taken so far (the test checks it really folded in pieces).
+    /// Non-empty tails folded so far (the test checks it really folded in pieces).
     #[cfg_attr(not(test), expect(dead_code, reason = "read by the unit test only"))]
     tails: Arc<AtomicUsize>,
     thread: Option<JoinHandle<Result<Judge, String>>>,
@@ -59,8 +59,10 @@ impl Folding {
                         first.seq
                     ));
                 }
-                judge.feed(&tail);
-                taken.fetch_add(1, Ordering::Relaxed);
+                if !tail.is_empty() {
+                    judge.feed(&tail);
+                    taken.fetch_add(1, Ordering::Relaxed);
+                }
                 if last {
                     return Ok(judge);
                 }
