@@ -2,7 +2,8 @@
 # Benchmark (not a test): rehearse `distributor` in-process at each size and print wall time,
 # API calls per second and peak memory, so growth is visible; then run the same 1,000-customer
 # migration (discover, plan, apply) in-process and against `skuswap serve` in another process
-# over loopback, and print the ratio.
+# over loopback, and print the ratio. Sizes of 2,000 customers or more rehearse in two worlds
+# side by side (`rehearse --shards`, default); set SHARDS=1 to rehearse every size in one.
 # Usage: scripts/bench.sh [SIZE ...]     default sizes: 1000 10000 100000
 # (100,000 customers takes a few minutes and about 15 GB of memory.)  Needs jq and GNU time.
 set -euo pipefail
@@ -14,14 +15,14 @@ bin="${CARGO_TARGET_DIR:-$PWD/target}/release/skuswap"
 work=$(mktemp -d)
 trap 'rm -rf "$work"; kill ${server:-} 2>/dev/null || true' EXIT
 
-printf '%-10s %10s %10s %12s %12s %10s %s\n' customers users requests "rehearse s" "requests/s" "peak MiB" "process s"
+printf '%-10s %10s %10s %7s %12s %12s %10s %s\n' customers users requests shards "rehearse s" "requests/s" "peak MiB" "process s"
 for n in "${sizes[@]}"; do
-  /usr/bin/time -f '%e %M' -o "$work/time" "$bin" rehearse distributor --customers "$n" --json \
+  /usr/bin/time -f '%e %M' -o "$work/time" "$bin" rehearse distributor --customers "$n" ${SHARDS:+--shards "$SHARDS"} --json \
     --report "$work/report-$n.html" > "$work/r-$n.json"
   read -r total kb < "$work/time"
   jq -r --arg total "$total" --arg kb "$kb" \
-    '[.customers, .users, .requests, (.wallSeconds*100|round/100), (.requests/.wallSeconds|round), (($kb|tonumber)/1024|round), $total] | @tsv' \
-    "$work/r-$n.json" | awk -F'\t' '{printf "%-10s %10s %10s %12s %12s %10s %s\n", $1, $2, $3, $4, $5, $6, $7}'
+    '[.customers, .users, .requests, .shards, (.wallSeconds*100|round/100), (.requests/.wallSeconds|round), (($kb|tonumber)/1024|round), $total] | @tsv' \
+    "$work/r-$n.json" | awk -F'\t' '{printf "%-10s %10s %10s %7s %12s %12s %10s %s\n", $1, $2, $3, $4, $5, $6, $7, $8}'
 done
 
 echo

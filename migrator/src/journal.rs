@@ -4,7 +4,7 @@
 //! the server before repeating it. One journal holds one migration.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -74,7 +74,9 @@ enum Store {
 
 #[derive(Default)]
 struct Memory {
-    plan: Option<Plan>,
+    /// Shared with the engine applying it: a rehearsal's plan is large (a step per user), and
+    /// one copy is enough.
+    plan: Option<Arc<Plan>>,
     steps: std::collections::BTreeMap<(String, usize), StepRecord>,
 }
 
@@ -128,11 +130,16 @@ impl Journal {
 
     /// Record the plan, or check that the journal already holds this same plan.
     pub fn begin(&self, plan: &Plan) -> Result<(), JournalError> {
-        let existing = self.plan()?;
+        self.begin_shared(&Arc::new(plan.clone()))
+    }
+
+    /// [`Journal::begin`] without a copy of the plan where the journal is in memory.
+    pub fn begin_shared(&self, plan: &Arc<Plan>) -> Result<(), JournalError> {
+        let existing = self.shared_plan()?;
         match existing {
             Some(p) if p.id != plan.id => Err(JournalError::OtherMigration {
                 path: self.path.display().to_string(),
-                journal_plan: p.id,
+                journal_plan: p.id.clone(),
                 plan: plan.id.clone(),
             }),
             Some(_) => Ok(()),
@@ -143,7 +150,7 @@ impl Journal {
                 Ok(())
             }
             None => {
-                let text = serde_json::to_string(plan).map_err(|e| JournalError::Corrupt {
+                let text = serde_json::to_string(plan.as_ref()).map_err(|e| JournalError::Corrupt {
                     path: self.path.display().to_string(),
                     detail: e.to_string(),
                 })?;
@@ -156,6 +163,11 @@ impl Journal {
     }
 
     pub fn plan(&self) -> Result<Option<Plan>, JournalError> {
+        Ok(self.shared_plan()?.map(Arc::unwrap_or_clone))
+    }
+
+    /// The journal's plan; where the journal is in memory, the plan it was begun with.
+    pub fn shared_plan(&self) -> Result<Option<Arc<Plan>>, JournalError> {
         if let Some(m) = self.memory() {
             return Ok(m.plan.clone());
         }
@@ -166,6 +178,7 @@ impl Journal {
             .map_err(|e| self.err(e))?;
         text.map(|t| {
             serde_json::from_str(&t)
+                .map(Arc::new)
                 .map_err(|e| JournalError::Corrupt { path: self.path.display().to_string(), detail: e.to_string() })
         })
         .transpose()

@@ -80,11 +80,10 @@ pub async fn migrate<P: PartnerCenter + 'static>(
     how: &Migrate<'_>,
     hooks: Arc<dyn Hooks>,
 ) -> Result<Migration, MigrateError> {
-    let (plan, resumed) = match journal.plan()? {
+    let (plan, resumed) = match journal.shared_plan()? {
         Some(p) => (p, true),
-        None => (plan_migration(pc.as_ref(), how, hooks.as_ref()).await?, false),
+        None => (Arc::new(plan_migration(pc.as_ref(), how, hooks.as_ref()).await?), false),
     };
-    let plan = Arc::new(plan);
     let outcome = apply(pc, plan.clone(), journal, &how.apply, hooks).await?;
     Ok(Migration { plan, outcome, resumed })
 }

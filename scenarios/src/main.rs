@@ -1,5 +1,5 @@
-//! `skuswap`: the one command-line front door. This file only parses the command line and
-//! hands each subcommand to its file under `src/cli/`.
+//! `skuswap`: the one command-line front door. This file only sets the allocator up, parses
+//! the command line and hands each subcommand to its file under `src/cli/`.
 
 use std::process::ExitCode;
 
@@ -11,6 +11,33 @@ use skuswap_scenarios::cli::{EXIT_ERROR, capture, migrate, rehearse, scenarios, 
 // 14 GiB, a sixth of the time in `_int_malloc`); mimalloc keeps the cost per request flat.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_delay` (mimalloc.h, v3: after `eager_commit_delay`, 14, and
+/// before `use_numa_nodes`, 16; the Rust bindings leave it out).
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Its default in mimalloc v3, milliseconds: if the option read is not this, the numbering
+/// has moved and nothing is set.
+const PURGE_DELAY_DEFAULT: std::os::raw::c_long = 1_000;
+
+/// Keep memory freed by the process instead of handing it back to the OS a second after it
+/// empties. A rehearsal frees and reuses memory in waves (a discovery's snapshot, then the
+/// run's growth); on the 2-core VMs this runs on, faulting handed-back memory in again was
+/// the top of a 10,000-customer rehearsal's profile (`clear_page_erms`), and keeping it cut
+/// the system time and up to a second of the run for at most 80 MB more at the peak (README,
+/// "Benchmark"). `MIMALLOC_PURGE_DELAY` set by hand still wins.
+#[allow(unsafe_code)]
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: both calls read or write one entry of mimalloc's static option table; this runs
+    // first in `main`, before any other thread exists (`mi_option_set` is not thread-safe).
+    unsafe {
+        if libmimalloc_sys::mi_option_get(PURGE_DELAY) == PURGE_DELAY_DEFAULT {
+            libmimalloc_sys::mi_option_set(PURGE_DELAY, -1);
+        }
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +101,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {

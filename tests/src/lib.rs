@@ -195,6 +195,7 @@ pub fn rehearsal_options() -> skuswap_scenarios::rehearsal::Options {
         meanwhile: None,
         reapply: false,
         token_lifetime: None,
+        shards: 1,
     }
 }
 

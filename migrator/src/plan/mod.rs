@@ -215,12 +215,42 @@ fn is_active(status: &SubscriptionStatus) -> bool {
 
 /// FNV-1a over the text: a stable, dependency-free digest for plan ids.
 pub fn digest(text: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut h = Fnv::default();
+    h.feed(text.as_bytes());
+    h.hex()
+}
+
+/// FNV-1a fed as it is written, so a plan's digest never holds its whole JSON text (tens of
+/// megabytes for a large book).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
-    format!("{h:016x}")
+}
+
+impl Fnv {
+    fn feed(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.feed(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Build the plan (pure).
@@ -247,15 +277,7 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
             blocked: Vec::new(),
         });
     }
-    // Deadline first; unknown deadlines last; ties by name, then id, for a stable order.
-    customers.sort_by(|a, b| {
-        (a.deadline.is_none(), a.deadline, &a.name, &a.customer_id).cmp(&(
-            b.deadline.is_none(),
-            b.deadline,
-            &b.name,
-            &b.customer_id,
-        ))
-    });
+    in_deadline_order(&mut customers);
     let mut spent: u64 = 0;
     for c in &mut customers {
         spent += c.steps.iter().map(|s| u64::from(s.requests())).sum::<u64>();
@@ -269,14 +291,38 @@ pub fn plan(snapshot: &Snapshot, mapping: &Mapping, policy: &Policy) -> Result<P
             policy.now + Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX / 2)) + waiting;
         c.at_risk = c.deadline.is_some_and(|d| d <= c.estimated_completion);
     }
-    let body = serde_json::to_string(&customers).unwrap_or_default();
-    Ok(Plan {
-        format: 1,
-        id: digest(&body),
-        planned_at: policy.now,
-        requests_per_minute: policy.requests_per_minute,
-        customers,
-    })
+    Ok(Plan::of(customers, policy.now, policy.requests_per_minute))
+}
+
+/// Deadline first; unknown deadlines last; ties by name, then id, for a stable order.
+fn in_deadline_order(customers: &mut [CustomerPlan]) {
+    customers.sort_by(|a, b| {
+        (a.deadline.is_none(), a.deadline, &a.name, &a.customer_id).cmp(&(
+            b.deadline.is_none(),
+            b.deadline,
+            &b.name,
+            &b.customer_id,
+        ))
+    });
+}
+
+impl Plan {
+    fn of(customers: Vec<CustomerPlan>, planned_at: DateTime<Utc>, requests_per_minute: u32) -> Plan {
+        // The digest of the customers' JSON text, written straight into the hash.
+        let mut h = Fnv::default();
+        let _ = serde_json::to_writer(&mut h, &customers);
+        Plan { format: 1, id: h.hex(), planned_at, requests_per_minute, customers }
+    }
+
+    /// Plans made for parts of one book (a sharded rehearsal deals customers into worlds of
+    /// their own, each with its share of the rate) as the one plan of the whole: every
+    /// customer in deadline order, made when the last part was, at the whole rate.
+    pub fn join(parts: Vec<Plan>, requests_per_minute: u32) -> Plan {
+        let planned_at = parts.iter().map(|p| p.planned_at).max().unwrap_or_default();
+        let mut customers: Vec<CustomerPlan> = parts.into_iter().flat_map(|p| p.customers).collect();
+        in_deadline_order(&mut customers);
+        Plan::of(customers, planned_at, requests_per_minute)
+    }
 }
 
 fn plan_customer(c: &CustomerState, snapshot: &Snapshot, mapping: &Mapping) -> Result<Option<CustomerPlan>, PlanError> {

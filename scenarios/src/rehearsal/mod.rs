@@ -8,6 +8,7 @@
 //!
 //! # Layout
 //! - `runner`: runs the waves (the engine's own `migrate`), resumes, reapplies, closes the window.
+//! - `shards`: a large book dealt into worlds of their own, run on both cores, merged back.
 //! - `folding`: the judge folds the audit log on the other core while the waves run.
 //! - `pacing`: virtual time: requests cost time at the rate, waits move the clock.
 //! - `verdict`: what "passed" means, built on the mock's judge.
@@ -19,6 +20,7 @@ mod pacing;
 pub mod render;
 pub mod report;
 mod runner;
+pub mod shards;
 pub mod verdict;
 
 use std::sync::Arc;
@@ -86,6 +88,9 @@ pub struct Options {
     /// Sign in through the mock's authority (refresh-token flow) with access tokens that last
     /// this many virtual seconds, renewed as the migration runs; `None`: one fixed token.
     pub token_lifetime: Option<u32>,
+    /// Worlds the customers are dealt into, run side by side on their own threads, each with
+    /// its share of the rate; 1: one world. See [`shards`] for when a book can be sharded.
+    pub shards: usize,
 }
 
 /// See [`Options::meanwhile`].

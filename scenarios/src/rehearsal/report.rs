@@ -98,6 +98,8 @@ pub struct Rehearsal {
     pub token_renewals: Option<u64>,
     /// The server-side path: migrations to new commerce (absent when none was planned).
     pub new_commerce: Option<NewCommerceReport>,
+    /// Worlds the customers were dealt into and run side by side (1: one world).
+    pub shards: usize,
 }
 
 /// What the migrations to new commerce did, read from the mock after the run.
@@ -119,9 +121,30 @@ pub struct NewCommerceReport {
     pub longest_minutes: f64,
 }
 
-/// The new-commerce part of the report, from the plans and the world's migrations.
-pub fn new_commerce(w: &mock_server::model::World, waves: &[Wave]) -> Option<NewCommerceReport> {
-    use mock_server::model::migrations::MigrationStatus;
+/// How the world's migrations to new commerce ended: minutes from create to completion of
+/// each completed one, and how many failed.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationTimes {
+    pub completed_minutes: Vec<f64>,
+    pub failed: usize,
+}
+
+impl MigrationTimes {
+    pub fn of(w: &World) -> Self {
+        use mock_server::model::migrations::MigrationStatus;
+        MigrationTimes {
+            completed_minutes: w
+                .all_migrations()
+                .filter(|m| m.status == MigrationStatus::Completed)
+                .filter_map(|m| m.completed.map(|t| (t - m.started).num_seconds() as f64 / 60.0))
+                .collect(),
+            failed: w.all_migrations().filter(|m| m.status == MigrationStatus::Failed).count(),
+        }
+    }
+}
+
+/// The new-commerce part of the report, from the plans and how the migrations ended.
+pub fn new_commerce(waves: &[Wave], times: &MigrationTimes) -> Option<NewCommerceReport> {
     let plans = || waves.iter().flat_map(|w| &w.plan.customers);
     let count = |kind| plans().flat_map(|c| &c.steps).filter(|s| s.kind() == kind).count();
     let (planned, upgrades, transitions) =
@@ -132,18 +155,14 @@ pub fn new_commerce(w: &mock_server::model::World, waves: &[Wave]) -> Option<New
     if planned + upgrades + transitions == 0 && blocked.is_empty() {
         return None;
     }
-    let mut minutes: Vec<f64> = w
-        .all_migrations()
-        .filter(|m| m.status == MigrationStatus::Completed)
-        .filter_map(|m| m.completed.map(|t| (t - m.started).num_seconds() as f64 / 60.0))
-        .collect();
+    let mut minutes = times.completed_minutes.clone();
     minutes.sort_by(f64::total_cmp);
     Some(NewCommerceReport {
         planned,
         upgrades,
         transitions,
         completed: minutes.len(),
-        failed: w.all_migrations().filter(|m| m.status == MigrationStatus::Failed).count(),
+        failed: times.failed,
         blocked,
         median_minutes: minutes.get(minutes.len() / 2).copied().unwrap_or(0.0),
         longest_minutes: minutes.last().copied().unwrap_or(0.0),

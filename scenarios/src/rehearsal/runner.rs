@@ -22,7 +22,7 @@ use skuswap_migrator::plan::Plan;
 
 use super::folding::Folding;
 use super::pacing::{Pacer, Reached, VirtualPause};
-use super::report::{self, FaultReport, Rehearsal, Wave};
+use super::report::{self, FaultReport, MigrationTimes, Rehearsal, Wave};
 use super::verdict::{self, changes_state};
 use super::{Client, Engine, Options};
 
@@ -35,24 +35,51 @@ const RESUME_RUNS: usize = 4;
 /// land on the same calls in every run, so a seed replays a storm exactly).
 const DISCOVERY_READERS: usize = 4;
 
-/// Run a rehearsal of `scenario` with `engine`.
+/// Run a rehearsal of `scenario` with `engine`: in one world, or dealt into
+/// [`Options::shards`] worlds run side by side.
 pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> anyhow::Result<Rehearsal> {
+    if opts.shards > 1 {
+        return super::shards::rehearse(scenario, opts, engine);
+    }
+    Ok(rehearse_part(scenario, opts, engine).await?.rehearsal)
+}
+
+/// One world's rehearsal, with what merging several of them needs besides the report.
+pub(super) struct Part {
+    pub rehearsal: Rehearsal,
+    /// What started each wave: `None` the first, then the acceptance instant the clock moved to.
+    pub triggers: Vec<Option<DateTime<Utc>>>,
+    /// Each migration's partner and when it was created (the 100-in-5-minutes limit is the
+    /// partner's, whichever world a create landed in).
+    pub migration_starts: Vec<(uuid::Uuid, DateTime<Utc>)>,
+    pub migration_times: MigrationTimes,
+}
+
+/// Rehearse `scenario` in one world.
+pub(super) async fn rehearse_part<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> anyhow::Result<Part> {
     let wall = Instant::now();
     let mut stage = Stage::set(scenario, opts, engine)?;
-    let mut waves = Vec::new();
+    let (mut waves, mut triggers) = (Vec::new(), vec![None]);
     // The first wave reads every customer; later ones only those who have just accepted.
     let mut scope: Option<Vec<String>> = None;
     for _ in 0..MAX_WAVES {
         let wave = stage.wave(scope.as_deref()).await?;
         waves.push(wave);
         match stage.next_acceptances()? {
-            Some(accepted) => scope = Some(accepted),
+            Some((at, accepted)) => {
+                triggers.push(Some(at));
+                scope = Some(accepted);
+            }
             None => break,
         }
     }
+    triggers.truncate(waves.len());
     let reapplied = if opts.reapply { stage.reapply(&waves).await? } else { Vec::new() };
     let end = stage.close_window()?;
-    stage.conclude(scenario, waves, reapplied, end, wall.elapsed().as_secs_f64())
+    let (migration_starts, migration_times) =
+        stage.mock.read(|w| (verdict::migration_starts(w), MigrationTimes::of(w)));
+    let rehearsal = stage.conclude(scenario, waves, reapplied, end, wall.elapsed().as_secs_f64(), &migration_times)?;
+    Ok(Part { rehearsal, triggers, migration_starts, migration_times })
 }
 
 /// Everything a rehearsal runs on.
@@ -164,21 +191,25 @@ impl<'a, E: Engine> Stage<'a, E> {
             self.opts.rate,
         ));
         let how = self.how(only);
-        let plan = plan_migration(self.pc.as_ref(), &how, &Shaped { pacer: &pacer, engine: self.engine }).await?;
+        let plan =
+            Arc::new(plan_migration(self.pc.as_ref(), &how, &Shaped { pacer: &pacer, engine: self.engine }).await?);
+        // One copy of the plan, shared by the journal and the engine (a step per user).
         let journal = Arc::new(Journal::in_memory());
-        journal.begin(&plan)?;
+        journal.begin_shared(&plan)?;
         let ours = migrate(self.engine_pc.clone(), journal.clone(), &how, pacer.clone());
         let first = if self.engine.racers() > 1 {
             let rival_journal = Arc::new(Journal::in_memory());
-            rival_journal.begin(&plan)?;
+            rival_journal.begin_shared(&plan)?;
             let rival = migrate(self.engine_pc.clone(), rival_journal, &how, Arc::new(Unwatched(plan.planned_at)));
             let (ours, theirs) = tokio::join!(ours, rival);
             theirs?;
-            ours?
+            ours?.outcome
         } else {
-            ours.await?
+            ours.await?.outcome
         };
-        let (outcome, resumed) = self.resume(first.outcome, &journal, &how, &pacer).await?;
+        let (outcome, resumed) = self.resume(first, &journal, &how, &pacer).await?;
+        drop(journal);
+        let plan = Arc::unwrap_or_clone(plan);
         self.resumed_runs += resumed;
         pacer.catch_up();
         self.migration += pacer.migration_time();
@@ -217,8 +248,9 @@ impl<'a, E: Engine> Stage<'a, E> {
         Ok((outcome, runs))
     }
 
-    /// Move the clock to the next prospect's acceptance; `None` when nobody is left to accept.
-    fn next_acceptances(&self) -> anyhow::Result<Option<Vec<String>>> {
+    /// Move the clock to the next prospect's acceptance: that instant and who accepted; `None`
+    /// when nobody is left to accept.
+    fn next_acceptances(&self) -> anyhow::Result<Option<(DateTime<Utc>, Vec<String>)>> {
         let pending = |w: &World| -> Vec<String> {
             w.all_customers().filter(|c| c.accepts.is_some()).map(|c| c.id.to_string()).collect()
         };
@@ -227,7 +259,7 @@ impl<'a, E: Engine> Stage<'a, E> {
         let Some(t) = next else { return Ok(None) };
         self.mock.with(|w| w.advance_to(t.max(w.now()))).map_err(|e| anyhow!("{e}"))?;
         let still = self.mock.read(pending);
-        Ok(Some(before.into_iter().filter(|c| !still.contains(c)).collect()))
+        Ok(Some((t, before.into_iter().filter(|c| !still.contains(c)).collect())))
     }
 
     /// A second apply of a finished migration must change nothing: the changes it made.
@@ -272,6 +304,7 @@ impl<'a, E: Engine> Stage<'a, E> {
         reapplied_changes: Vec<String>,
         end: DateTime<Utc>,
         wall_seconds: f64,
+        migrations: &MigrationTimes,
     ) -> anyhow::Result<Rehearsal> {
         let disturbed = self.opts.faults.is_some() || self.opts.meanwhile.is_some();
         let run = verdict::Run {
@@ -281,7 +314,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             disturbed,
             reapplied_changes,
         };
-        let new_commerce = self.mock.read(|w| report::new_commerce(w, &waves));
+        let new_commerce = report::new_commerce(&waves, migrations);
         let (judged, series) = self.folding.conclude()?;
         let (verdict, timelines, seats, counts, faults) = self.mock.read(|w| {
             let verdict = verdict::judge(w, run, &judged);
@@ -323,6 +356,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             resumed_runs: self.resumed_runs,
             token_renewals: self.opts.token_lifetime.map(|_| self.pc.token_renewals()),
             new_commerce,
+            shards: 1,
         })
     }
 }

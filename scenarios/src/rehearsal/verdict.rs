@@ -233,9 +233,20 @@ fn double_migrations(w: &World) -> Vec<String> {
 
 /// Migration creates the service accepted, per partner, in any 5 minutes: at most 100.
 pub fn migration_rate(w: &World) -> Vec<String> {
-    let mut starts: BTreeMap<uuid::Uuid, Vec<chrono::DateTime<chrono::Utc>>> = BTreeMap::new();
-    for m in w.all_migrations() {
-        starts.entry(m.partner).or_default().push(m.started);
+    rate_breaches(migration_starts(w))
+}
+
+/// Each migration's partner and the instant it was created.
+pub fn migration_starts(w: &World) -> Vec<(uuid::Uuid, DateTime<Utc>)> {
+    w.all_migrations().map(|m| (m.partner, m.started)).collect()
+}
+
+/// [`migration_rate`] over creates gathered from several worlds (a sharded rehearsal's
+/// partner is one partner, whichever world its creates landed in).
+pub fn rate_breaches(created: impl IntoIterator<Item = (uuid::Uuid, DateTime<Utc>)>) -> Vec<String> {
+    let mut starts: BTreeMap<uuid::Uuid, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for (partner, at) in created {
+        starts.entry(partner).or_default().push(at);
     }
     let window = chrono::Duration::minutes(5);
     let mut out = Vec::new();

@@ -354,6 +354,7 @@ async fn rehearse_with(
         meanwhile: None,
         reapply: false,
         token_lifetime: None,
+        shards: 1,
     };
     Ok(rehearse(&scenario, &opts).await?)
 }
@@ -425,6 +426,7 @@ async fn the_engine_survives_each_effect_alone_with_and_without_deduplication() 
                     meanwhile: None,
                     reapply: false,
                     token_lifetime: None,
+                    shards: 1,
                 };
                 let r = rehearse(&scenario, &opts).await?;
                 judge(&format!("{effect} on {ops:?}, dedup {dedup}"), &r);

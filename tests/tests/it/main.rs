@@ -22,6 +22,7 @@
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
 //! - `rollback`: a write that panics halfway (a panic armed in the model) changes nothing; random writes against a twin.
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
+//! - `shards`: a book dealt into worlds side by side tells one world's story, the same every time.
 //! - `simulation`: proptest: random tenants, faults, crashes, tight end dates; broken engines caught.
 //! - `socket`: tests over a real loopback socket (heads too large, state kept across a kill).
 //! - `load`: 32 connections over a real socket mixing swaps, reads, orders and event pages.
@@ -47,6 +48,7 @@ mod paging;
 mod rehearsals;
 mod rollback;
 mod shapes;
+mod shards;
 mod signin;
 mod simulation;
 mod socket;

@@ -569,6 +569,7 @@ fn run(c: &Case, broken: Broken, scenario: &Scenario) -> std::result::Result<Reh
         reapply: c.admin_at.is_none(),
         // Half the cases sign in with five-minute tokens that must be renewed throughout.
         token_lifetime: c.seed.is_multiple_of(2).then_some(300),
+        shards: 1,
     };
     runtime.block_on(rehearse_with(scenario, &opts, &engine)).map_err(|e| format!("{e:#}"))
 }

@@ -60,6 +60,28 @@ fn the_model_never_imports_http_runtime_json_clock_or_rng() {
 }
 
 #[test]
+fn unsafe_code_is_the_allocators_option_and_nothing_else() {
+    let mut files = Vec::new();
+    for dir in ["mock-server", "migrator", "scenarios", "tests", "bench"] {
+        rust_files(&workspace().join(dir), &mut files);
+    }
+    assert!(files.len() >= 20, "too few files found: {}", files.len());
+    let allowed = workspace().join("scenarios/src/main.rs");
+    // This file names the word it looks for.
+    let this = workspace().join("tests/tests/it/tidy.rs");
+    let mut offences = Vec::new();
+    for f in files.iter().filter(|f| **f != this) {
+        let text = fs::read_to_string(f).unwrap_or_default();
+        let blocks = text.lines().filter(|l| l.split("//").next().unwrap_or("").contains("unsafe")).count();
+        let expected = if *f == allowed { 2 } else { 0 };
+        if blocks != expected {
+            offences.push(format!("{}: {blocks} line(s) with unsafe, {expected} allowed", f.display()));
+        }
+    }
+    assert!(offences.is_empty(), "unsafe beyond keep_freed_memory:\n{}", offences.join("\n"));
+}
+
+#[test]
 fn every_rust_file_starts_with_a_module_doc_line() {
     let mut files = Vec::new();
     for dir in ["mock-server", "migrator", "scenarios", "tests"] {

@@ -103,6 +103,7 @@ fn figures(r: &Rehearsal) -> Markup {
             }
             tr { td { "Against Partner Center" } td {
                 (r.requests) " requests: about " (human_minutes(r.migration_minutes)) " at " (r.rate) " requests/minute"
+                @if r.shards > 1 { " (customers dealt into " (r.shards) " worlds rehearsed side by side, the rate split between them)" }
             } }
             tr { td { "At risk if started at " (start) } td { (r.at_risk.len()) " customer(s)" } }
             tr { td { "Customer actions" } td { (r.actions.len()) } }

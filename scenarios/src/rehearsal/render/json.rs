@@ -17,6 +17,8 @@ struct Summary<'a> {
     requests: u64,
     migration_minutes: f64,
     wall_seconds: f64,
+    /// Worlds the book was dealt into and rehearsed side by side (1: one world).
+    shards: usize,
     at_risk: &'a [String],
     customer_actions: usize,
     passed: bool,
@@ -43,6 +45,7 @@ pub fn render(r: &Rehearsal, report: &std::path::Path) -> Result<String, serde_j
         requests: r.requests,
         migration_minutes: r.migration_minutes,
         wall_seconds: r.wall_seconds,
+        shards: r.shards,
         at_risk: &r.at_risk,
         token_renewals: r.token_renewals,
         customer_actions: r.actions.len(),

@@ -43,12 +43,17 @@ impl Rehearsal {
             ));
         }
         out.push_str(&format!(
-            "  requests:    {} ({} of Partner Center time at {}/min); wall {:.2} s ({:.0} requests/s)\n",
+            "  requests:    {} ({} of Partner Center time at {}/min); wall {:.2} s ({:.0} requests/s){}\n",
             self.requests,
             human_minutes(self.migration_minutes),
             self.rate,
             self.wall_seconds,
-            self.requests as f64 / self.wall_seconds.max(1e-9)
+            self.requests as f64 / self.wall_seconds.max(1e-9),
+            if self.shards > 1 {
+                format!("; {} worlds side by side, the rate split", self.shards)
+            } else {
+                String::new()
+            }
         ));
         out.push_str(&format!(
             "  at risk:     {} customer(s) would lose licenses if the migration started at {}{}\n",
