@@ -59,11 +59,16 @@ struct PageRequest {
 impl PageRequest {
     /// Where the page starts: `items` is every item in order with whether the list shows it.
     fn start(&self, seed: u64, kind: &str, items: impl Iterator<Item = (Uuid, bool)>) -> Result<usize, PcError> {
+        self.start_at(seed, kind, |cursor| cursor.resume_among(items))
+    }
+
+    /// The same, with the cursor resolved by `resume` (a list that can find its place by index).
+    fn start_at(&self, seed: u64, kind: &str, resume: impl FnOnce(&paging::Cursor) -> usize) -> Result<usize, PcError> {
         let Some(token) = &self.token else { return Ok(0) };
         let cursor = paging::open(seed, kind, token).ok_or_else(|| {
             PcError::invalid_input(format!("The continuation token {token:?} is not valid for this list."))
         })?;
-        Ok(cursor.resume_among(items))
+        Ok(resume(&cursor))
     }
 }
 
@@ -131,8 +136,13 @@ pub async fn list_customers(State(m): State<Mock>, caller: Caller, q: PcQuery, h
     // Bound to the partner: another reseller's token does not open this partner's list.
     let kind = format!("customers.{}", caller.partner.simple());
     m.read(|w| {
-        let mine = w.all_customers().map(|c| (c.id, c.is_customer_of(caller.partner)));
-        let offset = page.start(w.seed(), &kind, mine)?;
+        // The last customer shown is found by index; one that is no longer this partner's
+        // (a replaced world) by walking the list, as for users.
+        let offset =
+            page.start_at(w.seed(), &kind, |cursor| match w.customer_position(caller.partner, cursor.after) {
+                Some(at) => at + 1,
+                None => cursor.resume_among(w.all_customers().map(|c| (c.id, c.is_customer_of(caller.partner)))),
+            })?;
         let (shown, total) = w.customers_page(caller.partner, offset, page.size);
         if offset > 0 && offset >= total {
             return Err(past_end());

@@ -8,6 +8,7 @@
 //! # Layout
 //! - `catalog`: offers, SKUs, families, retirement.
 //! - `tenants`: partners, customers, relationships, users, tokens.
+//! - `partner_customers`: each partner's customers in paging order (a derived index).
 //! - `users`: creating, updating, restoring users, password resets.
 //! - `subscriptions`: orders and subscriptions (buy, etag, who may see which).
 //! - `patch`: a subscription PATCH (suspend, reactivate, quantity, nickname, auto-renew).
@@ -37,6 +38,7 @@ pub mod licenses;
 pub mod lifecycle;
 pub mod migrations;
 pub mod nce;
+mod partner_customers;
 pub mod patch;
 pub mod scenario;
 pub mod schedules;
@@ -155,6 +157,9 @@ pub struct World {
     customers: imbl::OrdMap<Uuid, std::sync::Arc<Customer>>,
     /// Customers in the order they were added: the order `GET /customers` pages through.
     customer_order: imbl::Vector<Uuid>,
+    /// Each partner's customers in that order; derived, rebuilt on restore.
+    #[serde(skip)]
+    partner_customers: partner_customers::PartnerCustomers,
     tokens: imbl::OrdMap<String, Token>,
     #[serde(default)]
     authority: signin::Authority,
@@ -221,6 +226,7 @@ impl World {
             partners: Vec::new(),
             customers: imbl::OrdMap::new(),
             customer_order: imbl::Vector::new(),
+            partner_customers: partner_customers::PartnerCustomers::default(),
             tokens: imbl::OrdMap::new(),
             authority: signin::Authority::default(),
             events: Vec::new(),
@@ -249,6 +255,7 @@ impl World {
                 c.rebuild_derived();
             }
         }
+        self.partner_customers = partner_customers::PartnerCustomers::of(self.all_customers());
         self.rebuild_queues();
     }
 

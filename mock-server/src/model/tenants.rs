@@ -223,6 +223,7 @@ impl World {
         let kind = EventKind::CustomerAdded { company_name: customer.company_name.clone() };
         let resellers = customer.resellers.clone();
         self.customer_order.push_back(id);
+        self.partner_customers.added(id, &resellers);
         self.customers.insert(id, std::sync::Arc::new(customer));
         let subject = Subject { customer: Some(id), ..Subject::default() };
         self.log(batch, subject, kind);
@@ -234,16 +235,13 @@ impl World {
 
     /// Customers of this partner in paging order: the page starting at `offset`, and the total.
     pub fn customers_page(&self, partner: Uuid, offset: usize, size: usize) -> (Vec<&Customer>, usize) {
-        let mine = self.all_customers().filter(|c| c.is_customer_of(partner));
-        let mut total = 0;
-        let mut page = Vec::new();
-        for (i, c) in mine.enumerate() {
-            total += 1;
-            if i >= offset && page.len() < size {
-                page.push(c);
-            }
-        }
-        (page, total)
+        let page = self.partner_customers.page(partner, offset, size).filter_map(|id| self.customer_any(id)).collect();
+        (page, self.partner_customers.count(partner))
+    }
+
+    /// Where `customer` is among this partner's customers in paging order, if it is one.
+    pub fn customer_position(&self, partner: Uuid, customer: Uuid) -> Option<usize> {
+        self.partner_customers.position(partner, customer)
     }
 
     /// The partner's invitation link for prospects (there is no API to accept it: the
@@ -267,6 +265,7 @@ impl World {
         if c.accepts.as_ref().is_some_and(|a| a.partner == partner) {
             c.accepts = None;
         }
+        self.partner_customers.joined(customer, partner);
         let subject = Subject { customer: Some(customer), ..Subject::default() };
         self.log(batch, subject, EventKind::RelationshipEstablished { partner });
         Ok(())

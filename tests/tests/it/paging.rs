@@ -148,3 +148,41 @@ async fn a_deletion_between_pages_skips_nobody_and_past_the_end_is_2000() -> Tes
     assert_eq!((r.status.as_u16(), r.code()), (400, Some(2000)), "{}", r.text);
     Ok(())
 }
+
+fn ids(r: &skuswap_tests::Reply) -> Vec<String> {
+    r.body["items"].as_array().into_iter().flatten().map(|c| c["id"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// A prospect who accepts between pages takes its place in the world's order, behind the page
+/// already shown: the next page lists it, nobody repeats, and a restored world pages the same.
+#[tokio::test]
+async fn a_customer_who_accepts_between_pages_is_listed_in_its_place() -> TestResult {
+    let h = Harness::article()?;
+    let first = h.get("/v1/customers?size=2").await;
+    assert_eq!(ids(&first), [WINGTIP, TAILSPIN]);
+    let token = first.body["continuationToken"].as_str().ok_or("no token")?.to_string();
+    let accepted = h
+        .post(
+            &format!("/admin/customers/{ADVENTURE_WORKS}/accept-relationship"),
+            &format!(r#"{{"partnerId":"{PARTNER}"}}"#),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    let next = "/v1/customers?size=2&seekOperation=Next";
+    let second = h.send(Method::GET, next, None, &[("MS-ContinuationToken", &token)]).await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    let whole = h.get("/v1/customers?size=10").await;
+    assert_eq!(ids(&whole).len(), 4, "{}", whole.text);
+    assert_eq!(ids(&second), ids(&whole)[2..].to_vec(), "the second page is the rest, in the world's order");
+    assert!(ids(&whole).contains(&ADVENTURE_WORKS.to_string()));
+    // The index is derived: a world restored from its snapshot pages the same.
+    let snapshot = h.get("/admin/state").await.text;
+    let mut other = Harness::article()?;
+    assert_eq!(other.send(Method::PUT, "/admin/state", Some(&snapshot), &[]).await.status, 200);
+    // The restored world holds the tokens of the snapshot's world, not this harness's.
+    other.token.clone_from(&h.token);
+    assert_eq!(ids(&other.get("/v1/customers?size=10").await), ids(&whole));
+    let resumed = other.send(Method::GET, next, None, &[("MS-ContinuationToken", &token)]).await;
+    assert_eq!(ids(&resumed), ids(&second), "{}", resumed.text);
+    Ok(())
+}
