@@ -130,11 +130,17 @@ impl Journal {
 
     /// Record the plan, or check that the journal already holds this same plan.
     pub fn begin(&self, plan: &Plan) -> Result<(), JournalError> {
-        self.begin_shared(&Arc::new(plan.clone()))
+        self.begin_with(plan, || Arc::new(plan.clone()))
     }
 
     /// [`Journal::begin`] without a copy of the plan where the journal is in memory.
     pub fn begin_shared(&self, plan: &Arc<Plan>) -> Result<(), JournalError> {
+        self.begin_with(plan, || plan.clone())
+    }
+
+    /// Begin `plan`; `keep` gives the plan an in-memory journal holds (a file journal stores
+    /// its text and needs no copy).
+    fn begin_with(&self, plan: &Plan, keep: impl FnOnce() -> Arc<Plan>) -> Result<(), JournalError> {
         let existing = self.shared_plan()?;
         match existing {
             Some(p) if p.id != plan.id => Err(JournalError::OtherMigration {
@@ -145,12 +151,12 @@ impl Journal {
             Some(_) => Ok(()),
             None if self.memory().is_some() => {
                 if let Some(mut m) = self.memory() {
-                    m.plan = Some(plan.clone());
+                    m.plan = Some(keep());
                 }
                 Ok(())
             }
             None => {
-                let text = serde_json::to_string(plan.as_ref()).map_err(|e| JournalError::Corrupt {
+                let text = serde_json::to_string(plan).map_err(|e| JournalError::Corrupt {
                     path: self.path.display().to_string(),
                     detail: e.to_string(),
                 })?;

@@ -12,11 +12,11 @@ use skuswap_scenarios::cli::{EXIT_ERROR, capture, migrate, rehearse, scenarios, 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (mimalloc.h, v3: after `eager_commit_delay`, 14, and
-/// before `use_numa_nodes`, 16; the Rust bindings leave it out).
+/// mimalloc's `mi_option_purge_delay` (mimalloc.h, v3: after `deprecated_eager_commit_delay`,
+/// 14, and before `use_numa_nodes`, 16; the Rust bindings leave it out).
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-/// Its default in mimalloc v3, milliseconds: if the option read is not this, the numbering
-/// has moved and nothing is set.
+/// Its default in mimalloc v3's options.c, milliseconds: if the option read is not this, the
+/// numbering has moved (or the environment set it) and nothing is set.
 const PURGE_DELAY_DEFAULT: std::os::raw::c_long = 1_000;
 
 /// Keep memory freed by the process instead of handing it back to the OS a second after it
@@ -27,7 +27,8 @@ const PURGE_DELAY_DEFAULT: std::os::raw::c_long = 1_000;
 /// "Benchmark"). `MIMALLOC_PURGE_DELAY` set by hand still wins.
 #[allow(unsafe_code)]
 fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+    // Set by hand, under its name or its old one: theirs wins.
+    if ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"].iter().any(|v| std::env::var_os(v).is_some()) {
         return;
     }
     // SAFETY: both calls read or write one entry of mimalloc's static option table; this runs

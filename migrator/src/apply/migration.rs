@@ -26,12 +26,17 @@ const FIRST_POLL: Duration = Duration::from_secs(60);
 const LONGEST_POLL: Duration = Duration::from_secs(15 * 60);
 
 /// Shared by every customer of one apply: the spacing of creates.
-#[derive(Default)]
 pub struct CreatePacer {
     started: Mutex<bool>,
+    spacing: Duration,
 }
 
 impl CreatePacer {
+    /// The pacer of a run beside `side_by_side - 1` others spending the same partner's limit.
+    pub fn sharing(side_by_side: u32) -> Self {
+        CreatePacer { started: Mutex::new(false), spacing: CREATE_SPACING * side_by_side.max(1) }
+    }
+
     /// Hold the lock for the spacing, then create.
     async fn create<P: PartnerCenter>(
         &self,
@@ -42,7 +47,7 @@ impl CreatePacer {
     ) -> crate::client::Result<Migration> {
         let mut started = self.started.lock().await;
         if *started {
-            pc.wait(CREATE_SPACING).await;
+            pc.wait(self.spacing).await;
         }
         *started = true;
         pc.create_migration(customer, request, request_id).await

@@ -6,8 +6,9 @@
 //! collection in the world is persistent (`imbl`): copying one copies a root pointer, and the
 //! write then copies only the paths it changes. The audit log is the exception: it is only
 //! appended to while a write runs (cuts wait for the write's end), so undoing it is truncating;
-//! and the derived indexes (deadlines, the dedup queue) are plain collections, rebuilt after a
-//! roll-back rather than copied on every write.
+//! and the derived queues (deadlines, the dedup queue) are plain collections, rebuilt after a
+//! roll-back rather than copied on every write (the partners' customer lists are persistent,
+//! so they are copied with the rest).
 
 use super::World;
 
@@ -73,7 +74,7 @@ impl World {
     }
 
     /// A copy of everything but the log, the judge's cache (a new cache refolds the kept log
-    /// on its first verdict) and the derived indexes. Destructured, so a field added to
+    /// on its first verdict) and the derived queues. Destructured, so a field added to
     /// `World` must be named here.
     fn copy_but_log(&self) -> World {
         let World {

@@ -258,7 +258,7 @@ pub async fn apply(a: &ApplyArgs) -> anyhow::Result<u8> {
         hooks.bar = Some(bar(0, "applying"));
     }
     let hooks = Arc::new(hooks);
-    let options = ApplyOptions { concurrency: usize::from(a.concurrency), stop };
+    let options = ApplyOptions { concurrency: usize::from(a.concurrency), stop, side_by_side: 1 };
     let journal = Arc::new(journal);
     let m = migrate(c.pc.clone(), journal.clone(), &how(&mapping, &a.planning, options), hooks.clone()).await?;
     if let Some(b) = &hooks.bar {

@@ -9,7 +9,7 @@ use mock_server::model::faults::FaultPlan;
 use skuswap_migrator::mapping::{Mapping, Strategy};
 
 use super::{EXIT_INCOMPLETE, EXIT_OK};
-use crate::rehearsal::{Options, rehearse, render, shards};
+use crate::rehearsal::{Correct, Options, rehearse, render, shards};
 
 /// `skuswap rehearse`.
 #[derive(clap::Args, Debug, Clone)]
@@ -132,25 +132,23 @@ pub async fn run(a: &RehearseArgs) -> anyhow::Result<u8> {
         Some(spec) => Some(fault_plan(spec, a.fault_seed.or(a.seed).or(scenario.seed).unwrap_or(0))?),
         None => scenario.faults.clone(),
     };
-    let shards = a.shards.map_or_else(|| shards::suggested(&scenario, faults.is_some()), usize::from);
+    let mut opts = Options {
+        rate: a.rate,
+        mapping,
+        seed: a.seed,
+        faults,
+        meanwhile: None,
+        reapply: false,
+        token_lifetime: a.token_lifetime,
+        shards: 1,
+    };
+    opts.shards = a.shards.map_or_else(|| shards::suggested(&scenario, &opts, &Correct), usize::from);
     if !a.json {
+        let shards = opts.shards;
         let worlds = if shards > 1 { format!(", in {shards} worlds side by side") } else { String::new() };
         eprintln!("rehearsing {} ({} customers{worlds})…", scenario.name, scenario.customers.len());
     }
-    let r = rehearse(
-        &scenario,
-        &Options {
-            rate: a.rate,
-            mapping,
-            seed: a.seed,
-            faults,
-            meanwhile: None,
-            reapply: false,
-            token_lifetime: a.token_lifetime,
-            shards,
-        },
-    )
-    .await?;
+    let r = rehearse(&scenario, &opts).await?;
     std::fs::write(&a.report, render::html::render(&r))
         .with_context(|| format!("cannot write the report to {}", a.report.display()))?;
     if a.json {

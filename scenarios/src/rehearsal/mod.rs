@@ -59,6 +59,11 @@ pub trait Engine: Send + Sync {
     fn racers(&self) -> usize {
         1
     }
+    /// Whether one engine may serve several worlds at once, from their own threads (a sharded
+    /// rehearsal): only if it keeps no state of its own between calls.
+    fn shardable(&self) -> bool {
+        false
+    }
 }
 
 /// The engine as shipped.
@@ -68,6 +73,9 @@ impl Engine for Correct {
     type Pc = Client;
     fn client(&self, pc: Arc<Client>) -> Arc<Client> {
         pc
+    }
+    fn shardable(&self) -> bool {
+        true
     }
 }
 

@@ -41,7 +41,7 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
     if opts.shards > 1 {
         return super::shards::rehearse(scenario, opts, engine);
     }
-    Ok(rehearse_part(scenario, opts, engine).await?.rehearsal)
+    Ok(rehearse_part(scenario, opts, engine, 1).await?.rehearsal)
 }
 
 /// One world's rehearsal, with what merging several of them needs besides the report.
@@ -55,10 +55,17 @@ pub(super) struct Part {
     pub migration_times: MigrationTimes,
 }
 
-/// Rehearse `scenario` in one world.
-pub(super) async fn rehearse_part<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> anyhow::Result<Part> {
+/// Rehearse `scenario` in one world, beside `side_by_side - 1` others spending the same
+/// partner's limits (their migration creates are spaced that much further apart).
+pub(super) async fn rehearse_part<E: Engine>(
+    scenario: &Scenario,
+    opts: &Options,
+    engine: &E,
+    side_by_side: u32,
+) -> anyhow::Result<Part> {
     let wall = Instant::now();
     let mut stage = Stage::set(scenario, opts, engine)?;
+    stage.side_by_side = side_by_side;
     let (mut waves, mut triggers) = (Vec::new(), vec![None]);
     // The first wave reads every customer; later ones only those who have just accepted.
     let mut scope: Option<Vec<String>> = None;
@@ -99,6 +106,8 @@ struct Stage<'a, E: Engine> {
     resumed_runs: u32,
     /// The judge, folding the log on the other core as it grows.
     folding: Folding,
+    /// Worlds spending the partner's limits side by side (see [`ApplyOptions::side_by_side`]).
+    side_by_side: u32,
 }
 
 /// Plans through the wave's pacer, in the engine's shape.
@@ -166,6 +175,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             migration: Duration::zero(),
             resumed_runs: 0,
             folding,
+            side_by_side: 1,
         })
     }
 
@@ -175,7 +185,7 @@ impl<'a, E: Engine> Stage<'a, E> {
             mapping: &self.mapping,
             discovery: DiscoverOptions { only, readers },
             requests_per_minute: self.opts.rate,
-            apply: ApplyOptions { concurrency: 1, ..ApplyOptions::default() },
+            apply: ApplyOptions { concurrency: 1, side_by_side: self.side_by_side, ..ApplyOptions::default() },
         }
     }
 

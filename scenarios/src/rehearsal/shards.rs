@@ -6,7 +6,8 @@
 //! share is the partner's budget, and that is split: each world gets its share of the
 //! requests per minute, so the book takes the virtual time it would in one world, and a
 //! customer is reached about when it would be there (the deal is round-robin). The 100
-//! migration creates in 5 minutes are judged over every world's creates together. A fault
+//! migration creates in 5 minutes are shared too: each world spaces its creates N times as
+//! far apart, and the limit is judged over every world's creates together. A fault
 //! plan's limits and draws, what customers' admins do meanwhile, and racing engines are the
 //! whole book's, so those rehearsals are not sharded.
 //!
@@ -37,13 +38,19 @@ pub const SUGGESTED: usize = 2;
 /// Worlds at most (`--shards`).
 pub const MAX_SHARDS: usize = 64;
 
-/// The shards `skuswap rehearse` uses when `--shards` is not given.
-pub fn suggested(scenario: &Scenario, faults: bool) -> usize {
-    if faults || scenario.faults.is_some() || scenario.customers.len() < SHARD_FROM_CUSTOMERS { 1 } else { SUGGESTED }
+/// The shards `skuswap rehearse` uses when `--shards` is not given: [`SUGGESTED`] for a large
+/// book that can be sharded, else 1 (a default never turns into a refusal).
+pub fn suggested<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> usize {
+    let sharded = Options { shards: SUGGESTED, ..opts.clone() };
+    if scenario.customers.len() < SHARD_FROM_CUSTOMERS || refusal(scenario, &sharded, engine).is_some() {
+        1
+    } else {
+        SUGGESTED
+    }
 }
 
-/// Why `scenario` cannot be dealt into `opts.shards` worlds, if it cannot.
-pub fn refusal(scenario: &Scenario, opts: &Options, racers: usize) -> Option<String> {
+/// Why `scenario` cannot be dealt into `opts.shards` worlds by `engine`, if it cannot.
+pub fn refusal<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> Option<String> {
     let k = opts.shards;
     if k > MAX_SHARDS {
         return Some(format!("at most {MAX_SHARDS} shards"));
@@ -54,8 +61,11 @@ pub fn refusal(scenario: &Scenario, opts: &Options, racers: usize) -> Option<Str
     if opts.meanwhile.is_some() {
         return Some("what customers' admins do meanwhile is written against one world".into());
     }
-    if racers > 1 {
+    if engine.racers() > 1 {
         return Some("racing engines share one world".into());
+    }
+    if !engine.shardable() {
+        return Some("this engine keeps state of its own that several worlds would share".into());
     }
     if scenario.partners.iter().any(|p| p.id.is_none()) {
         return Some("every partner needs a fixed id (each world would draw its own)".into());
@@ -69,14 +79,16 @@ pub fn refusal(scenario: &Scenario, opts: &Options, racers: usize) -> Option<Str
     None
 }
 
-/// Rehearse `scenario` dealt into `opts.shards` worlds, one thread each, and merge them.
+/// Rehearse `scenario` dealt into `opts.shards` worlds, one thread each, and merge them. The
+/// calling thread waits for them (a rehearsal's runtime has nothing else to run meanwhile).
 pub(super) fn rehearse<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> anyhow::Result<Rehearsal> {
-    if let Some(why) = refusal(scenario, opts, engine.racers()) {
+    if let Some(why) = refusal(scenario, opts, engine) {
         bail!("cannot rehearse {} in {} shards: {why}", scenario.name, opts.shards);
     }
     let wall = Instant::now();
     let k = opts.shards;
     let seed = opts.seed.or(scenario.seed).unwrap_or(0);
+    let side_by_side = u32::try_from(k).unwrap_or(u32::MAX);
     let parts = std::thread::scope(|scope| -> anyhow::Result<Vec<Part>> {
         let mut running = Vec::with_capacity(k);
         for i in 0..k {
@@ -89,16 +101,17 @@ pub(super) fn rehearse<E: Engine>(scenario: &Scenario, opts: &Options, engine: &
             };
             let thread = std::thread::Builder::new().name(format!("shard {i}")).spawn_scoped(scope, move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                runtime.block_on(rehearse_part(&book, &share, engine))
+                runtime.block_on(rehearse_part(&book, &share, engine, side_by_side))
             })?;
             running.push(thread);
         }
-        running
+        // Every world is joined before any result is looked at: a world that failed early
+        // does not leave another's panic to the scope.
+        let ended: Vec<_> = running.into_iter().map(std::thread::ScopedJoinHandle::join).collect();
+        ended
             .into_iter()
             .enumerate()
-            .map(|(i, t)| {
-                t.join().map_err(|_| anyhow!("shard {i} panicked"))?.map_err(|e| e.context(format!("shard {i}")))
-            })
+            .map(|(i, t)| t.map_err(|_| anyhow!("shard {i} panicked"))?.map_err(|e| e.context(format!("shard {i}"))))
             .collect()
     })?;
     Ok(merge(scenario, opts.rate, seed, parts, wall.elapsed().as_secs_f64()))

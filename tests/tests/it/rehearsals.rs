@@ -283,6 +283,11 @@ async fn no_run_creates_more_than_100_migrations_in_5_minutes() -> TestResult {
     assert!(r.verdict.limit_breaches.is_empty(), "{:?}", r.verdict.limit_breaches);
     assert!(r.passed(), "{}", story(&r));
     assert_eq!(r.steps(skuswap_migrator::plan::StepKind::Migrate), 120);
+    // Two worlds side by side share the partner's limit: each spaces its creates twice as far.
+    let two = rehearse(&scenario, &Options { shards: 2, ..opts.clone() }).await?;
+    assert!(two.verdict.limit_breaches.is_empty(), "two worlds: {:?}", two.verdict.limit_breaches);
+    assert!(two.passed(), "{}", story(&two));
+    assert_eq!(two.steps(skuswap_migrator::plan::StepKind::Migrate), 120);
     // Teeth: 120 creates at one instant, straight through the API.
     let h = skuswap_tests::Harness::from_world(mock_server::model::World::from_scenario(&scenario, None)?)?;
     let subs: Vec<(String, String)> = h.mock.read(|w| {

@@ -5,9 +5,19 @@
 use std::collections::BTreeMap;
 
 use skuswap_scenarios::named;
-use skuswap_scenarios::rehearsal::{Options, Rehearsal, rehearse};
+use skuswap_scenarios::rehearsal::{Client, Engine, Options, Rehearsal, rehearse, rehearse_with};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// An engine that does not say it may serve several worlds at once.
+struct Stateful;
+
+impl Engine for Stateful {
+    type Pc = Client;
+    fn client(&self, pc: std::sync::Arc<Client>) -> std::sync::Arc<Client> {
+        pc
+    }
+}
 
 fn options(shards: usize) -> Options {
     Options { shards, ..skuswap_tests::rehearsal_options() }
@@ -104,6 +114,15 @@ async fn what_the_whole_book_shares_is_not_sharded() -> TestResult {
         };
         assert!(e.contains(why), "{why}: {e}");
     }
+    let meanwhile: skuswap_scenarios::rehearsal::Meanwhile = std::sync::Arc::new(|_, _| {});
+    let e = rehearse(&scenario, &Options { meanwhile: Some(meanwhile), ..options(2) }).await.err();
+    assert!(e.is_some_and(|e| e.to_string().contains("meanwhile")));
+    let mut unnamed = scenario.clone();
+    unnamed.partners[0].id = None;
+    let e = rehearse(&unnamed, &options(2)).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("fixed id"), "{e}");
+    let e = rehearse_with(&scenario, &options(2), &Stateful).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("state of its own"), "{e}");
     let tiny = book(1)?;
     let e = rehearse(&tiny, &options(2)).await.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("1 customer(s)"), "{e}");
