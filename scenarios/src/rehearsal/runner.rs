@@ -3,6 +3,7 @@
 //! customers as an operator would, optionally applies once more, runs the clock past the
 //! de-provisioning window, and hands the world to the verdict and the report.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,7 +42,7 @@ pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engin
     if opts.shards > 1 {
         return super::shards::rehearse(scenario, opts, engine);
     }
-    Ok(rehearse_part(scenario, opts, engine, 1).await?.rehearsal)
+    Ok(rehearse_part(Cow::Borrowed(scenario), opts, engine, 1).await?.rehearsal)
 }
 
 /// One world's rehearsal, with what merging several of them needs besides the report.
@@ -56,15 +57,18 @@ pub(super) struct Part {
 }
 
 /// Rehearse `scenario` in one world, beside `side_by_side - 1` others spending the same
-/// partner's limits (their migration creates are spaced that much further apart).
+/// partner's limits (their migration creates are spaced that much further apart). An owned
+/// scenario is dropped once its world is built: the world's growth reuses its memory.
 pub(super) async fn rehearse_part<E: Engine>(
-    scenario: &Scenario,
+    scenario: Cow<'_, Scenario>,
     opts: &Options,
     engine: &E,
     side_by_side: u32,
 ) -> anyhow::Result<Part> {
     let wall = Instant::now();
-    let mut stage = Stage::set(scenario, opts, engine)?;
+    let mut stage = Stage::set(&scenario, opts, engine)?;
+    let (name, description) = (scenario.name.clone(), scenario.description.clone());
+    drop(scenario);
     stage.side_by_side = side_by_side;
     let (mut waves, mut triggers) = (Vec::new(), vec![None]);
     // The first wave reads every customer; later ones only those who have just accepted.
@@ -85,7 +89,8 @@ pub(super) async fn rehearse_part<E: Engine>(
     let end = stage.close_window()?;
     let (migration_starts, migration_times) =
         stage.mock.read(|w| (verdict::migration_starts(w), MigrationTimes::of(w)));
-    let rehearsal = stage.conclude(scenario, waves, reapplied, end, wall.elapsed().as_secs_f64(), &migration_times)?;
+    let rehearsal =
+        stage.conclude((name, description), waves, reapplied, end, wall.elapsed().as_secs_f64(), &migration_times)?;
     Ok(Part { rehearsal, triggers, migration_starts, migration_times })
 }
 
@@ -309,7 +314,7 @@ impl<'a, E: Engine> Stage<'a, E> {
     /// Judge the world and build the report.
     fn conclude(
         self,
-        scenario: &Scenario,
+        (scenario, description): (String, String),
         waves: Vec<Wave>,
         reapplied_changes: Vec<String>,
         end: DateTime<Utc>,
@@ -343,8 +348,8 @@ impl<'a, E: Engine> Stage<'a, E> {
         });
         let (at_risk, actions) = report::at_risk_and_actions(&waves);
         Ok(Rehearsal {
-            scenario: scenario.name.clone(),
-            description: scenario.description.clone(),
+            scenario,
+            description,
             seed: self.seed,
             rate: self.opts.rate,
             customers: counts.0,

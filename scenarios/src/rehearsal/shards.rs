@@ -14,6 +14,7 @@
 //! Same seed and shard count, same report byte for byte: the deal, each world's seed and the
 //! merge depend on the inputs only, never on which thread finishes first.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -92,7 +93,6 @@ pub(super) fn rehearse<E: Engine>(scenario: &Scenario, opts: &Options, engine: &
     let parts = std::thread::scope(|scope| -> anyhow::Result<Vec<Part>> {
         let mut running = Vec::with_capacity(k);
         for i in 0..k {
-            let book = deal(scenario, k, i);
             let share = Options {
                 rate: rate_share(opts.rate, k, i),
                 seed: Some(shard_seed(seed, i)),
@@ -100,8 +100,11 @@ pub(super) fn rehearse<E: Engine>(scenario: &Scenario, opts: &Options, engine: &
                 ..opts.clone()
             };
             let thread = std::thread::Builder::new().name(format!("shard {i}")).spawn_scoped(scope, move || {
+                // Dealt on the world's own thread, so the memory the book frees once the
+                // world is built goes back to the allocator's heap that world grows in.
+                let book = deal(scenario, k, i);
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                runtime.block_on(rehearse_part(&book, &share, engine, side_by_side))
+                runtime.block_on(rehearse_part(Cow::Owned(book), &share, engine, side_by_side))
             })?;
             running.push(thread);
         }
