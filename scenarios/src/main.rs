@@ -23,7 +23,7 @@ const PURGE_DELAY_DEFAULT: std::os::raw::c_long = 1_000;
 /// empties. A rehearsal frees and reuses memory in waves (a discovery's snapshot, then the
 /// run's growth); on the 2-core VMs this runs on, faulting handed-back memory in again was
 /// the top of a 10,000-customer rehearsal's profile (`clear_page_erms`), and keeping it cut
-/// the system time and up to a second of the run for at most 80 MB more at the peak (README,
+/// the system time and up to a second of the run for at most 79 MiB more at the peak (README,
 /// "Benchmark"). `MIMALLOC_PURGE_DELAY` set by hand still wins.
 #[allow(unsafe_code)]
 fn keep_freed_memory() {

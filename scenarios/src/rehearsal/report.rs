@@ -273,8 +273,13 @@ pub fn timelines(events: &[std::sync::Arc<Event>], waves: &[Wave]) -> Vec<Timeli
         }
     }
     let mut out: Vec<Timeline> = by_id.into_values().collect();
-    out.sort_by(|a, b| (a.deadline.is_none(), a.deadline, &a.name).cmp(&(b.deadline.is_none(), b.deadline, &b.name)));
+    out.sort_by(|a, b| timeline_order(a).cmp(&timeline_order(b)));
     out
+}
+
+/// Where a timeline stands in the report: earliest deadline first, none last, then by name.
+pub fn timeline_order(t: &Timeline) -> (bool, Option<DateTime<Utc>>, &str) {
+    (t.deadline.is_none(), t.deadline, &t.name)
 }
 
 /// Seats bought by requests, and seats of suspended subscriptions, per product.

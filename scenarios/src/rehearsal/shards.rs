@@ -276,14 +276,7 @@ fn merge_series<'a>(series: impl Iterator<Item = &'a [SeriesPoint]>) -> Vec<Seri
 /// Timelines in the report's order (earliest deadline first), ties by name, then id.
 fn merge_timelines(timelines: impl Iterator<Item = Timeline>) -> Vec<Timeline> {
     let mut out: Vec<Timeline> = timelines.collect();
-    out.sort_by(|a, b| {
-        (a.deadline.is_none(), a.deadline, &a.name, &a.customer_id).cmp(&(
-            b.deadline.is_none(),
-            b.deadline,
-            &b.name,
-            &b.customer_id,
-        ))
-    });
+    out.sort_by(|a, b| (report::timeline_order(a), &a.customer_id).cmp(&(report::timeline_order(b), &b.customer_id)));
     out
 }
 
