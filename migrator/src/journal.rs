@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::plan::Plan;
+use crate::plan::{Plan, StepKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -77,7 +77,36 @@ struct Memory {
     /// Shared with the engine applying it: a rehearsal's plan is large (a step per user), and
     /// one copy is enough.
     plan: Option<Arc<Plan>>,
-    steps: std::collections::BTreeMap<(String, usize), StepRecord>,
+    /// Each customer's steps by index, the customer's id held once: a rehearsal journals a
+    /// step per user, and a record per step with its own copies of the id took twice the room.
+    steps: std::collections::BTreeMap<String, Vec<Option<Entry>>>,
+}
+
+/// A step's record in memory, without the customer and index its place gives.
+struct Entry {
+    kind: StepKind,
+    request_id: Box<str>,
+    state: StepState,
+    outcome: Box<str>,
+    attempts: u32,
+}
+
+impl Memory {
+    fn entry(&self, customer: &str, index: usize) -> Option<&Entry> {
+        self.steps.get(customer)?.get(index)?.as_ref()
+    }
+
+    fn record(customer: &str, index: usize, e: &Entry) -> StepRecord {
+        StepRecord {
+            customer: customer.to_string(),
+            index,
+            kind: e.kind.as_str().to_string(),
+            request_id: e.request_id.to_string(),
+            state: e.state,
+            outcome: e.outcome.to_string(),
+            attempts: e.attempts,
+        }
+    }
 }
 
 impl Journal {
@@ -192,7 +221,7 @@ impl Journal {
 
     pub fn step(&self, customer: &str, index: usize) -> Result<Option<StepRecord>, JournalError> {
         if let Some(m) = self.memory() {
-            return Ok(m.steps.get(&(customer.to_string(), index)).cloned());
+            return Ok(m.entry(customer, index).map(|e| Memory::record(customer, index, e)));
         }
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
         let conn = self.lock();
@@ -205,21 +234,24 @@ impl Journal {
     }
 
     /// Written before the call.
-    pub fn intend(&self, customer: &str, index: usize, kind: &str, request_id: &str) -> Result<(), JournalError> {
+    pub fn intend(&self, customer: &str, index: usize, kind: StepKind, request_id: &str) -> Result<(), JournalError> {
         if let Some(mut m) = self.memory() {
-            let r = m.steps.entry((customer.to_string(), index)).or_insert_with(|| StepRecord {
-                customer: customer.to_string(),
-                index,
-                kind: kind.to_string(),
-                request_id: request_id.to_string(),
+            let steps = m.steps.entry(customer.to_string()).or_default();
+            if steps.len() <= index {
+                steps.resize_with(index + 1, || None);
+            }
+            let r = steps[index].get_or_insert_with(|| Entry {
+                kind,
+                request_id: request_id.into(),
                 state: StepState::Intended,
-                outcome: String::new(),
+                outcome: "".into(),
                 attempts: 0,
             });
             r.state = StepState::Intended;
             r.attempts += 1;
             return Ok(());
         }
+        let kind = kind.as_str();
         let idx = i64::try_from(index).unwrap_or(i64::MAX);
         let conn = self.lock();
         let mut stmt = conn
@@ -235,9 +267,9 @@ impl Journal {
     /// Written after the call.
     pub fn finish(&self, customer: &str, index: usize, state: StepState, outcome: &str) -> Result<(), JournalError> {
         if let Some(mut m) = self.memory() {
-            if let Some(r) = m.steps.get_mut(&(customer.to_string(), index)) {
+            if let Some(r) = m.steps.get_mut(customer).and_then(|s| s.get_mut(index)).and_then(Option::as_mut) {
                 r.state = state;
-                r.outcome = outcome.to_string();
+                r.outcome = outcome.into();
             }
             return Ok(());
         }
@@ -253,13 +285,8 @@ impl Journal {
     /// How many of a customer's steps are done.
     pub fn done_count(&self, customer: &str) -> Result<usize, JournalError> {
         if let Some(m) = self.memory() {
-            let from = (customer.to_string(), 0);
-            return Ok(m
-                .steps
-                .range(from..)
-                .take_while(|((c, _), _)| c == customer)
-                .filter(|(_, r)| r.state == StepState::Done)
-                .count());
+            let steps = m.steps.get(customer).map_or(&[][..], Vec::as_slice);
+            return Ok(steps.iter().flatten().filter(|e| e.state == StepState::Done).count());
         }
         let conn = self.lock();
         let mut stmt = conn
@@ -272,7 +299,13 @@ impl Journal {
     /// Every recorded step, in customer and step order.
     pub fn records(&self) -> Result<Vec<StepRecord>, JournalError> {
         if let Some(m) = self.memory() {
-            return Ok(m.steps.values().cloned().collect());
+            return Ok(m
+                .steps
+                .iter()
+                .flat_map(|(c, steps)| {
+                    steps.iter().enumerate().filter_map(move |(i, e)| e.as_ref().map(|e| Memory::record(c, i, e)))
+                })
+                .collect());
         }
         let conn = self.lock();
         let mut stmt = conn

@@ -19,23 +19,47 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// numbering has moved (or the environment set it) and nothing is set.
 const PURGE_DELAY_DEFAULT: std::os::raw::c_long = 1_000;
 
-/// Keep memory freed by the process instead of handing it back to the OS a second after it
-/// empties. A rehearsal frees and reuses memory in waves (a discovery's snapshot, then the
-/// run's growth); on the 2-core VMs this runs on, faulting handed-back memory in again was
-/// the top of a 10,000-customer rehearsal's profile (`clear_page_erms`), and keeping it cut
-/// the system time and up to a second of the run for at most 79 MiB more at the peak (README,
-/// "Benchmark"). `MIMALLOC_PURGE_DELAY` set by hand still wins.
+/// mimalloc v3's `mi_option_generic_collect` (mimalloc.h: after `guarded_sample_seed`, 33),
+/// and its default in options.c, allocations.
+const GENERIC_COLLECT: libmimalloc_sys::mi_option_t = 34;
+const GENERIC_COLLECT_DEFAULT: std::os::raw::c_long = 10_000;
+/// The largest value mimalloc accepts (`mi_option_get_clamp` in page.c).
+const GENERIC_COLLECT_REHEARSAL: std::os::raw::c_long = 1_000_000;
+
+/// Tune the allocator for this run, before any other thread exists. Each setting is left
+/// alone if its environment variable (under its name or its old one) was set by hand.
+///
+/// - Freed memory is kept instead of handed back to the OS a second after it empties. A
+///   rehearsal frees and reuses memory in waves (a discovery's snapshot, then the run's
+///   growth); on the 2-core VMs this runs on, faulting handed-back memory in again was the top
+///   of a 10,000-customer rehearsal's profile (`clear_page_erms`), and keeping it cut the
+///   system time and up to a second of the run for at most 79 MiB more at the peak.
+/// - A rehearsal's heap of many GiB gets two more settings (README, "Benchmark"); `serve`
+///   keeps mimalloc's defaults, its heap being small and its latency what counts.
+///   - 2 MiB pages: the heap is read at random, and with 4 KiB pages a VM's two-level page
+///     walks took a tenth of a 100,000-customer run.
+///   - A thread's heap collected every million slow-path allocations, not every 10,000: each
+///     collection walks every page that heap holds, 5% of a 100,000-customer run's apply
+///     phase against 0.5% at 10,000 customers.
 #[allow(unsafe_code)]
-fn keep_freed_memory() {
-    // Set by hand, under its name or its old one: theirs wins.
-    if ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"].iter().any(|v| std::env::var_os(v).is_some()) {
-        return;
-    }
-    // SAFETY: both calls read or write one entry of mimalloc's static option table; this runs
-    // first in `main`, before any other thread exists (`mi_option_set` is not thread-safe).
+fn tune_allocator(rehearsal: bool) {
+    let by_hand = |names: &[&str]| names.iter().any(|v| std::env::var_os(v).is_some());
+    let keep_freed = !by_hand(&["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]);
+    let large_pages = rehearsal && !by_hand(&["MIMALLOC_ALLOW_LARGE_OS_PAGES", "MIMALLOC_LARGE_OS_PAGES"]);
+    let collect_less = rehearsal && !by_hand(&["MIMALLOC_GENERIC_COLLECT"]);
+    use libmimalloc_sys::{mi_option_get, mi_option_large_os_pages as LARGE, mi_option_set};
+    // SAFETY: each call reads or writes one entry of mimalloc's static option table; this runs
+    // in `main` before any other thread exists (`mi_option_set` is not thread-safe).
     unsafe {
-        if libmimalloc_sys::mi_option_get(PURGE_DELAY) == PURGE_DELAY_DEFAULT {
-            libmimalloc_sys::mi_option_set(PURGE_DELAY, -1);
+        if keep_freed && mi_option_get(PURGE_DELAY) == PURGE_DELAY_DEFAULT {
+            mi_option_set(PURGE_DELAY, -1);
+        }
+        // Off (0) by default in options.c; anything else was set some other way.
+        if large_pages && mi_option_get(LARGE) == 0 {
+            mi_option_set(LARGE, 1);
+        }
+        if collect_less && mi_option_get(GENERIC_COLLECT) == GENERIC_COLLECT_DEFAULT {
+            mi_option_set(GENERIC_COLLECT, GENERIC_COLLECT_REHEARSAL);
         }
     }
 }
@@ -102,8 +126,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    keep_freed_memory();
     let cli = Cli::parse();
+    tune_allocator(matches!(cli.command, Command::Rehearse(_)));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
             // The certificate verifier logs what the error we print already says.

@@ -281,7 +281,7 @@ async fn run_steps<P: PartnerCenter>(
         }
         let resuming = record.is_some();
         let request_id = step_request_id(plan_id, cid, i, "apply");
-        journal.intend(cid, i, step.kind().as_str(), &request_id)?;
+        journal.intend(cid, i, step.kind(), &request_id)?;
         progress.step(cid, step);
         let result = match step {
             Step::Buy { offer_id, quantity, tag, .. } => {

@@ -78,7 +78,7 @@ fn unsafe_code_is_the_allocators_option_and_nothing_else() {
             offences.push(format!("{}: {blocks} line(s) with unsafe, {expected} allowed", f.display()));
         }
     }
-    assert!(offences.is_empty(), "unsafe beyond keep_freed_memory:\n{}", offences.join("\n"));
+    assert!(offences.is_empty(), "unsafe beyond tune_allocator:\n{}", offences.join("\n"));
 }
 
 #[test]
