@@ -12,6 +12,7 @@
 //! - `dashboard`: the Partner Center dashboard pages at `/` (HTML forms over the same model).
 //! - `wire`: Partner Center's JSON shapes.
 //! - `subscription_shape`: the subscription's shape, written straight from the model (the hottest).
+//! - `user_shape`: users', licenses' and subscribed SKUs' shapes, and collections of shapes, the same way.
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
 //! - `signin`: the mock's own OAuth authority (token and device-code endpoints, `/devicelogin`).
 //! - `operations`: every Partner Center operation, named once.
@@ -37,6 +38,7 @@ pub mod signin;
 pub mod subscription_shape;
 pub mod transitions;
 pub mod upgrades;
+pub mod user_shape;
 pub mod users;
 pub mod wire;
 

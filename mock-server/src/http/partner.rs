@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::error::PcError;
 use super::extract::{Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid};
 use super::operations::Operation;
-use super::subscription_shape::{SubscriptionList, SubscriptionShape};
+use super::subscription_shape::SubscriptionShape;
+use super::user_shape::{Collection, LicenseShape, SubscribedSkuShape, UserShape};
 use super::{paging, wire};
 use crate::Mock;
 use crate::model::{OrderLineRequest, SubscriptionChanges, SubscriptionStatus, UserState};
@@ -295,8 +296,8 @@ pub async fn list_subscriptions(State(m): State<Mock>, caller: Caller, Path(cid)
                 .collect(),
         )
     })?;
-    Ok(Json(SubscriptionList { subscriptions: &subs, self_uri: format!("/customers/{cid}/subscriptions") })
-        .into_response())
+    let items = subs.iter().map(SubscriptionShape).collect();
+    Ok(Json(Collection { items, self_uri: format!("/customers/{cid}/subscriptions"), next: None }).into_response())
 }
 
 pub async fn get_subscription(
@@ -391,10 +392,10 @@ pub async fn list_users(
         }
         let shown: Vec<_> = active.iter().skip(offset).take(page.size).collect();
         let ids: Vec<Uuid> = shown.iter().map(|u| u.id).collect();
-        let items: Vec<Value> = shown.iter().map(|u| wire::user(c, u)).collect();
+        let items = shown.iter().map(|u| UserShape { customer: c.id, user: u }).collect();
         let path = format!("/customers/{cid}/users");
         let next = next_link(&path, page.size, (w.seed(), &kind), offset, &ids, total);
-        ok(wire::seek_page(items, format!("{path}?size={}", page.size), next))
+        Ok(Json(Collection { items, self_uri: format!("{path}?size={}", page.size), next }).into_response())
     })
 }
 
@@ -407,7 +408,7 @@ pub async fn get_user(
     let uid = guid("user id", &uid)?;
     m.read(|w| {
         let c = w.customer_of(caller.partner, cid)?;
-        ok(wire::user(c, w.user_of(caller.partner, cid, uid)?))
+        Ok(Json(UserShape { customer: c.id, user: w.user_of(caller.partner, cid, uid)? }).into_response())
     })
 }
 
@@ -436,8 +437,9 @@ pub async fn user_licenses(
     m.read(|w| {
         let c = w.customer_of(caller.partner, cid)?;
         let u = w.user_of(caller.partner, cid, uid)?;
-        let items = u.licenses.iter().map(|sku| wire::license(w, c, *sku)).collect();
-        ok(wire::collection(items, format!("/customers/{cid}/users/{uid}/licenses")))
+        let items = u.licenses.iter().map(|sku| LicenseShape { world: w, customer: c, sku: *sku }).collect();
+        let self_uri = format!("/customers/{cid}/users/{uid}/licenses");
+        Ok(Json(Collection { items, self_uri, next: None }).into_response())
     })
 }
 
@@ -499,7 +501,8 @@ pub async fn subscribed_skus(
 ) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     m.read(|w| {
-        let items = w.subscribed_skus(caller.partner, cid)?.iter().map(|s| wire::subscribed_sku(w, s)).collect();
-        ok(wire::collection(items, format!("/customers/{cid}/subscribedskus")))
+        let skus = w.subscribed_skus(caller.partner, cid)?;
+        let items = skus.iter().map(|sku| SubscribedSkuShape { world: w, sku }).collect();
+        Ok(Json(Collection { items, self_uri: format!("/customers/{cid}/subscribedskus"), next: None }).into_response())
     })
 }

@@ -6,7 +6,7 @@
 //! fields, then `orderId`, then what an NCE subscription adds; an NCE subscription's links
 //! name its product, SKU and availability instead of its offer.
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::wire::date;
 use crate::model::nce::NceTerms;
@@ -110,7 +110,7 @@ impl Serialize for Links<'_> {
 }
 
 /// `{"uri": …, "method": "GET", "headers": []}`, as `wire::link`.
-struct Link<'a>(&'a str);
+pub(super) struct Link<'a>(pub(super) &'a str);
 
 impl Serialize for Link<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -123,7 +123,7 @@ impl Serialize for Link<'_> {
 }
 
 /// A small object of string fields, in order.
-struct Pairs<'a>(&'a [(&'a str, &'a str)]);
+pub(super) struct Pairs<'a>(pub(super) &'a [(&'a str, &'a str)]);
 
 impl Serialize for Pairs<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -132,45 +132,5 @@ impl Serialize for Pairs<'_> {
             m.serialize_entry(k, v)?;
         }
         m.end()
-    }
-}
-
-/// A customer's subscriptions as a plain collection (`wire::collection`'s shape).
-pub struct SubscriptionList<'a> {
-    pub subscriptions: &'a [Subscription],
-    pub self_uri: String,
-}
-
-impl Serialize for SubscriptionList<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut m = ser.serialize_map(Some(4))?;
-        m.serialize_entry("totalCount", &self.subscriptions.len())?;
-        m.serialize_entry("items", &Items(self.subscriptions))?;
-        m.serialize_entry("links", &SelfLink(&self.self_uri))?;
-        m.serialize_entry("attributes", &Pairs(&[("objectType", "Collection")]))?;
-        m.end()
-    }
-}
-
-/// `{"self": link}`.
-struct SelfLink<'a>(&'a str);
-
-impl Serialize for SelfLink<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut m = ser.serialize_map(Some(1))?;
-        m.serialize_entry("self", &Link(self.0))?;
-        m.end()
-    }
-}
-
-struct Items<'a>(&'a [Subscription]);
-
-impl Serialize for Items<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
-        for sub in self.0 {
-            seq.serialize_element(&SubscriptionShape(sub))?;
-        }
-        seq.end()
     }
 }

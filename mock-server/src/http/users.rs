@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::error::PcError;
 use super::extract::{DelegatedCaller, PcJson, RequestIds, guid};
 use super::operations::Operation;
-use super::wire;
+use super::user_shape::UserShape;
 use crate::Mock;
 use crate::model::UserState;
 use crate::model::users::{NewUser, UserChanges};
@@ -72,7 +72,8 @@ pub async fn create(
         let batch = w.open_batch(ids.cause(Operation::CreateUser), caller.actor());
         let id = w.create_user(&batch, caller.partner, cid, &new)?;
         let c = w.customer_of(caller.partner, cid)?;
-        let mut resp = (StatusCode::CREATED, Json(wire::user(c, w.user_of(caller.partner, cid, id)?))).into_response();
+        let shape = UserShape { customer: c.id, user: w.user_of(caller.partner, cid, id)? };
+        let mut resp = (StatusCode::CREATED, Json(shape)).into_response();
         if let Ok(v) = HeaderValue::from_str(&format!("/v1/customers/{cid}/users/{id}")) {
             resp.headers_mut().insert(header::LOCATION, v);
         }
@@ -108,6 +109,6 @@ pub async fn update(
         let batch = w.open_batch(ids.cause(Operation::UpdateUser), caller.actor());
         w.update_user(&batch, caller.partner, cid, uid, &changes)?;
         let c = w.customer_of(caller.partner, cid)?;
-        Ok(Json(wire::user(c, w.user_of(caller.partner, cid, uid)?)).into_response())
+        Ok(Json(UserShape { customer: c.id, user: w.user_of(caller.partner, cid, uid)? }).into_response())
     })
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::model::{Customer, Offer, Order, SubscribedSku, User, UserState, World};
+use crate::model::{Customer, Offer, Order};
 
 pub fn date(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -221,80 +221,5 @@ pub fn order(o: &Order) -> Value {
         ("transactionType", s("UserPurchase")),
         ("links", obj([("self", link(format!("/customers/{}/orders/{}", o.customer, o.id)))])),
         ("attributes", obj([("etag", fixed_etag(o.id)), ("objectType", s("Order"))])),
-    ])
-}
-
-pub fn user(c: &Customer, u: &User) -> Value {
-    let mut v = obj([
-        ("id", s(u.id)),
-        ("userPrincipalName", s(&u.user_principal_name)),
-        ("firstName", s(&u.first_name)),
-        ("lastName", s(&u.last_name)),
-        ("displayName", s(u.display_name())),
-        ("usageLocation", s(&u.usage_location)),
-        ("userDomainType", s("none")),
-        (
-            "state",
-            s(match u.state {
-                UserState::Active => "active",
-                UserState::Inactive => "inactive",
-            }),
-        ),
-        ("links", obj([("self", link(format!("/customers/{}/users/{}", c.id, u.id)))])),
-        ("attributes", attributes("CustomerUser")),
-    ]);
-    if u.state == UserState::Inactive {
-        v["softDeletionTime"] = u.deleted_at.map_or(Value::Null, |t| s(date(t)));
-    }
-    v
-}
-
-fn product_sku(w: &World, sku: uuid::Uuid) -> Value {
-    let offer = w.catalog.by_sku(sku);
-    obj([
-        ("id", s(sku)),
-        ("name", s(offer.map(|o| o.name.as_str()).unwrap_or(""))),
-        ("skuPartNumber", s(offer.map(|o| o.sku_part_number.as_str()).unwrap_or(""))),
-        ("targetType", s("User")),
-        ("licenseGroupId", s("group1")),
-    ])
-}
-
-/// The one service plan each SKU carries; its id is derived from the SKU's (no hashing on
-/// the hot path of license reads).
-fn service_plans(w: &World, sku: uuid::Uuid, status: &str) -> Value {
-    let offer = w.catalog.by_sku(sku);
-    let plan_id = uuid::Uuid::from_u128(sku.as_u128() ^ 0x5e41_1ce0_0000_0000_0000_0000_0000_0001);
-    Value::Array(vec![obj([
-        ("displayName", s(offer.map(|o| o.name.as_str()).unwrap_or(""))),
-        ("serviceName", s(offer.map(|o| o.sku_part_number.as_str()).unwrap_or(""))),
-        ("id", s(plan_id)),
-        ("capabilityStatus", s(status)),
-        ("targetType", s("User")),
-    ])])
-}
-
-pub fn license(w: &World, c: &Customer, sku: uuid::Uuid) -> Value {
-    // A user's service plan reads "Assigned" (as the docs show) while the license is effective.
-    let status = if w.license_is_effective(c, sku) { "Assigned" } else { "Suspended" };
-    obj([
-        ("servicePlans", service_plans(w, sku, status)),
-        ("productSku", product_sku(w, sku)),
-        ("attributes", attributes("License")),
-    ])
-}
-
-pub fn subscribed_sku(w: &World, sk: &SubscribedSku) -> Value {
-    obj([
-        ("availableUnits", sk.available_units().into()),
-        ("activeUnits", sk.active_units.into()),
-        ("consumedUnits", sk.consumed_units.into()),
-        ("suspendedUnits", sk.suspended_units.into()),
-        ("totalUnits", sk.total_units().into()),
-        ("warningUnits", sk.warning_units.into()),
-        ("productSku", product_sku(w, sk.sku_id)),
-        ("servicePlans", service_plans(w, sk.sku_id, sk.capability_status())),
-        ("capabilityStatus", s(sk.capability_status())),
-        ("attributes", attributes("SubscribedSku")),
     ])
 }
