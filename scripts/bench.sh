@@ -5,7 +5,7 @@
 # over loopback, and print the ratio. Sizes of 2,000 customers or more rehearse in two worlds
 # side by side (`rehearse --shards`, default); set SHARDS=1 to rehearse every size in one.
 # Usage: scripts/bench.sh [SIZE ...]     default sizes: 1000 10000 100000
-# (100,000 customers takes a few minutes and about 15 GB of memory.)  Needs jq and GNU time.
+# (100,000 customers takes a minute or two and about 11 GiB of memory.)  Needs jq and GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
