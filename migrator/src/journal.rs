@@ -236,7 +236,11 @@ impl Journal {
     /// Written before the call.
     pub fn intend(&self, customer: &str, index: usize, kind: StepKind, request_id: &str) -> Result<(), JournalError> {
         if let Some(mut m) = self.memory() {
-            let steps = m.steps.entry(customer.to_string()).or_default();
+            if !m.steps.contains_key(customer) {
+                // The id is copied once a customer, not once a step.
+                m.steps.insert(customer.to_string(), Vec::new());
+            }
+            let Some(steps) = m.steps.get_mut(customer) else { return Ok(()) };
             if steps.len() <= index {
                 steps.resize_with(index + 1, || None);
             }
@@ -248,7 +252,7 @@ impl Journal {
                 attempts: 0,
             });
             r.state = StepState::Intended;
-            r.attempts += 1;
+            r.attempts = r.attempts.saturating_add(1);
             return Ok(());
         }
         let kind = kind.as_str();

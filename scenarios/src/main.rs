@@ -34,29 +34,25 @@ const GENERIC_COLLECT_REHEARSAL: std::os::raw::c_long = 1_000_000;
 ///   growth); on the 2-core VMs this runs on, faulting handed-back memory in again was the top
 ///   of a 10,000-customer rehearsal's profile (`clear_page_erms`), and keeping it cut the
 ///   system time and up to a second of the run for at most 79 MiB more at the peak.
-/// - A rehearsal's heap of many GiB gets two more settings (README, "Benchmark"); `serve`
-///   keeps mimalloc's defaults, its heap being small and its latency what counts.
-///   - 2 MiB pages: the heap is read at random, and with 4 KiB pages a VM's two-level page
-///     walks took a tenth of a 100,000-customer run.
-///   - A thread's heap collected every million slow-path allocations, not every 10,000: each
-///     collection walks every page that heap holds, 5% of a 100,000-customer run's apply
-///     phase against 0.5% at 10,000 customers.
+/// - A rehearsal's thread heaps are collected every million slow-path allocations, not every
+///   10,000: each collection walks every page that heap holds, and at 100,000 customers it
+///   was the one symbol whose share of the apply phase grew with the book (0.5% of the samples
+///   at 10,000 customers, 4.8% at 100,000; README, "Benchmark"). `serve`'s heap is small and
+///   keeps the default.
+///
+/// 2 MiB pages need nothing: mimalloc v3 already asks for transparent huge pages on its
+/// arenas (`allow_thp`), and most of a rehearsal's heap is on them.
 #[allow(unsafe_code)]
 fn tune_allocator(rehearsal: bool) {
     let by_hand = |names: &[&str]| names.iter().any(|v| std::env::var_os(v).is_some());
     let keep_freed = !by_hand(&["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]);
-    let large_pages = rehearsal && !by_hand(&["MIMALLOC_ALLOW_LARGE_OS_PAGES", "MIMALLOC_LARGE_OS_PAGES"]);
     let collect_less = rehearsal && !by_hand(&["MIMALLOC_GENERIC_COLLECT"]);
-    use libmimalloc_sys::{mi_option_get, mi_option_large_os_pages as LARGE, mi_option_set};
+    use libmimalloc_sys::{mi_option_get, mi_option_set};
     // SAFETY: each call reads or writes one entry of mimalloc's static option table; this runs
     // in `main` before any other thread exists (`mi_option_set` is not thread-safe).
     unsafe {
         if keep_freed && mi_option_get(PURGE_DELAY) == PURGE_DELAY_DEFAULT {
             mi_option_set(PURGE_DELAY, -1);
-        }
-        // Off (0) by default in options.c; anything else was set some other way.
-        if large_pages && mi_option_get(LARGE) == 0 {
-            mi_option_set(LARGE, 1);
         }
         if collect_less && mi_option_get(GENERIC_COLLECT) == GENERIC_COLLECT_DEFAULT {
             mi_option_set(GENERIC_COLLECT, GENERIC_COLLECT_REHEARSAL);

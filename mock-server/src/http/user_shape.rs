@@ -30,8 +30,11 @@ impl Serialize for UserShape<'_> {
         m.serialize_entry("displayName", &u.display_name())?;
         m.serialize_entry("usageLocation", &u.usage_location)?;
         m.serialize_entry("userDomainType", "none")?;
-        let inactive = u.state == UserState::Inactive;
-        m.serialize_entry("state", if inactive { "inactive" } else { "active" })?;
+        let (state, inactive) = match u.state {
+            UserState::Active => ("active", false),
+            UserState::Inactive => ("inactive", true),
+        };
+        m.serialize_entry("state", state)?;
         m.serialize_entry("links", &SelfLink(&format!("/customers/{}/users/{}", self.customer, u.id)))?;
         m.serialize_entry("attributes", &Pairs(&[("objectType", "CustomerUser")]))?;
         if inactive {

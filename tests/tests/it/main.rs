@@ -19,6 +19,7 @@
 //! - `faults`: fault effects, triggers, rate limits, order dedup; the engine under every preset.
 //! - `dashboard`: the HTML dashboard at `/`: pages, forms, refusals with nothing changed.
 //! - `engine`: the migration engine against the mock, over both transports; crash and resume.
+//! - `journal`: the in-memory journal against the SQLite one, call for call.
 //! - `walkthrough`: the source article's migration, and the broken variants the judge catches.
 //! - `rollback`: a write that panics halfway (a panic armed in the model) changes nothing; random writes against a twin.
 //! - `rehearsals`: generator determinism, every named scenario rehearsed, CSV round trip, report snapshot.
@@ -37,6 +38,7 @@ mod cli;
 mod dashboard;
 mod engine;
 mod faults;
+mod journal;
 mod licenses;
 mod lifecycle;
 mod load;
