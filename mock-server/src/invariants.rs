@@ -408,10 +408,10 @@ fn apply_new_commerce(f: &mut Fold, e: &Event, customer: Uuid) -> Vec<Uuid> {
     let (Some(sub), Some(sku)) = (e.subscription, e.sku) else {
         return Vec::new();
     };
-    if let EventKind::SubscriptionConverted { from_sku, family, .. } = &e.kind {
-        note_family(f, sku, family);
+    if let EventKind::SubscriptionConverted(c) = &e.kind {
+        note_family(f, sku, &c.family);
         f.move_sub(sub, (customer, sku));
-        return vec![*from_sku, sku];
+        return vec![c.from_sku, sku];
     }
     let (status, held) = match e.kind {
         EventKind::MigrationStarted { .. } => (SubscriptionStatus::Suspended, true),
@@ -440,16 +440,16 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
         f.pools.entry((customer, sku)).or_default();
     };
     match &e.kind {
-        EventKind::SubscriptionCreated { family, quantity, status, .. } => {
+        EventKind::SubscriptionCreated(c) => {
             let (Some(sub), Some(sku)) = (e.subscription, sku) else {
                 return;
             };
-            note_family(f, sku, family);
+            note_family(f, sku, &c.family);
             f.subs.insert(
                 sub,
                 Sub { pool: (customer, sku), quantity: 0, status: SubscriptionStatus::Deleted, held: false },
             );
-            f.set_sub(sub, *quantity, *status);
+            f.set_sub(sub, c.quantity, c.status);
             touch_pool(f, sku);
         }
         EventKind::QuantityChanged { to, .. } => {
@@ -480,7 +480,7 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
         EventKind::MigrationStarted { .. }
         | EventKind::MigrationCompleted { .. }
         | EventKind::MigrationFailed { .. }
-        | EventKind::SubscriptionConverted { .. } => {
+        | EventKind::SubscriptionConverted(_) => {
             for sku in apply_new_commerce(f, e, customer) {
                 touch_pool(f, sku);
             }
@@ -529,9 +529,10 @@ fn apply(f: &mut Fold, e: &Event, users: &mut BTreeMap<Uuid, u64>, pools: &mut B
     }
 }
 
-/// Remember `sku`'s family; a license event names it every time, so only a change allocates.
-fn note_family(f: &mut Fold, sku: Uuid, family: &str) {
-    if f.family.get(&sku).is_none_or(|known| **known != *family) {
-        f.family.insert(sku, Arc::from(family));
+/// Remember `sku`'s family; a license event names it every time (the catalog's own string,
+/// shared), so the common case is a pointer comparison.
+fn note_family(f: &mut Fold, sku: Uuid, family: &Arc<str>) {
+    if f.family.get(&sku).is_none_or(|known| !Arc::ptr_eq(known, family) && **known != **family) {
+        f.family.insert(sku, family.clone());
     }
 }

@@ -226,10 +226,10 @@ impl<A: Transport> OAuth<A> {
             let req = Outgoing {
                 method: http::Method::POST,
                 path: path.clone(),
-                headers: vec![
-                    ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
-                    ("Accept".into(), "application/json".into()),
-                ],
+                headers: http::HeaderMap::from_iter([
+                    (http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-www-form-urlencoded")),
+                    (http::header::ACCEPT, http::HeaderValue::from_static("application/json")),
+                ]),
                 body: Some(body.clone().into_bytes()),
             };
             let detail = match self.transport.send(req).await {

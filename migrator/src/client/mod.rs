@@ -4,7 +4,8 @@
 //! # Layout
 //! - `rest`: the REST client (paths, retries, paging); `error`: why a call failed; `retry`: the
 //!   retry policy and the pause between attempts.
-//! - `auth`: credentials and sign-in; `transport`: HTTP and in-process; `wire`: resources.
+//! - `auth`: credentials and sign-in; `headers`: what every call carries besides its body;
+//!   `transport`: HTTP and in-process; `wire`: resources.
 //!
 //! Mutating calls take the caller's `request_id` (`MS-RequestId`): the engine derives it from
 //! the migration and the step, so a retry after a timeout, or a resumed run after a crash,
@@ -12,6 +13,7 @@
 
 pub mod auth;
 pub mod error;
+mod headers;
 pub mod rest;
 pub mod retry;
 pub mod transport;

@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::Method;
+use http::header::{HeaderName, IF_MATCH};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::auth::{Credentials, Fixed, Secret};
+use super::headers::{Head, MS_CONTINUATION_TOKEN};
 use super::transport::{Incoming, Outgoing, Transport, TransportError};
 use super::wire::*;
 use super::{PartnerCenter, Result};
@@ -95,7 +97,7 @@ struct Call<'a> {
     path: String,
     body: Option<Value>,
     request_id: Option<&'a str>,
-    extra: Vec<(String, String)>,
+    extra: Vec<(HeaderName, String)>,
 }
 
 impl<'a> Call<'a> {
@@ -165,7 +167,11 @@ impl<T: Transport> RestClient<T> {
             if attempt > 0 && !renewed {
                 token = self.credentials.token().await.map_err(sign_in)?;
             }
-            let req = self.outgoing(&call, &request_id, &token);
+            let req = self.outgoing(&call, &request_id, &token).map_err(|detail| ClientError::Unreachable {
+                operation: call.operation.to_string(),
+                attempts,
+                detail,
+            })?;
             let wait = match tokio::time::timeout(self.policy.call_timeout, self.transport.send(req)).await {
                 Err(_) => {
                     last = Failure::Unclear(format!("no answer within {:?}", self.policy.call_timeout));
@@ -222,20 +228,18 @@ impl<T: Transport> RestClient<T> {
         })
     }
 
-    fn outgoing(&self, call: &Call<'_>, request_id: &str, token: &Secret) -> Outgoing {
+    fn outgoing(&self, call: &Call<'_>, request_id: &str, token: &Secret) -> std::result::Result<Outgoing, String> {
         let k = self.sent.fetch_add(1, Ordering::Relaxed);
-        let mut headers = vec![
-            ("Authorization".to_string(), format!("Bearer {}", token.expose())),
-            ("Accept".to_string(), "application/json".to_string()),
-            ("MS-RequestId".to_string(), request_id.to_string()),
-            ("MS-CorrelationId".to_string(), derived_guid(self.policy.seed ^ 0xC0, k)),
-        ];
-        headers.extend(call.extra.iter().cloned());
         let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
-        if body.is_some() {
-            headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        let headers = Head {
+            token,
+            request_id,
+            correlation_id: derived_guid(self.policy.seed ^ 0xC0, k),
+            extra: &call.extra,
+            has_body: body.is_some(),
         }
-        Outgoing { method: call.method.clone(), path: call.path.clone(), headers, body }
+        .headers()?;
+        Ok(Outgoing { method: call.method.clone(), path: call.path.clone(), headers, body })
     }
 
     /// Tokens obtained after the first (0 for a fixed token).
@@ -262,7 +266,7 @@ impl<T: Transport> RestClient<T> {
         body[field] = value;
         let mut extra = Vec::new();
         if let Some(etag) = &current.subscription.attributes.etag {
-            extra.push(("If-Match".to_string(), etag.clone()));
+            extra.push((IF_MATCH, etag.clone()));
         }
         self.json(Call {
             operation: "update subscription",
@@ -289,7 +293,7 @@ impl<T: Transport> RestClient<T> {
             let mut call = Call::get(operation, format!("{path}?size=500"));
             if let Some(t) = &token {
                 call.path = format!("{path}?size=500&seekOperation=Next");
-                call.extra.push(("MS-ContinuationToken".to_string(), t.clone()));
+                call.extra.push((MS_CONTINUATION_TOKEN, t.clone()));
             }
             let page: Collection<R> = match self.json(call).await {
                 Ok(p) => p,
@@ -498,7 +502,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
                 format!("/v1/migrations/newcommerce?CurrentSubscriptionId={subscription}"),
             );
             if let Some(t) = &token {
-                call.extra.push(("MS-ContinuationToken".to_string(), t.clone()));
+                call.extra.push((MS_CONTINUATION_TOKEN, t.clone()));
             }
             let page: MigrationPage = self.json(call).await?;
             all.extend(page.new_commerce_migrations);

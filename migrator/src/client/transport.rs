@@ -14,7 +14,9 @@ pub struct Outgoing {
     pub method: http::Method,
     /// Path and query under the base URL, e.g. `/v1/customers?size=500`.
     pub path: String,
-    pub headers: Vec<(String, String)>,
+    /// Built once by the client, with the bearer token marked sensitive (a `Debug` print of
+    /// the request shows no secret), and moved into the request as it is.
+    pub headers: http::HeaderMap,
     pub body: Option<Vec<u8>>,
 }
 
@@ -168,16 +170,13 @@ fn classify(url: &str, e: &reqwest::Error) -> TransportError {
 impl Transport for Http {
     async fn send(&self, req: Outgoing) -> Result<Incoming, TransportError> {
         let url = format!("{}{}", self.base_url, req.path);
-        let mut builder = self.client.request(req.method, &url);
-        for (k, v) in &req.headers {
-            builder = builder.header(k, v);
-        }
+        let mut builder = self.client.request(req.method, &url).headers(req.headers);
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
-        let resp = builder.send().await.map_err(|e| classify(&url, &e))?;
+        let mut resp = builder.send().await.map_err(|e| classify(&url, &e))?;
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        let headers = std::mem::take(resp.headers_mut());
         let body = resp
             .bytes()
             .await
@@ -207,23 +206,21 @@ where
     B::Error: std::fmt::Display,
 {
     async fn send(&self, req: Outgoing) -> Result<Incoming, TransportError> {
-        let mut builder = http::Request::builder().method(req.method).uri(&req.path);
-        for (k, v) in &req.headers {
-            builder = builder.header(k, v);
-        }
-        let request = builder
-            .body(Full::new(Bytes::from(req.body.unwrap_or_default())))
+        let uri = http::Uri::try_from(req.path.as_str())
             .map_err(|e| TransportError::Rejected(format!("bad request {}: {e}", req.path)))?;
+        let mut request = http::Request::new(Full::new(Bytes::from(req.body.unwrap_or_default())));
+        *request.method_mut() = req.method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = req.headers;
         let resp = self
             .service
             .clone()
             .oneshot(request)
             .await
             .map_err(|e| TransportError::Interrupted(format!("{}: {e}", req.path)))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
+        let (head, body) = resp.into_parts();
+        let (status, headers) = (head.status.as_u16(), head.headers);
+        let body = body
             .collect()
             .await
             .map_err(|e| TransportError::Interrupted(format!("{}: reading the answer: {e}", req.path)))?

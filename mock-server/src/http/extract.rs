@@ -177,24 +177,33 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PcError> {
         .map_err(|e| PcError::invalid_input(format!("The request body has an invalid property: {e}")))
 }
 
-/// Lower-case the first letter of every object key, recursively.
+/// Lower-case the first letter of every object key, recursively. Bodies from Partner
+/// Center's own SDKs are camelCase already: their objects are kept as they are, not rebuilt.
 pub fn camel_case_keys(v: Value) -> Value {
     match v {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let mut chars = k.chars();
-                    let key = match chars.next() {
-                        Some(first) => first.to_lowercase().chain(chars).collect(),
-                        None => k,
-                    };
-                    (key, camel_case_keys(v))
-                })
-                .collect(),
-        ),
+        Value::Object(mut map) if map.keys().all(|k| camel_case_key(k).is_none()) => {
+            for value in map.values_mut() {
+                *value = camel_case_keys(std::mem::take(value));
+            }
+            Value::Object(map)
+        }
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (camel_case_key(&k).unwrap_or(k), camel_case_keys(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.into_iter().map(camel_case_keys).collect()),
         other => other,
     }
+}
+
+/// The key with its first letter lower-cased, or `None` if that changes nothing.
+fn camel_case_key(k: &str) -> Option<String> {
+    let mut chars = k.chars();
+    let first = chars.next()?;
+    let mut lower = first.to_lowercase();
+    if lower.len() == 1 && lower.next() == Some(first) {
+        return None;
+    }
+    Some(first.to_lowercase().chain(chars).collect())
 }
 
 /// Parse a GUID from a path or body, naming what it was meant to identify.

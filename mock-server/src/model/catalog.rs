@@ -31,7 +31,7 @@ pub struct Offer {
     pub description: String,
     /// Licensing family: a retired SKU and its successors share one, so the invariant
     /// "a licensed user stays licensed" can be judged across a swap.
-    pub family: String,
+    pub family: std::sync::Arc<str>,
     pub sku_id: Uuid,
     pub sku_part_number: String,
     pub minimum_quantity: u32,
@@ -214,7 +214,7 @@ impl Catalog {
                 id: id_of(key),
                 name: name.to_string(),
                 description: format!("{name} (per-user licence, annual commitment, billed monthly)."),
-                family: family.to_string(),
+                family: family.into(),
                 sku_id: named(&format!("sku:{key}")),
                 sku_part_number: part.to_string(),
                 minimum_quantity: min,
@@ -259,7 +259,7 @@ fn nce_offers(sku_parts: &[(&str, &str)], id_of: &dyn Fn(&str) -> String) -> Vec
                 id: format!("{product}:0001"),
                 name: name.to_string(),
                 description: format!("{name} (new commerce: monthly, annual or three-year term)."),
-                family: family.to_string(),
+                family: family.into(),
                 sku_id,
                 sku_part_number: part,
                 minimum_quantity: 1,
@@ -324,7 +324,7 @@ mod tests {
             for t in o.upgrade_target_offers.iter().chain(nce) {
                 let target = c.offer(t);
                 assert!(target.is_some(), "{} names unknown offer {t}", o.key);
-                assert_eq!(target.map(|t| t.family.as_str()), Some(o.family.as_str()), "{} -> {t}", o.key);
+                assert_eq!(target.map(|t| &*t.family), Some(&*o.family), "{} -> {t}", o.key);
             }
             for p in &o.prerequisite_offers {
                 assert!(c.offer(p).is_some(), "{} needs unknown offer {p}", o.key);

@@ -416,11 +416,11 @@ impl World {
                     self.log(
                         &batch,
                         subject,
-                        EventKind::Throttled {
+                        EventKind::Throttled(Box::new(super::Throttled {
                             operation: call.operation.to_string(),
                             retry_after_seconds: retry_after,
                             limit: format!("{} per {} s on {}", limit.requests, limit.window_seconds, call.group),
-                        },
+                        })),
                     );
                     return Some(self.throttle(call, retry_after, false));
                 }
@@ -456,7 +456,11 @@ impl World {
         self.log(
             &batch,
             subject,
-            EventKind::FaultInjected { operation: call.operation.to_string(), rule: i, effect: effect.describe() },
+            EventKind::FaultInjected(Box::new(super::FaultInjected {
+                operation: call.operation.to_string(),
+                rule: i,
+                effect: effect.describe(),
+            })),
         );
         match effect {
             Effect::Throttle { retry_after_seconds, http_date } => {

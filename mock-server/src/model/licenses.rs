@@ -161,7 +161,7 @@ impl World {
         Ok(())
     }
 
-    fn family_of(&self, sku: Uuid) -> String {
+    fn family_of(&self, sku: Uuid) -> std::sync::Arc<str> {
         self.catalog.by_sku(sku).map(|o| o.family.clone()).unwrap_or_default()
     }
 

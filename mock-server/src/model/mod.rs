@@ -57,7 +57,10 @@ use uuid::Uuid;
 
 pub use catalog::{Catalog, Offer};
 pub use errors::ModelError;
-pub use events::{Actor, Cause, Event, EventKind, Subject};
+pub use events::{
+    Actor, Cause, Event, EventKind, FaultInjected, Subject, SubscriptionConverted, SubscriptionCreated,
+    SubscriptionTransitioned, Throttled,
+};
 pub use ids::IdSource;
 pub use licenses::{SubscribedSku, is_effective};
 pub use scenario::Scenario;
@@ -150,7 +153,8 @@ pub struct World {
     ids: IdSource,
     /// Shared, and copied only when an admin call changes it: a write's checkpoint is cheap.
     pub catalog: std::sync::Arc<Catalog>,
-    partners: Vec<Partner>,
+    /// Shared, as the catalog is: a write's checkpoint copies a pointer, not every name.
+    partners: std::sync::Arc<Vec<Partner>>,
     /// Persistent maps and vectors throughout (but for the derived indexes): a checkpoint
     /// before each write is a few pointer copies, and a write copies only the paths it
     /// changes ([`World::begin_write`]).
@@ -223,7 +227,7 @@ impl World {
             now,
             ids: IdSource::new(seed),
             catalog: std::sync::Arc::new(Catalog::builtin()),
-            partners: Vec::new(),
+            partners: std::sync::Arc::default(),
             customers: imbl::OrdMap::new(),
             customer_order: imbl::Vector::new(),
             partner_customers: partner_customers::PartnerCustomers::default(),

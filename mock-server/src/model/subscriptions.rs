@@ -458,21 +458,21 @@ impl World {
             .min_by_key(|s| (s.creation_date, s.id))
     }
 
-    pub(crate) fn insert_subscription(&mut self, batch: &Batch, sub: Subscription, family: &str) {
+    pub(crate) fn insert_subscription(&mut self, batch: &Batch, sub: Subscription, family: &std::sync::Arc<str>) {
         let subject = Subject {
             customer: Some(sub.customer),
             subscription: Some(sub.id),
             sku: Some(sub.sku_id),
             ..Subject::default()
         };
-        let kind = EventKind::SubscriptionCreated {
+        let kind = EventKind::SubscriptionCreated(Box::new(super::SubscriptionCreated {
             offer_id: sub.offer_id.clone(),
-            family: family.to_string(),
+            family: family.clone(),
             quantity: sub.quantity,
             status: sub.status,
             channel: sub.channel,
             commitment_end_date: sub.commitment_end_date,
-        };
+        }));
         let (customer, id, sku, created) = (sub.customer, sub.id, sub.sku_id, (sub.creation_date, sub.id));
         if let Some(c) = self.tenant_mut(customer) {
             c.subscriptions.insert(id, std::sync::Arc::new(sub));

@@ -184,7 +184,7 @@ impl Customer {
 impl World {
     pub fn add_partner(&mut self, batch: &Batch, partner: Partner) {
         let kind = EventKind::PartnerAdded { name: partner.name.clone(), mpn_id: partner.mpn_id.clone() };
-        self.partners.push(partner);
+        std::sync::Arc::make_mut(&mut self.partners).push(partner);
         self.log(batch, Subject::default(), kind);
     }
 

@@ -303,11 +303,11 @@ impl World {
         self.log(
             batch,
             subject,
-            EventKind::SubscriptionTransitioned {
+            EventKind::SubscriptionTransitioned(Box::new(super::SubscriptionTransitioned {
                 to_offer: target.id.clone(),
                 quantity,
                 transition_type: req.transition_type.as_str().into(),
-            },
+            })),
         );
         let record = Transition {
             id: self.ids.next_uuid(),
@@ -386,11 +386,11 @@ impl World {
                 s.revision += 1;
                 c.index_sku((source.creation_date, source.id), Some(source.sku_id), target.sku_id);
             }
-            let kind = EventKind::SubscriptionConverted {
+            let kind = EventKind::SubscriptionConverted(Box::new(super::SubscriptionConverted {
                 from_sku: source.sku_id,
                 to_offer: target.id.clone(),
                 family: target.family.clone(),
-            };
+            }));
             self.log(batch, subject, kind);
             return Ok(None);
         }

@@ -410,7 +410,7 @@ pub fn offers(
                 key: id.to_lowercase(),
                 id: id.clone(),
                 description: text(o, "description").unwrap_or_default().to_string(),
-                family: family.get(id).cloned().unwrap_or_else(|| id.to_lowercase()),
+                family: family.get(id).cloned().unwrap_or_else(|| id.to_lowercase()).into(),
                 sku_id,
                 sku_part_number: part,
                 minimum_quantity: number("minimumQuantity", 1),
@@ -436,9 +436,9 @@ pub fn offers(
 /// built-in family where one of them is built in, so the judge groups them with its SKUs).
 fn families(ids: &BTreeSet<String>, catalog: &OfferIndex) -> BTreeMap<String, String> {
     let builtin = Catalog::builtin();
-    let start = |id: &str| builtin.resolve(id).map_or_else(|| id.to_lowercase(), |o| o.family.clone());
+    let start = |id: &str| builtin.resolve(id).map_or_else(|| id.to_lowercase(), |o| o.family.to_string());
     let mut family: BTreeMap<String, String> = ids.iter().map(|i| (i.clone(), start(i))).collect();
-    let is_builtin = |f: &str| builtin.offers().any(|o| o.family == f);
+    let is_builtin = |f: &str| builtin.offers().any(|o| &*o.family == f);
     // Union by repeated relaxation: small sets, a handful of passes.
     for _ in 0..ids.len().max(1) {
         let mut changed = false;

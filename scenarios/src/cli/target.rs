@@ -138,7 +138,12 @@ async fn mock_clock(base_url: &str, http: &Http) -> Option<DateTime<Utc>> {
     struct Clock {
         now: DateTime<Utc>,
     }
-    let ask = Outgoing { method: http::Method::GET, path: "/admin/clock".into(), headers: Vec::new(), body: None };
+    let ask = Outgoing {
+        method: http::Method::GET,
+        path: "/admin/clock".into(),
+        headers: http::HeaderMap::new(),
+        body: None,
+    };
     let resp = tokio::time::timeout(std::time::Duration::from_secs(2), http.send(ask)).await.ok()?.ok()?;
     serde_json::from_slice::<Clock>(&resp.body).ok().map(|c| c.now)
 }

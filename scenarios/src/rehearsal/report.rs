@@ -225,8 +225,8 @@ pub fn fault_counts(events: &[std::sync::Arc<Event>]) -> FaultReport {
     let mut r = FaultReport::default();
     for e in events {
         match &e.kind {
-            EventKind::FaultInjected { effect, .. } => *r.injected.entry(effect.clone()).or_default() += 1,
-            EventKind::Throttled { .. } => r.throttled += 1,
+            EventKind::FaultInjected(hit) => *r.injected.entry(hit.effect.clone()).or_default() += 1,
+            EventKind::Throttled(_) => r.throttled += 1,
             EventKind::OrderReplayed { .. } => r.replayed_orders += 1,
             _ => {}
         }
@@ -288,13 +288,13 @@ pub fn seats(w: &World) -> Vec<SeatRow> {
     let mut rows: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for e in w.events() {
         match &e.kind {
-            EventKind::SubscriptionCreated { offer_id, quantity: q, .. } => {
-                let name = w.catalog.offer(offer_id).map(|o| o.name.clone()).unwrap_or_else(|| offer_id.clone());
+            EventKind::SubscriptionCreated(c) => {
+                let name = w.catalog.offer(&c.offer_id).map(|o| o.name.clone()).unwrap_or_else(|| c.offer_id.clone());
                 if let Some(s) = e.subscription {
-                    quantity.insert(s, (name.clone(), u64::from(*q)));
+                    quantity.insert(s, (name.clone(), u64::from(c.quantity)));
                 }
                 if is_request(e) {
-                    rows.entry(name).or_default().0 += u64::from(*q);
+                    rows.entry(name).or_default().0 += u64::from(c.quantity);
                 }
             }
             EventKind::SubscriptionSuspended { .. } if is_request(e) => {

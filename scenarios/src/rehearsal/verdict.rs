@@ -105,8 +105,8 @@ fn foreign_suspensions(w: &World) -> Vec<String> {
     let mut out = Vec::new();
     for e in w.events() {
         match (&e.kind, e.subscription) {
-            (EventKind::SubscriptionCreated { channel: c, .. }, Some(s)) => {
-                channel.insert(s, *c);
+            (EventKind::SubscriptionCreated(c), Some(s)) => {
+                channel.insert(s, c.channel);
             }
             (EventKind::SubscriptionSuspended { .. }, Some(s)) if is_request(e) => {
                 let ours = matches!(channel.get(&s), Some(Channel::Csp(p)) if Some(*p) == partner);
@@ -263,10 +263,10 @@ pub fn rate_breaches(created: impl IntoIterator<Item = (uuid::Uuid, DateTime<Utc
 fn double_purchases(w: &World) -> Vec<String> {
     let mut bought: BTreeMap<(uuid::Uuid, String), u32> = BTreeMap::new();
     for e in w.events() {
-        if let (EventKind::SubscriptionCreated { offer_id, .. }, Some(c)) = (&e.kind, e.customer)
+        if let (EventKind::SubscriptionCreated(created), Some(c)) = (&e.kind, e.customer)
             && is_request(e)
         {
-            *bought.entry((c, offer_id.clone())).or_default() += 1;
+            *bought.entry((c, created.offer_id.clone())).or_default() += 1;
         }
     }
     bought
@@ -413,8 +413,8 @@ pub fn changes_state(e: &Event) -> bool {
     is_request(e)
         && !matches!(
             e.kind,
-            EventKind::FaultInjected { .. }
-                | EventKind::Throttled { .. }
+            EventKind::FaultInjected(_)
+                | EventKind::Throttled(_)
                 | EventKind::EarlyRetry { .. }
                 | EventKind::OrderReplayed { .. }
         )

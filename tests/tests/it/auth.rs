@@ -130,3 +130,16 @@ async fn tokens_are_random_revoked_by_a_reload_and_may_expire() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_token_that_cannot_go_on_the_wire_is_refused_unsent_and_unrepeated() -> TestResult {
+    use skuswap_migrator::client::{ClientError, InProcess, PartnerCenter, RestClient, RetryPolicy};
+    let h = Harness::article()?;
+    let client =
+        RestClient::new(InProcess::new(mock_server::app(h.mock.clone())), "s3cret\nvalue", RetryPolicy::default());
+    let err = client.customers().await.err().ok_or("a token holding a line break was sent")?;
+    let text = err.to_string();
+    assert!(matches!(err, ClientError::Unreachable { attempts: 1, .. }), "{text}");
+    assert!(text.contains("authorization header") && !text.contains("s3cret"), "{text}");
+    Ok(())
+}

@@ -278,7 +278,12 @@ async fn capture_only_reads_and_keeps_to_its_rate() -> TestResult {
     assert!(took >= floor, "{} requests in {took:?}, faster than the rate allows ({floor:?})", sent.len());
     // A write cannot even be sent through the capture's transport.
     let paced = Paced::new(InProcess::new(mock_server::app(mock.clone())), 6_000);
-    let post = Outgoing { method: http::Method::POST, path: "/admin/reset".into(), headers: Vec::new(), body: None };
+    let post = Outgoing {
+        method: http::Method::POST,
+        path: "/admin/reset".into(),
+        headers: http::HeaderMap::new(),
+        body: None,
+    };
     assert!(matches!(paced.send(post).await, Err(TransportError::Rejected(_))));
     assert!(mock.read(|w| !w.partners().is_empty()), "the refused POST reached the mock");
     Ok(())

@@ -164,13 +164,16 @@ fn scenario_offer(key: &str) -> Result<mock_server::model::Offer, Box<dyn std::e
 #[tokio::test]
 async fn orders_accept_pascal_case_bodies_as_the_docs_show_them() -> TestResult {
     let h = Harness::article()?;
-    let body = format!(
-        r#"{{"ReferenceCustomerId":"{WINGTIP}","LineItems":[{{"LineItemNumber":0,"OfferId":"{}","Quantity":2,"FriendlyName":"Sales"}}]}}"#,
-        h.offer_id("d365-sales")
-    );
-    let r = h.post(&format!("/v1/customers/{WINGTIP}/orders"), &body).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["lineItems"][0]["friendlyName"], "Sales");
+    let offer = h.offer_id("d365-sales");
+    let items = format!(r#"[{{"LineItemNumber":0,"OfferId":"{offer}","Quantity":2,"FriendlyName":"Sales"}}]"#);
+    // PascalCase throughout, and PascalCase only below a camelCase top level.
+    for top in [["ReferenceCustomerId", "LineItems"], ["referenceCustomerId", "lineItems"]] {
+        let body = format!(r#"{{"{}":"{WINGTIP}","{}":{items}}}"#, top[0], top[1]);
+        let r = h.post(&format!("/v1/customers/{WINGTIP}/orders"), &body).await;
+        assert_eq!(r.status, 201, "{body}: {}", r.text);
+        assert_eq!(r.body["lineItems"][0]["friendlyName"], "Sales", "{body}");
+        assert_eq!(r.body["lineItems"][0]["quantity"], 2, "{body}");
+    }
     Ok(())
 }
 
