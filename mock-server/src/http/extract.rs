@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
@@ -40,35 +39,37 @@ impl RequestIds {
 /// echoes them, so an unbounded one would be kept in the world).
 pub const MAX_REQUEST_ID: usize = 128;
 
-/// Middleware: attach [`RequestIds`] and echo both headers on every response, errors included.
-pub async fn request_ids(State(mock): State<Mock>, mut req: Request, next: Next) -> Response {
-    let oversized = [&MS_REQUEST_ID, &MS_CORRELATION_ID]
-        .iter()
-        .any(|name| req.headers().get(*name).is_some_and(|v| v.len() > MAX_REQUEST_ID));
-    if oversized {
-        return PcError::invalid_input(format!(
-            "MS-RequestId and MS-CorrelationId may be at most {MAX_REQUEST_ID} characters (a GUID is 36)."
-        ))
-        .into_response();
-    }
-    // Computed in a block so no borrow of the (non-Sync) request lives across the await.
-    let ids = {
+impl RequestIds {
+    /// The request's ids, given or minted, attached to it for the handlers; a refusal if one
+    /// given is over [`MAX_REQUEST_ID`].
+    pub fn attach(mock: &Mock, req: &mut Request) -> Result<RequestIds, PcError> {
+        let oversized = [&MS_REQUEST_ID, &MS_CORRELATION_ID]
+            .iter()
+            .any(|name| req.headers().get(*name).is_some_and(|v| v.len() > MAX_REQUEST_ID));
+        if oversized {
+            return Err(PcError::invalid_input(format!(
+                "MS-RequestId and MS-CorrelationId may be at most {MAX_REQUEST_ID} characters (a GUID is 36)."
+            )));
+        }
         let header = |name: &HeaderName| {
             req.headers().get(name).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()).map(str::to_string)
         };
         let mut mint = || format!("{}{:012x}", crate::state::MINTED_REQUEST_ID, mock.next_request_number());
         let request_id = header(&MS_REQUEST_ID).unwrap_or_else(&mut mint);
         let correlation_id = header(&MS_CORRELATION_ID).unwrap_or_else(mint);
-        RequestIds { request_id, correlation_id }
-    };
-    req.extensions_mut().insert(ids.clone());
-    let mut resp = next.run(req).await;
-    for (name, value) in [(MS_REQUEST_ID, ids.request_id), (MS_CORRELATION_ID, ids.correlation_id)] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            resp.headers_mut().insert(name, v);
+        let ids = RequestIds { request_id, correlation_id };
+        req.extensions_mut().insert(ids.clone());
+        Ok(ids)
+    }
+
+    /// Echo both ids on the answer, errors included.
+    pub fn echo(self, resp: &mut Response) {
+        for (name, value) in [(MS_REQUEST_ID, self.request_id), (MS_CORRELATION_ID, self.correlation_id)] {
+            if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
+                resp.headers_mut().insert(name, v);
+            }
         }
     }
-    resp
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestIds {

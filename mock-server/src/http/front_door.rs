@@ -1,6 +1,6 @@
 //! The front door every request passes before routing, in one layer (each `from_fn` layer
 //! costs a boxed future and a cloned service per request): the head's bounds, the path's
-//! encoding, the virtual clock catching up, request ids, and the virtual `Date`.
+//! encoding and its segments, the virtual clock catching up, request ids, and the virtual `Date`.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -8,19 +8,31 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::PcError;
+use super::extract::RequestIds;
 use crate::state::Mock;
 
 /// In this order: a head over the bounds or a path that is not UTF-8 is refused before
 /// anything reads it; a virtual clock that follows the wall clock is brought up to date; the
-/// request gets its ids (`extract::request_ids`). Every answer, refusals too, is dated on the
+/// request gets its ids ([`RequestIds::attach`]), echoed on its answer, a path with an empty
+/// segment's 404 too. Every answer, refusals too, is dated on the
 /// virtual clock, as a 429's is (its HTTP-date `Retry-After` is measured from it), so a client
 /// reading either sees one clock.
-pub async fn front_door(State(mock): State<Mock>, req: Request, next: Next) -> Response {
+pub async fn front_door(State(mock): State<Mock>, mut req: Request, next: Next) -> Response {
     let mut resp = match oversized_head(&req).or_else(|| undecodable_path(&req)) {
         Some(refusal) => refusal,
         None => {
             mock.catch_up();
-            super::extract::request_ids(State(mock.clone()), req, next).await
+            match RequestIds::attach(&mock, &mut req) {
+                Err(refusal) => refusal.into_response(),
+                Ok(ids) => {
+                    let mut resp = match empty_segment(&req) {
+                        Some(not_found) => not_found,
+                        None => next.run(req).await,
+                    };
+                    ids.echo(&mut resp);
+                    resp
+                }
+            }
         }
     };
     if !resp.headers().contains_key(axum::http::header::DATE)
@@ -65,6 +77,13 @@ fn oversized_head(req: &Request) -> Option<Response> {
         .into_response());
     }
     None
+}
+
+/// A path with an empty segment (`/v1//customers`) names no resource. Said here because the
+/// `/v1` group, nested as one service, would otherwise be handed `//customers` with its prefix
+/// stripped to `/customers`.
+fn empty_segment(req: &Request) -> Option<Response> {
+    req.uri().path().contains("//").then(|| super::no_such_resource().into_response())
 }
 
 /// A path whose percent-escapes do not decode to UTF-8 gets Partner Center's error body (the

@@ -67,6 +67,17 @@ pub const MAX_ADMIN_BODY: usize = 1024 * 1024 * 1024;
 
 /// The whole service: Partner Center plus the admin API, sharing one [`Mock`].
 pub fn app(mock: Mock) -> Router {
+    // Around the whole router once, not layered onto every route: a route's layers are boxed
+    // services cloned level by level on every request.
+    let front = tower::ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(mock.clone(), front_door::front_door))
+        .service(routes(mock));
+    Router::new().fallback_service(front)
+}
+
+/// Every route, each group with its own body limit and guard.
+fn routes(mock: Mock) -> Router {
     // One line per operation; each operation's method, path and doc page live in `operations`.
     #[rustfmt::skip]
     let v1 = Router::new()
@@ -104,8 +115,14 @@ pub fn app(mock: Mock) -> Router {
         .operation(Operation::GetTransitionEligibilities, transitions::eligibilities)
         .operation(Operation::CreateTransition, transitions::create)
         .operation(Operation::GetTransitions, transitions::list)
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(mock.clone());
+    // As the front door is: around the group once, not onto each of its routes.
+    let v1 = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(mock.clone(), faults::faults))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(mock.clone(), faults::faults));
+        .service(v1);
 
     #[rustfmt::skip]
     let admin = Router::new()
@@ -155,12 +172,10 @@ pub fn app(mock: Mock) -> Router {
         .route("/openapi.json", get(openapi_document))
         .merge(dashboard)
         .merge(authority)
-        .nest("/v1", v1)
+        .nest_service("/v1", v1)
         .nest("/admin", admin)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(mock.clone(), front_door::front_door))
-        .layer(CatchPanicLayer::custom(panic_response))
         .with_state(mock)
 }
 
@@ -218,6 +233,10 @@ fn loopback(host: &str) -> bool {
 }
 
 async fn unknown_route() -> PcError {
+    no_such_resource()
+}
+
+fn no_such_resource() -> PcError {
     PcError::not_found("No such resource. Partner Center routes live under /v1, the mock's admin API under /admin.")
 }
 

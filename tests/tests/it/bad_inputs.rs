@@ -129,3 +129,17 @@ async fn minted_request_ids_do_not_repeat_after_a_restart() -> TestResult {
     assert_ne!(second.headers.get("ms-requestid"), first.headers.get("ms-requestid"));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_path_with_an_empty_segment_names_no_resource() -> TestResult {
+    let h = Harness::article()?;
+    let real = format!("/v1/customers/{WINGTIP}/subscriptions");
+    assert_eq!(h.get(&real).await.status, 200);
+    let doubled = format!("/v1/customers//{WINGTIP}/subscriptions");
+    for path in ["/v1//customers", "//v1/customers", "/v1/customers//", doubled.as_str(), "/admin//clock"] {
+        let r = h.send(Method::GET, path, None, &[("MS-RequestId", "empty-segment")]).await;
+        assert_eq!((r.status.as_u16(), r.code()), (404, Some(1000)), "{path}: {}", r.text);
+        assert_eq!(r.headers["ms-requestid"], "empty-segment", "{path}");
+    }
+    Ok(())
+}
