@@ -95,7 +95,8 @@ struct Call<'a> {
     operation: &'a str,
     method: Method,
     path: String,
-    body: Option<Value>,
+    /// The JSON body, written once for every attempt.
+    body: Option<Vec<u8>>,
     request_id: Option<&'a str>,
     extra: Vec<(HeaderName, String)>,
 }
@@ -230,7 +231,7 @@ impl<T: Transport> RestClient<T> {
 
     fn outgoing(&self, call: &Call<'_>, request_id: &str, token: &Secret) -> std::result::Result<Outgoing, String> {
         let k = self.sent.fetch_add(1, Ordering::Relaxed);
-        let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
+        let body = call.body.clone();
         let headers = Head {
             token,
             request_id,
@@ -272,7 +273,7 @@ impl<T: Transport> RestClient<T> {
             operation: "update subscription",
             method: Method::PATCH,
             path: format!("/v1/customers/{customer}/subscriptions/{}", current.subscription.id),
-            body: Some(body),
+            body: Some(body.to_string().into_bytes()),
             request_id: Some(request_id),
             extra,
         })
@@ -403,7 +404,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
             operation: "create order",
             method: Method::POST,
             path: format!("/v1/customers/{customer}/orders"),
-            body: Some(json!({ "lineItems": lines })),
+            body: Some(json!({ "lineItems": lines }).to_string().into_bytes()),
             request_id: Some(request_id),
             extra: Vec::new(),
         })
@@ -435,10 +436,14 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
         remove: &[String],
         request_id: &str,
     ) -> Result<()> {
-        let assign: Vec<Value> = assign.iter().map(|s| json!({ "skuId": s, "excludedPlans": null })).collect();
-        let body = json!({ "licensesToAssign": assign, "licensesToRemove": remove });
+        let operation = "update licenses";
+        let body = serde_json::to_vec(&LicenseUpdate::new(assign, remove)).map_err(|e| ClientError::Unreachable {
+            operation: operation.to_string(),
+            attempts: 0,
+            detail: format!("cannot write the request body: {e}"),
+        })?;
         self.call(Call {
-            operation: "update licenses",
+            operation,
             method: Method::POST,
             path: format!("/v1/customers/{customer}/users/{user}/licenseupdates"),
             body: Some(body),
@@ -469,7 +474,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
             operation: VALIDATE_MIGRATION,
             method: Method::POST,
             path: format!("/v1/customers/{customer}/migrations/newcommerce/validate"),
-            body: Some(json!(request)),
+            body: Some(json!(request).to_string().into_bytes()),
             request_id: None,
             extra: Vec::new(),
         })
@@ -481,7 +486,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
             operation: "create migration",
             method: Method::POST,
             path: format!("/v1/customers/{customer}/migrations/newcommerce"),
-            body: Some(json!(request)),
+            body: Some(json!(request).to_string().into_bytes()),
             request_id: Some(request_id),
             extra: Vec::new(),
         })
@@ -534,7 +539,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
             operation: "upgrade subscription",
             method: Method::POST,
             path: format!("/v1/customers/{customer}/subscriptions/{subscription}/upgrades"),
-            body: Some(body),
+            body: Some(body.to_string().into_bytes()),
             request_id: Some(request_id),
             extra: Vec::new(),
         })
@@ -560,7 +565,7 @@ impl<T: Transport> PartnerCenter for RestClient<T> {
             operation: "transition subscription",
             method: Method::POST,
             path: format!("/v1/customers/{customer}/subscriptions/{subscription}/transitions"),
-            body: Some(json!(request)),
+            body: Some(json!(request).to_string().into_bytes()),
             request_id: Some(request_id),
             extra: Vec::new(),
         })

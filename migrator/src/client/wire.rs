@@ -196,6 +196,30 @@ pub struct Order {
     pub line_items: Vec<OrderLine>,
 }
 
+/// A `licenseupdates` body: SKUs to assign (no plan excluded) and SKUs to remove. Typed, not
+/// a `json!` tree: it is sent once per user, and a tree costs every key and value an
+/// allocation before a byte is written.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseUpdate<'a> {
+    licenses_to_assign: Vec<LicenseAssignment<'a>>,
+    licenses_to_remove: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LicenseAssignment<'a> {
+    sku_id: &'a str,
+    excluded_plans: Option<()>,
+}
+
+impl<'a> LicenseUpdate<'a> {
+    pub fn new(assign: &'a [String], remove: &'a [String]) -> Self {
+        let licenses_to_assign = assign.iter().map(|s| LicenseAssignment { sku_id: s, excluded_plans: None }).collect();
+        LicenseUpdate { licenses_to_assign, licenses_to_remove: remove }
+    }
+}
+
 /// One line of an order to place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -13,7 +13,7 @@ use super::error::PcError;
 use super::extract::{Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid};
 use super::operations::Operation;
 use super::subscription_shape::SubscriptionShape;
-use super::user_shape::{Collection, LicenseShape, SubscribedSkuShape, UserShape};
+use super::user_shape::{Collection, LicenseShape, LicenseUpdateShape, SubscribedSkuShape, UserShape};
 use super::{paging, wire};
 use crate::Mock;
 use crate::model::{OrderLineRequest, SubscriptionChanges, SubscriptionStatus, UserState};
@@ -478,20 +478,9 @@ pub async fn update_licenses(
         let batch = w.open_batch(ids.cause(Operation::UpdateLicenses), caller.actor());
         w.update_licenses(&batch, caller.partner, cid, uid, &assign, &remove)
     })?;
-    let echo: Vec<Value> = assign
-        .iter()
-        .zip(&assignments)
-        .map(|(sku, a)| serde_json::json!({ "skuId": sku, "excludedPlans": a.excluded_plans }))
-        .collect();
-    let mut v = serde_json::json!({
-        "licensesToAssign": echo,
-        "licenseWarnings": [],
-        "attributes": { "objectType": "LicenseUpdate" },
-    });
-    if !remove.is_empty() {
-        v["licensesToRemove"] = serde_json::json!(remove);
-    }
-    created(v)
+    let assigned: Vec<_> =
+        assign.iter().zip(&assignments).map(|(sku, a)| (*sku, a.excluded_plans.as_deref())).collect();
+    Ok((StatusCode::CREATED, Json(LicenseUpdateShape { assigned: &assigned, removed: &remove })).into_response())
 }
 
 pub async fn subscribed_skus(

@@ -202,3 +202,46 @@ impl Serialize for NextLink<'_> {
         m.end()
     }
 }
+
+/// `licenseupdates`' answer: the SKUs assigned (each with the plans its request excluded) and,
+/// if any, those removed.
+pub struct LicenseUpdateShape<'a> {
+    pub assigned: &'a [(Uuid, Option<&'a [String]>)],
+    pub removed: &'a [Uuid],
+}
+
+impl Serialize for LicenseUpdateShape<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("licensesToAssign", &Assigned(self.assigned))?;
+        m.serialize_entry("licenseWarnings", &[(); 0])?;
+        m.serialize_entry("attributes", &Pairs(&[("objectType", "LicenseUpdate")]))?;
+        if !self.removed.is_empty() {
+            m.serialize_entry("licensesToRemove", self.removed)?;
+        }
+        m.end()
+    }
+}
+
+struct Assigned<'a>(&'a [(Uuid, Option<&'a [String]>)]);
+
+impl Serialize for Assigned<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for (sku, plans) in self.0 {
+            seq.serialize_element(&AssignedSku(*sku, *plans))?;
+        }
+        seq.end()
+    }
+}
+
+struct AssignedSku<'a>(Uuid, Option<&'a [String]>);
+
+impl Serialize for AssignedSku<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(2))?;
+        m.serialize_entry("skuId", &self.0)?;
+        m.serialize_entry("excludedPlans", &self.1)?;
+        m.end()
+    }
+}

@@ -170,3 +170,15 @@ async fn deleted_users_release_their_seats_and_leave_the_list() -> TestResult {
     assert_eq!(consumed, [2, 6]);
     Ok(())
 }
+
+#[test]
+fn the_engine_writes_a_license_update_as_the_docs_show_it() -> TestResult {
+    use skuswap_migrator::client::LicenseUpdate;
+    let (assign, remove) = (["sku-a".to_string(), "sku-b".to_string()], ["sku-old".to_string()]);
+    assert_eq!(
+        serde_json::to_string(&LicenseUpdate::new(&assign, &remove))?,
+        r#"{"licensesToAssign":[{"skuId":"sku-a","excludedPlans":null},{"skuId":"sku-b","excludedPlans":null}],"licensesToRemove":["sku-old"]}"#
+    );
+    assert_eq!(serde_json::to_string(&LicenseUpdate::new(&[], &[]))?, r#"{"licensesToAssign":[],"licensesToRemove":[]}"#);
+    Ok(())
+}
