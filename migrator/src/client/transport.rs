@@ -15,7 +15,7 @@ pub struct Outgoing {
     /// Path and query under the base URL, e.g. `/v1/customers?size=500`.
     pub path: String,
     /// Built once by the client, with the bearer token marked sensitive (a `Debug` print of
-    /// the request shows no secret), and moved into the request as it is.
+    /// the headers shows no token; a sign-in body still holds its secret), and moved into the request as it is.
     pub headers: http::HeaderMap,
     pub body: Option<Vec<u8>>,
 }

@@ -61,7 +61,7 @@ impl fmt::Display for Actor {
     }
 }
 
-/// What happened. The kinds larger than 40 bytes are boxed: the log holds millions of
+/// What happened. The kinds larger than 48 bytes are boxed: the log holds millions of
 /// events, and this keeps each within 176 bytes (a test holds it there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type")]

@@ -179,6 +179,9 @@ fn the_engine_writes_a_license_update_as_the_docs_show_it() -> TestResult {
         serde_json::to_string(&LicenseUpdate::new(&assign, &remove))?,
         r#"{"licensesToAssign":[{"skuId":"sku-a","excludedPlans":null},{"skuId":"sku-b","excludedPlans":null}],"licensesToRemove":["sku-old"]}"#
     );
-    assert_eq!(serde_json::to_string(&LicenseUpdate::new(&[], &[]))?, r#"{"licensesToAssign":[],"licensesToRemove":[]}"#);
+    assert_eq!(
+        serde_json::to_string(&LicenseUpdate::new(&[], &[]))?,
+        r#"{"licensesToAssign":[],"licensesToRemove":[]}"#
+    );
     Ok(())
 }
