@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): server CPU time per request, `skuswap serve` beside the bare axum
+# floor (bench/src/bin/bare.rs), for GET and PATCH of one subscription and POST of an order.
+# Each server's utime+stime is read from /proc/PID/stat around one closed-loop load of SECONDS
+# (32 connections, bench/src/bin/load.rs), so the figure is the server's own cost, not the
+# load client's. Usage: scripts/cpu-per-request.sh [SECONDS]   (default 5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked --bin skuswap --bin bare --bin load >&2
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
+work=$(mktemp -d)
+customer=3f2b9c61-8a4e-4d0b-b7c5-1e6a9d2f4c10
+secs=${1:-5}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+"$bin/skuswap" serve --addr 127.0.0.1:18181 > "$work/serve.log" 2>&1 &
+mock=$!
+trap 'kill ${mock:-} ${bare:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 50); do curl -sf http://127.0.0.1:18181/admin/clock >/dev/null && break; sleep 0.1; done
+token=$(grep -o 'pcmock\.[0-9a-f]*' "$work/serve.log" | head -1)
+auth="Authorization: Bearer $token"
+sub=$(curl -sf -H "$auth" "http://127.0.0.1:18181/v1/customers/$customer/subscriptions" | jq -r '.items[0].id')
+curl -sf -H "$auth" "http://127.0.0.1:18181/v1/customers/$customer/subscriptions/$sub" > "$work/sub.json"
+offer=$(curl -sf -H "$auth" "http://127.0.0.1:18181/v1/offers?country=US" \
+  | jq -r '[.items[] | select(.isAddOn == false and .isAvailableForPurchase == true)][0].id')
+"$bin/bare" 127.0.0.1:18182 "$work/sub.json" &
+bare=$!
+sleep 0.5
+for op in GET PATCH POST; do
+  case $op in
+    GET) path="subscriptions/$sub"; body=();;
+    PATCH) path="subscriptions/$sub"; body=('{"quantity":{n}}');;
+    POST) path=orders; body=("{\"lineItems\":[{\"lineItemNumber\":0,\"offerId\":\"$offer\",\"quantity\":1}]}");;
+  esac
+  for who in floor mock; do
+    if [ "$who" = floor ]; then pid=$bare; port=18182; a=(); else pid=$mock; port=18181; a=("$auth"); fi
+    before=$(cpu "$pid")
+    out=$("$bin/load" "http://127.0.0.1:$port/v1/customers/$customer/$path" "$op" 32 "$secs" "${body[@]}" "${a[@]}")
+    after=$(cpu "$pid")
+    n=$(jq .requests <<<"$out")
+    printf '%-5s %-5s %8s req/s  p99 %6s µs  %4s µs CPU a request\n' "$op" "$who" "$(jq .rps <<<"$out")" \
+      "$(jq .p99 <<<"$out")" "$(( (after - before) * tick_us / n ))"
+  done
+done
