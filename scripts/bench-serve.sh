@@ -4,24 +4,40 @@
 # release builds on this machine, in interleaved rounds; each operation (GET and PATCH one
 # subscription, POST an order) runs 32 connections for SECONDS against each, then the ratio
 # of throughputs and both p99s are printed. The load client is bench/src/bin/load.rs (closed
-# loop, like wrk). Usage: scripts/bench-serve.sh [ROUNDS] [SECONDS]   (default 3 rounds, 10 s)
+# loop, like wrk). With BASE=path/to/an/older/skuswap, that build runs in the same rounds too
+# (after the floor, before this one) and its ratio to the floor is printed beside this one's:
+# the previous commit as a second floor.
+# Usage: [BASE=old-skuswap] scripts/bench-serve.sh [ROUNDS] [SECONDS]   (default 3 rounds, 10 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 secs=${2:-10}
+base=${BASE:-}
+if [ -n "$base" ] && [ ! -x "$base" ]; then echo "BASE=$base is not an executable" >&2; exit 2; fi
 cargo build --release --locked --bin skuswap --bin bare --bin load >&2
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 work=$(mktemp -d)
-trap 'kill ${mock:-} ${bare:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill ${mock:-} ${old:-} ${bare:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 customer=3f2b9c61-8a4e-4d0b-b7c5-1e6a9d2f4c10
-printf '%-6s %-5s %10s %10s %7s %10s %10s\n' round op "floor r/s" "mock r/s" ratio "floor p99" "mock p99"
+# Start a skuswap build on a port (its pid left in $started, its token in $work/token.PORT):
+# run in this shell, not a subshell, so `wait` can see it exit before the port is reused.
+serve() {
+  "$1" serve --addr "127.0.0.1:$2" > "$work/serve.$2.log" 2>&1 &
+  started=$!
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$2/admin/clock" >/dev/null && break; sleep 0.1; done
+  grep -o 'pcmock\.[0-9a-f]*' "$work/serve.$2.log" | head -1 > "$work/token.$2"
+}
+if [ -n "$base" ]; then
+  printf '%-6s %-5s %10s %10s %10s %7s %7s %10s %10s %10s\n' round op "floor r/s" "base r/s" "mock r/s" \
+    "base" ratio "floor p99" "base p99" "mock p99"
+else
+  printf '%-6s %-5s %10s %10s %7s %10s %10s\n' round op "floor r/s" "mock r/s" ratio "floor p99" "mock p99"
+fi
 for round in $(seq 1 "$rounds"); do
-  # Each round starts both servers fresh: no round inherits the last one's orders.
-  "$bin/skuswap" serve --addr 127.0.0.1:18181 > "$work/serve.log" 2>&1 &
-  mock=$!
-  for _ in $(seq 1 50); do curl -sf http://127.0.0.1:18181/admin/clock >/dev/null && break; sleep 0.1; done
-  token=$(grep -o 'pcmock\.[0-9a-f]*' "$work/serve.log" | head -1)
-  auth="Authorization: Bearer $token"
+  # Each round starts every server fresh: no round inherits the last one's orders.
+  serve "$bin/skuswap" 18181; mock=$started
+  auth="Authorization: Bearer $(cat "$work/token.18181")"
+  if [ -n "$base" ]; then serve "$base" 18183; old=$started; fi
   sub=$(curl -sf -H "$auth" "http://127.0.0.1:18181/v1/customers/$customer/subscriptions" | jq -r '.items[0].id')
   curl -sf -H "$auth" "http://127.0.0.1:18181/v1/customers/$customer/subscriptions/$sub" > "$work/sub.json"
   offer=$(curl -sf -H "$auth" "http://127.0.0.1:18181/v1/offers?country=US" \
@@ -36,11 +52,22 @@ for round in $(seq 1 "$rounds"); do
       POST) path=orders; body=("{\"lineItems\":[{\"lineItemNumber\":0,\"offerId\":\"$offer\",\"quantity\":1}]}");;
     esac
     floor=$("$bin/load" "http://127.0.0.1:18182/v1/customers/$customer/$path" "$op" 32 "$secs" "${body[@]}")
+    if [ -n "$base" ]; then
+      older=$("$bin/load" "http://127.0.0.1:18183/v1/customers/$customer/$path" "$op" 32 "$secs" "${body[@]}" \
+        "Authorization: Bearer $(cat "$work/token.18183")")
+    fi
     served=$("$bin/load" "http://127.0.0.1:18181/v1/customers/$customer/$path" "$op" 32 "$secs" "${body[@]}" "$auth")
-    jq -nr --argjson f "$floor" --argjson m "$served" --arg r "$round" --arg op "$op" \
-      '"\($r)\t\($op)\t\($f.rps)\t\($m.rps)\t\(($m.rps / $f.rps * 100 | round) / 100)\t\($f.p99)\t\($m.p99)"' \
-      | awk -F'\t' '{printf "%-6s %-5s %10s %10s %7s %8s µs %8s µs\n", $1, $2, $3, $4, $5, $6, $7}'
+    if [ -n "$base" ]; then
+      jq -nr --argjson f "$floor" --argjson b "$older" --argjson m "$served" --arg r "$round" --arg op "$op" \
+        '"\($r)\t\($op)\t\($f.rps)\t\($b.rps)\t\($m.rps)\t\(($b.rps / $f.rps * 100 | round) / 100)\t\(($m.rps / $f.rps * 100 | round) / 100)\t\($f.p99)\t\($b.p99)\t\($m.p99)"' \
+        | awk -F'\t' '{printf "%-6s %-5s %10s %10s %10s %7s %7s %8s µs %8s µs %8s µs\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}'
+    else
+      jq -nr --argjson f "$floor" --argjson m "$served" --arg r "$round" --arg op "$op" \
+        '"\($r)\t\($op)\t\($f.rps)\t\($m.rps)\t\(($m.rps / $f.rps * 100 | round) / 100)\t\($f.p99)\t\($m.p99)"' \
+        | awk -F'\t' '{printf "%-6s %-5s %10s %10s %7s %8s µs %8s µs\n", $1, $2, $3, $4, $5, $6, $7}'
+    fi
   done
   echo "       lock holds: $(curl -sf http://127.0.0.1:18181/admin/locks)"
-  kill "$mock" "$bare"; wait "$mock" "$bare" 2>/dev/null || true
+  kill "$mock" "$bare" ${old:-}; wait "$mock" "$bare" ${old:-} 2>/dev/null || true
+  old=
 done

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use uuid::Uuid;
 
-use crate::model::{ModelError, Scenario, TokenMode, World};
+use crate::model::{ModelError, Scenario, Token, TokenMode, Tokens, World};
 
 /// The named scenarios the hosting binary ships (the mock ships none of its own: scenario
 /// files belong to the `scenarios` crate), listed by `GET /admin/scenarios` and loaded by
@@ -54,6 +54,9 @@ struct Shared {
     /// whether a fault plan is in force. Saves each request two lock round trips.
     now_millis: std::sync::atomic::AtomicI64,
     faults_on: AtomicBool,
+    /// The world's tokens as of the last write, for the bearer check every request makes:
+    /// asked here, that check never waits behind a long write (a POST holding the world).
+    tokens: std::sync::RwLock<Tokens>,
     /// The last `Date` header made, and the virtual second it is for.
     date: std::sync::RwLock<Option<(i64, axum::http::HeaderValue)>>,
     /// `serve --max-events`: the log bound every world served gets, loaded ones included.
@@ -101,6 +104,7 @@ impl Mock {
     pub fn with_library(world: World, library: Arc<dyn ScenarioLibrary>) -> Self {
         let requests = AtomicU64::new(minted_floor(&world));
         let (now_millis, faults_on) = glance(&world);
+        let tokens = std::sync::RwLock::new(world.tokens());
         Mock {
             inner: Arc::new(Shared {
                 world: Mutex::new(world),
@@ -112,6 +116,7 @@ impl Mock {
                 holds: Holds::default(),
                 now_millis: std::sync::atomic::AtomicI64::new(now_millis),
                 faults_on: AtomicBool::new(faults_on),
+                tokens,
                 date: std::sync::RwLock::new(None),
                 log_limit: std::sync::OnceLock::new(),
             }),
@@ -176,6 +181,18 @@ impl Mock {
         let (now, faults) = glance(w);
         self.inner.now_millis.store(now, Ordering::Relaxed);
         self.inner.faults_on.store(faults, Ordering::Relaxed);
+        let tokens = w.tokens();
+        // Most writes change neither the tokens nor the clock: the copy is only replaced
+        // (the one moment a reader can wait on it) when it would answer differently.
+        if !self.inner.tokens.read().unwrap_or_else(|p| p.into_inner()).same_as(&tokens) {
+            *self.inner.tokens.write().unwrap_or_else(|p| p.into_inner()) = tokens;
+        }
+    }
+
+    /// A bearer token that works now (as [`World::token`] answers it after the last write),
+    /// found without the world's lock.
+    pub fn token(&self, token: &str) -> Option<Token> {
+        self.inner.tokens.read().unwrap_or_else(|p| p.into_inner()).get(token).cloned()
     }
 
     /// The virtual now as an HTTP date (`Date` on every answer), formatted once per virtual

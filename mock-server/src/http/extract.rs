@@ -31,7 +31,7 @@ pub struct RequestIds {
 impl RequestIds {
     /// The audit-log cause for a Partner Center operation made by this request.
     pub fn cause(&self, operation: super::operations::Operation) -> Cause {
-        Cause::Request { operation: operation.name().to_string(), request_id: self.request_id.clone() }
+        Cause::Request { operation: operation.name().into(), request_id: self.request_id.clone() }
     }
 }
 
@@ -108,9 +108,8 @@ impl FromRequestParts<Mock> for Caller {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(PcError::missing_token)?;
         value.to_str().map_err(|_| PcError::access_denied())?;
         let token = bearer(&parts.headers).ok_or_else(PcError::missing_token)?;
-        let found = mock.read(|w| w.token(token).map(|t| (t.partner, t.mode)));
-        let (partner, mode) = found.ok_or_else(PcError::access_denied)?;
-        Ok(Caller { partner, mode })
+        let found = mock.token(token).ok_or_else(PcError::access_denied)?;
+        Ok(Caller { partner: found.partner, mode: found.mode })
     }
 }
 
@@ -126,6 +125,18 @@ impl FromRequestParts<Mock> for DelegatedCaller {
             TokenMode::AppUser => Ok(DelegatedCaller(caller)),
             TokenMode::App => Err(PcError::needs_app_user()),
         }
+    }
+}
+
+/// The `If-Match` header, if present and readable: extracted on its own so a write does not
+/// copy every header to read one.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = PcError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PcError> {
+        Ok(IfMatch(parts.headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)))
     }
 }
 
@@ -167,15 +178,98 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PcError> {
     if bytes.is_empty() {
         return Err(PcError::invalid_input("The request body is empty; a JSON object was expected."));
     }
-    let value: Value = serde_json::from_slice(bytes)
+    // One scan that builds nothing: is it JSON, and are its keys camelCase already (as the
+    // SDKs send them)? Then it is read straight into `T`; only other bodies pay for a tree.
+    let CamelKeys(camel) = serde_json::from_slice(bytes)
         .map_err(|e| PcError::invalid_input(format!("The request body is not valid JSON: {e}")))?;
     // serde would read a struct from an array by position (`["suspended"]` as a status): every
     // body Partner Center and the admin API take is an object.
-    if !value.is_object() {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(PcError::invalid_input("The request body must be a JSON object."));
     }
-    serde_json::from_value(camel_case_keys(value))
-        .map_err(|e| PcError::invalid_input(format!("The request body has an invalid property: {e}")))
+    let invalid =
+        |e: serde_json::Error| PcError::invalid_input(format!("The request body has an invalid property: {e}"));
+    if camel {
+        return serde_json::from_slice(bytes).map_err(invalid);
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    serde_json::from_value(camel_case_keys(value)).map_err(invalid)
+}
+
+/// Whether every object key in a JSON value, at any depth, is camelCase already (its first
+/// letter unchanged by lower-casing), read without keeping anything.
+struct CamelKeys(bool);
+
+impl<'de> serde::Deserialize<'de> for CamelKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CamelKeysVisitor)
+    }
+}
+
+struct CamelKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CamelKeysVisitor {
+    type Value = CamelKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<CamelKeys, E> {
+        Ok(CamelKeys(true))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<CamelKeys, E> {
+        Ok(CamelKeys(true))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<CamelKeys, E> {
+        Ok(CamelKeys(true))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<CamelKeys, E> {
+        Ok(CamelKeys(true))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<CamelKeys, E> {
+        Ok(CamelKeys(true))
+    }
+    fn visit_unit<E>(self) -> Result<CamelKeys, E> {
+        Ok(CamelKeys(true))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<CamelKeys, A::Error> {
+        let mut camel = true;
+        while let Some(CamelKeys(item)) = seq.next_element()? {
+            camel &= item;
+        }
+        Ok(CamelKeys(camel))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CamelKeys, A::Error> {
+        let mut camel = true;
+        // A key is looked at where it lies (`CamelKey`), not copied into a `String`.
+        while let Some(CamelKey(key)) = map.next_key()? {
+            let CamelKeys(value) = map.next_value()?;
+            camel &= key && value;
+        }
+        Ok(CamelKeys(camel))
+    }
+}
+
+/// Whether one object key is camelCase already.
+struct CamelKey(bool);
+
+impl<'de> serde::Deserialize<'de> for CamelKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(CamelKeyVisitor)
+    }
+}
+
+struct CamelKeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CamelKeyVisitor {
+    type Value = CamelKey;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E>(self, key: &str) -> Result<CamelKey, E> {
+        Ok(CamelKey(camel_case_key(key).is_none()))
+    }
 }
 
 /// Lower-case the first letter of every object key, recursively. Bodies from Partner

@@ -13,6 +13,7 @@
 //! - `wire`: Partner Center's JSON shapes.
 //! - `subscription_shape`: the subscription's shape, written straight from the model (the hottest).
 //! - `user_shape`: users', licenses' and subscribed SKUs' shapes, and collections of shapes, the same way.
+//! - `order_shape`: an order's shape, the same way (every `POST /orders` answers one).
 //! - `extract`: tokens, request ids, bodies, queries, GUIDs.
 //! - `signin`: the mock's own OAuth authority (token and device-code endpoints, `/devicelogin`).
 //! - `operations`: every Partner Center operation, named once.
@@ -31,6 +32,7 @@ pub mod front_door;
 pub mod migrations;
 pub mod openapi;
 pub mod operations;
+pub mod order_shape;
 pub mod paging;
 pub mod partner;
 pub mod schedules;

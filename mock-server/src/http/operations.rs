@@ -123,9 +123,11 @@ impl Operation {
         TABLE.iter().map(|r| r.0)
     }
 
-    /// The operation a `/v1` call is (path with or without `/v1`), and its customer.
+    /// The operation a `/v1` call is (path with or without `/v1`), and its customer. A path
+    /// ending in `/` is none: the router answers it 404, so nothing else may count it as a call
+    /// (a fault rule would otherwise fail or throttle a request no route serves).
     pub fn of(method: &str, path: &str) -> Option<(Operation, Option<Uuid>)> {
-        let rest = path.strip_prefix("/v1").unwrap_or(path).trim_end_matches('/');
+        let rest = path.strip_prefix("/v1").unwrap_or(path);
         let segments: Vec<&str> = rest.split('/').collect();
         let op = TABLE.iter().find(|r| r.3.as_str() == method && matches(r.4, &segments))?.0;
         let customer = segments.get(2).and_then(|c| c.parse::<Uuid>().ok());

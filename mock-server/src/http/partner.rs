@@ -10,8 +10,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::PcError;
-use super::extract::{Caller, DelegatedCaller, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid};
+use super::extract::{Caller, DelegatedCaller, IfMatch, MS_CONTINUATION_TOKEN, PcJson, PcQuery, RequestIds, guid};
 use super::operations::Operation;
+use super::order_shape::OrderShape;
 use super::subscription_shape::SubscriptionShape;
 use super::user_shape::{Collection, LicenseShape, LicenseUpdateShape, SubscribedSkuShape, UserShape};
 use super::{paging, wire};
@@ -24,13 +25,9 @@ fn ok(v: Value) -> Reply {
     Ok(Json(v).into_response())
 }
 
-fn created(v: Value) -> Reply {
-    Ok((StatusCode::CREATED, Json(v)).into_response())
-}
-
 /// A 201 with `Location` naming the new resource (under `/v1`).
-fn created_at(v: Value, location: String) -> Reply {
-    let mut resp = created(v)?;
+fn created_at(v: impl serde::Serialize, location: String) -> Reply {
+    let mut resp = (StatusCode::CREATED, Json(v)).into_response();
     if let Ok(l) = axum::http::HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, l);
     }
@@ -263,21 +260,21 @@ pub async fn create_order(
         let id = w.create_order_once(&batch, caller.partner, cid, &lines, &ids.request_id)?;
         w.order_of(caller.partner, cid, id).cloned()
     })?;
-    created_at(wire::order(&order), format!("/v1/customers/{cid}/orders/{}", order.id))
+    created_at(OrderShape(&order), format!("/v1/customers/{cid}/orders/{}", order.id))
 }
 
 pub async fn list_orders(State(m): State<Mock>, caller: Caller, Path(cid): Path<String>) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     m.read(|w| {
-        let items = w.orders_of(caller.partner, cid)?.into_iter().map(wire::order).collect();
-        ok(wire::collection(items, format!("/customers/{cid}/orders")))
+        let items = w.orders_of(caller.partner, cid)?.into_iter().map(OrderShape).collect();
+        Ok(Json(Collection { items, self_uri: format!("/customers/{cid}/orders"), next: None }).into_response())
     })
 }
 
 pub async fn get_order(State(m): State<Mock>, caller: Caller, Path((cid, oid)): Path<(String, String)>) -> Reply {
     let cid = guid("customer tenant id", &cid)?;
     let oid = guid("order id", &oid)?;
-    m.read(|w| ok(wire::order(w.order_of(caller.partner, cid, oid)?)))
+    m.read(|w| Ok(Json(OrderShape(w.order_of(caller.partner, cid, oid)?)).into_response()))
 }
 
 // ---- subscriptions ---------------------------------------------------------------------
@@ -339,7 +336,7 @@ pub async fn update_subscription(
     State(m): State<Mock>,
     caller: Caller,
     ids: RequestIds,
-    headers: HeaderMap,
+    IfMatch(if_match): IfMatch,
     Path((cid, sid)): Path<(String, String)>,
     PcJson(body): PcJson<SubscriptionBody>,
 ) -> Reply {
@@ -357,11 +354,7 @@ pub async fn update_subscription(
     };
     // The body's `attributes.etag` counts as `If-Match` when the header is absent: a full body
     // from an older read is stale either way.
-    let if_match = headers
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| body.attributes.and_then(|a| a.etag).filter(|e| !e.is_empty()));
+    let if_match = if_match.or_else(|| body.attributes.and_then(|a| a.etag).filter(|e| !e.is_empty()));
     let sub = m.with(|w| {
         let batch = w.open_batch(ids.cause(Operation::UpdateSubscription), caller.actor());
         w.update_subscription(&batch, caller.partner, cid, sid, if_match.as_deref(), &changes)?;

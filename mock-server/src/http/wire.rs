@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::model::{Customer, Offer, Order};
+use crate::model::{Customer, Offer};
 
 pub fn date(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -68,13 +68,13 @@ fn address(c: &Customer) -> Value {
 }
 
 /// An opaque, stable ETag for a resource that never changes in the mock (orders, profiles).
-fn fixed_etag(id: uuid::Uuid) -> Value {
+pub(super) fn fixed_etag(id: uuid::Uuid) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in id.as_bytes() {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    Value::String(format!("W/\"{h:016x}\""))
+    format!("W/\"{h:016x}\"")
 }
 
 fn company_profile(c: &Customer) -> Value {
@@ -121,7 +121,13 @@ pub fn customer(c: &Customer, partner: uuid::Uuid) -> Value {
                 ("language", s("en")),
                 ("defaultAddress", address(c)),
                 ("links", obj([("self", link(format!("/customers/{}/profiles/billing", c.id)))])),
-                ("attributes", obj([("etag", fixed_etag(c.commerce_id)), ("objectType", s("CustomerBillingProfile"))])),
+                (
+                    "attributes",
+                    obj([
+                        ("etag", Value::String(fixed_etag(c.commerce_id))),
+                        ("objectType", s("CustomerBillingProfile")),
+                    ]),
+                ),
             ]),
         ),
         ("relationshipToPartner", s(relationship(c, partner))),
@@ -181,45 +187,5 @@ pub fn offer(o: &Offer, now: DateTime<Utc>, country: &str, locale: &str) -> Valu
             ]),
         ),
         ("attributes", attributes("Offer")),
-    ])
-}
-
-pub fn order(o: &Order) -> Value {
-    let lines: Vec<Value> = o
-        .line_items
-        .iter()
-        .map(|l| {
-            obj([
-                ("lineItemNumber", l.line_item_number.into()),
-                ("offerId", s(&l.offer_id)),
-                ("subscriptionId", s(l.subscription_id)),
-                ("friendlyName", s(&l.friendly_name)),
-                ("quantity", l.quantity.into()),
-                (
-                    "partnerIdOnRecord",
-                    if l.partner_id_on_record.is_empty() { Value::Null } else { s(&l.partner_id_on_record) },
-                ),
-                (
-                    "links",
-                    obj([(
-                        "subscription",
-                        link(format!("/customers/{}/subscriptions/{}", o.customer, l.subscription_id)),
-                    )]),
-                ),
-            ])
-        })
-        .collect();
-    obj([
-        ("id", s(o.id)),
-        ("referenceCustomerId", s(o.customer)),
-        ("billingCycle", s("monthly")),
-        ("lineItems", Value::Array(lines)),
-        ("creationDate", s(date(o.creation_date))),
-        ("status", s("completed")),
-        ("currencyCode", s("USD")),
-        ("currencySymbol", s("$")),
-        ("transactionType", s("UserPurchase")),
-        ("links", obj([("self", link(format!("/customers/{}/orders/{}", o.customer, o.id)))])),
-        ("attributes", obj([("etag", fixed_etag(o.id)), ("objectType", s("Order"))])),
     ])
 }

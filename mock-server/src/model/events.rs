@@ -20,7 +20,9 @@ use super::subscriptions::{Channel, SubscriptionStatus};
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "type")]
 pub enum Cause {
     /// A Partner Center request (`operation` is the route's name, `requestId` its MS-RequestId).
-    Request { operation: String, request_id: String },
+    /// The name is borrowed when it is one of the routes' own (every request's is): a copy
+    /// per write would be one more allocation kept in the log for every event batch.
+    Request { operation: std::borrow::Cow<'static, str>, request_id: String },
     /// A lifecycle deadline processed while the clock advanced.
     ClockStep,
     /// An admin API call (not part of Partner Center).

@@ -380,7 +380,8 @@ impl World {
     fn decide_under(&mut self, plan: &FaultPlan, call: &Call<'_>) -> Option<Effect> {
         let now = self.now;
         let subject = Subject { customer: call.customer, ..Subject::default() };
-        let cause = Cause::Request { operation: call.operation.to_string(), request_id: call.request_id.to_string() };
+        let cause =
+            Cause::Request { operation: call.operation.to_string().into(), request_id: call.request_id.to_string() };
         let actor = call.partner.map_or(Actor::Admin, Actor::Partner);
 
         if let Some(at) = self.faults.not_before.get(call.request_id).copied() {

@@ -67,7 +67,7 @@ pub use scenario::Scenario;
 pub use subscriptions::{
     Channel, Order, OrderLine, OrderLineRequest, Subscription, SubscriptionChanges, SubscriptionStatus,
 };
-pub use tenants::{Customer, Partner, Token, TokenMode, User, UserState};
+pub use tenants::{Customer, Partner, Token, TokenMode, Tokens, User, UserState};
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 
@@ -347,7 +347,13 @@ impl World {
 
     /// A token that still works now (an expired one is as good as none).
     pub fn token(&self, token: &str) -> Option<&Token> {
-        self.tokens.get(token).filter(|t| t.expires.is_none_or(|at| at > self.now))
+        self.tokens.get(token).filter(|t| t.works_at(self.now))
+    }
+
+    /// The tokens as they are now, to be asked without the world at hand ([`Tokens::get`]
+    /// answers as [`World::token`] does). Cheap: the map is persistent, so this copies a root.
+    pub fn tokens(&self) -> Tokens {
+        Tokens { tokens: self.tokens.clone(), now: self.now }
     }
 
     pub fn all_customers(&self) -> impl Iterator<Item = &Customer> {

@@ -2,6 +2,7 @@
 //! do which (only the partner that sold a subscription in CSP may change it).
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
@@ -221,7 +222,9 @@ impl World {
         Ok(c.subscriptions_in_order().filter(|s| s.sold_by(partner)).collect())
     }
 
-    pub fn subscription_of(&self, partner: Uuid, customer: Uuid, id: Uuid) -> Result<&Subscription> {
+    /// A subscription this partner sold, as the shared handle the world keeps: a reader that
+    /// renders it after the lock is released copies the handle, not the subscription.
+    pub fn subscription_of(&self, partner: Uuid, customer: Uuid, id: Uuid) -> Result<&Arc<Subscription>> {
         let c = self.customer_of(partner, customer)?;
         match c.subscriptions.get(&id) {
             Some(s) if s.sold_by(partner) => Ok(s),
@@ -236,7 +239,9 @@ impl World {
         Ok(orders)
     }
 
-    pub fn order_of(&self, partner: Uuid, customer: Uuid, id: Uuid) -> Result<&Order> {
+    /// An order this partner placed, as the shared handle the world keeps (as
+    /// [`World::subscription_of`]).
+    pub fn order_of(&self, partner: Uuid, customer: Uuid, id: Uuid) -> Result<&Arc<Order>> {
         let c = self.customer_of(partner, customer)?;
         match c.orders.get(&id) {
             Some(o) if o.partner == partner => Ok(o),

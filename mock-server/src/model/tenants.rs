@@ -47,6 +47,33 @@ pub struct Token {
     pub expires: Option<DateTime<Utc>>,
 }
 
+impl Token {
+    /// Whether the token still works at `now` (an expired one is as good as none).
+    pub fn works_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires.is_none_or(|at| at > now)
+    }
+}
+
+/// A copy of a world's tokens and its clock, as of one moment (see [`World::tokens`]): what
+/// the HTTP layer asks on every request, so it need not wait for the world's lock to do so.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    pub(super) tokens: imbl::OrdMap<String, Token>,
+    pub(super) now: DateTime<Utc>,
+}
+
+impl Tokens {
+    /// A token that still worked at this copy's moment.
+    pub fn get(&self, token: &str) -> Option<&Token> {
+        self.tokens.get(token).filter(|t| t.works_at(self.now))
+    }
+
+    /// Whether `other` answers every token as this copy does (same map, same moment).
+    pub fn same_as(&self, other: &Tokens) -> bool {
+        self.now == other.now && self.tokens.ptr_eq(&other.tokens)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum UserState {

@@ -46,9 +46,12 @@ async fn malformed_requests_get_the_error_body_and_change_nothing() -> TestResul
         (Method::PATCH, sub.clone(), Some(r#"{"quantity":-5}"#.into()), 400, 2002),
         (Method::PATCH, sub.clone(), Some(r#"{"quantity":4294967296}"#.into()), 400, 2002),
         (Method::PATCH, sub.clone(), Some(r#"{"autoRenewEnabled":"yes"}"#.into()), 400, 800_002),
+        (Method::PATCH, sub.clone(), Some(r#"{"Quantity":"ten"}"#.into()), 400, 800_002),
+        (Method::PATCH, sub.clone(), Some(r#"{"quantity":1} trailing"#.into()), 400, 800_002),
         (Method::PATCH, sub.clone(), Some("null".into()), 400, 800_002),
         // An array is not an object, even one serde could read by position.
         (Method::PATCH, sub.clone(), Some(r#"["suspended"]"#.into()), 400, 800_002),
+        (Method::PATCH, sub.clone(), Some(" \n [\"Suspended\"]".into()), 400, 800_002),
         (Method::POST, lic.clone(), Some(r#"[[{"skuId":"x"}],[]]"#.into()), 400, 800_002),
         (Method::POST, lic.clone(), Some(r#"{"licensesToAssign":{"skuId":"x"}}"#.into()), 400, 800_002),
         (Method::POST, lic.clone(), Some(r#"{"licensesToRemove":[42]}"#.into()), 400, 800_002),

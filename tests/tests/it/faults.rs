@@ -81,6 +81,22 @@ async fn throttle_as_an_http_date_is_measured_from_the_answers_date() -> TestRes
     Ok(())
 }
 
+/// A path ending in `/` names no route: under a plan that fails every call it still meets
+/// its 404, and the plan's counters never see it.
+#[tokio::test]
+async fn a_path_ending_in_a_slash_is_no_call_for_the_fault_plan() -> TestResult {
+    let h = Harness::article()?;
+    put_plan(&h, one_rule(&["*"], json!("always"), json!({"error": {"status": 503}}))).await;
+    assert_eq!(h.get(&format!("/v1/customers/{WINGTIP}")).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    let injected = count(&h, "FaultInjected");
+    for path in [format!("/v1/customers/{WINGTIP}/"), format!("/v1/customers/{WINGTIP}/subscriptions/")] {
+        let r = h.get(&path).await;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, Some(1000)), "{path}: {}", r.text);
+    }
+    assert_eq!(count(&h, "FaultInjected"), injected, "a 404 was counted as a call");
+    Ok(())
+}
+
 #[tokio::test]
 async fn server_errors_change_nothing_and_carry_the_error_body() -> TestResult {
     for status in [500u16, 502, 503, 504] {

@@ -35,6 +35,25 @@ async fn suspend_then_reactivate_with_etags() -> TestResult {
     Ok(())
 }
 
+/// Partner Center reads property names case-insensitively: a PascalCase PATCH changes what a
+/// camelCase one would, and a stale `Attributes.Etag` in it is refused the same way.
+#[tokio::test]
+async fn pascal_case_patch_bodies_are_read_like_camel_case() -> TestResult {
+    let h = Harness::article()?;
+    let p = path(WINGTIP, WINGTIP_AX);
+    let before = h.get(&p).await.body;
+    let stale = before["attributes"]["etag"].as_str().ok_or("no etag")?.to_string();
+    let seats = before["quantity"].as_u64().ok_or("no quantity")? + 1;
+    let r = h.patch(&p, &format!(r#"{{"Quantity":{seats},"FriendlyName":"Renamed"}}"#), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["quantity"].as_u64(), r.body["friendlyName"].as_str()), (Some(seats), Some("Renamed")));
+    let body = serde_json::json!({"quantity": seats + 1, "Attributes": {"Etag": stale}});
+    let r = h.patch(&p, &body.to_string(), &[]).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, Some(2055)), "{}", r.text);
+    assert_eq!(h.get(&p).await.body["quantity"].as_u64(), Some(seats));
+    Ok(())
+}
+
 #[tokio::test]
 async fn read_only_echoes_are_ignored_and_change_nothing() -> TestResult {
     let h = Harness::article()?;
