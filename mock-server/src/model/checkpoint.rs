@@ -2,13 +2,17 @@
 //! half change survives.
 //!
 //! Every method checks before it changes, but a bug can still panic after the first change
-//! (an index, an overflow, a broken invariant). A checkpoint is cheap because every large
-//! collection in the world is persistent (`imbl`): copying one copies a root pointer, and the
-//! write then copies only the paths it changes. The audit log is the exception: it is only
-//! appended to while a write runs (cuts wait for the write's end), so undoing it is truncating;
-//! and the derived queues (deadlines, the dedup queue) are plain collections, rebuilt after a
-//! roll-back rather than copied on every write (the partners' customer lists are persistent,
-//! so they are copied with the rest).
+//! (an index, an overflow, a broken invariant). A checkpoint is cheap because the world's
+//! large collections are persistent (`imbl`): copying one copies a root pointer, and the write
+//! then copies only the paths it changes. Three are not copied:
+//! - the customers: a copy sharing a tenant's maps would make the write copy every path it
+//!   changes in them (most of a POST's cost on a large tenant); each customer a write touches
+//!   journals its changes instead (`journal.rs`), undone here;
+//! - the audit log: it is only appended to while a write runs (cuts wait for the write's end),
+//!   so undoing it is truncating;
+//! - the derived queues (deadlines, the dedup queue): plain collections, rebuilt after a
+//!   roll-back rather than copied on every write (the partners' customer lists are
+//!   persistent, so they are copied with the rest).
 
 use super::World;
 
@@ -26,18 +30,27 @@ impl World {
     /// to drop the events this write appended.
     pub fn begin_write(&mut self) -> Checkpoint {
         self.writing = true;
+        self.touched.clear();
+        self.added.clear();
         Checkpoint { world: self.copy_but_log(), events: self.events.len(), first_seq: self.next_seq() }
     }
 
-    /// The write finished: the log may be cut again (a cut waits for a batch boundary, and
-    /// the end of a write is one).
+    /// The write finished: its journals are dropped, and the log may be cut again (a cut
+    /// waits for a batch boundary, and the end of a write is one).
     pub fn end_write(&mut self) {
         self.writing = false;
+        for id in std::mem::take(&mut self.touched) {
+            if let Some(c) = self.customers.get_mut(&id).map(std::sync::Arc::make_mut) {
+                c.end_journal();
+            }
+        }
+        self.added.clear();
         self.bound_log();
     }
 
     /// Undo everything since `checkpoint` (taken by [`World::begin_write`] on this world).
     pub fn roll_back(&mut self, checkpoint: Checkpoint) {
+        let customers = self.undo_customers();
         let mut events = std::mem::take(&mut self.events);
         events.truncate(checkpoint.events);
         // Never cut during a write, so the cut is the checkpoint's.
@@ -46,6 +59,7 @@ impl World {
         // (refolding a long log would hold the lock).
         let judge = std::mem::take(&mut self.judge);
         *self = checkpoint.world;
+        self.customers = customers;
         self.events = events;
         self.log_cut = log_cut;
         if judge.folded_through() < checkpoint.first_seq {
@@ -54,6 +68,24 @@ impl World {
         // The derived queues the checkpoint left out (a write touches them on almost every
         // call, and copying them would cost every write what only a panic needs).
         self.rebuild_queues();
+    }
+
+    /// The customers as they were before the write: each touched one's journal undone, each
+    /// added one taken out again (or what its id held put back).
+    fn undo_customers(&mut self) -> imbl::OrdMap<uuid::Uuid, std::sync::Arc<super::Customer>> {
+        let mut customers = std::mem::take(&mut self.customers);
+        for id in std::mem::take(&mut self.touched).into_iter().rev() {
+            if let Some(c) = customers.get_mut(&id).map(std::sync::Arc::make_mut) {
+                c.roll_back_journal();
+            }
+        }
+        for (id, old) in std::mem::take(&mut self.added).into_iter().rev() {
+            match old {
+                Some(c) => customers.insert(id, c),
+                None => customers.remove(&id),
+            };
+        }
+        customers
     }
 
     /// For tests of [`World::roll_back`]: panic right after the `events`-th event logged from
@@ -73,8 +105,8 @@ impl World {
         }
     }
 
-    /// A copy of everything but the log, the judge's cache (a new cache refolds the kept log
-    /// on its first verdict) and the derived queues. Destructured, so a field added to
+    /// A copy of everything but the customers, the log, the judge's cache (a new cache refolds
+    /// the kept log on its first verdict) and the derived queues. Destructured, so a field added to
     /// `World` must be named here.
     fn copy_but_log(&self) -> World {
         let World {
@@ -84,7 +116,7 @@ impl World {
             ids,
             catalog,
             partners,
-            customers,
+            customers: _,
             customer_order,
             partner_customers,
             tokens,
@@ -102,6 +134,8 @@ impl World {
             schedules,
             transitions,
             writing: _,
+            touched: _,
+            added: _,
             panic_after: _,
         } = self;
         World {
@@ -111,7 +145,7 @@ impl World {
             ids: ids.clone(),
             catalog: catalog.clone(),
             partners: partners.clone(),
-            customers: customers.clone(),
+            customers: imbl::OrdMap::new(),
             customer_order: customer_order.clone(),
             partner_customers: partner_customers.clone(),
             tokens: tokens.clone(),
@@ -129,7 +163,58 @@ impl World {
             schedules: schedules.clone(),
             transitions: transitions.clone(),
             writing: false,
+            touched: Vec::new(),
+            added: Vec::new(),
             panic_after: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::super::{Actor, Cause, Customer, World};
+
+    fn customer(id: Uuid, name: &str) -> Customer {
+        Customer {
+            id,
+            commerce_id: id,
+            company_name: name.to_string(),
+            domain: format!("{name}.onmicrosoft.com"),
+            country: "US".to_string(),
+            resellers: Vec::new(),
+            accepts: None,
+            subscriptions: Default::default(),
+            orders: Default::default(),
+            users: Default::default(),
+            user_order: Default::default(),
+            consumed: Default::default(),
+            by_sku: Default::default(),
+            journal: Default::default(),
+        }
+    }
+
+    /// No write adds a customer today (scenarios build whole worlds), but one that did and
+    /// then panicked must leave the customers as they were: the new one gone, a replaced
+    /// one back, a touched one's fields restored.
+    #[test]
+    fn a_roll_back_takes_out_the_customers_a_write_added_or_replaced() {
+        let (kept, replaced, added) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let mut w = World::empty(chrono::DateTime::UNIX_EPOCH, 7);
+        let batch = w.open_batch(Cause::ClockStep, Actor::Service);
+        w.insert_customer(&batch, customer(kept, "kept"));
+        w.insert_customer(&batch, customer(replaced, "old"));
+        let checkpoint = w.begin_write();
+        let batch = w.open_batch(Cause::ClockStep, Actor::Service);
+        w.insert_customer(&batch, customer(added, "added"));
+        w.insert_customer(&batch, customer(replaced, "new"));
+        if let Some(c) = w.tenant_mut(kept) {
+            c.company_name = "renamed".to_string();
+        }
+        w.roll_back(checkpoint);
+        let names: Vec<(Uuid, &str)> = w.all_customers().map(|c| (c.id, c.company_name.as_str())).collect();
+        assert_eq!(names, [(kept, "kept"), (replaced, "old")]);
+        assert!(w.customer_any(added).is_none());
     }
 }

@@ -171,7 +171,7 @@ impl World {
         let Some(c) = self.tenant_mut(customer) else {
             return;
         };
-        let Some(u) = c.users.get_mut(&user).map(std::sync::Arc::make_mut) else {
+        let Some(u) = c.user_mut(user) else {
             return;
         };
         if u.holds(sku) {
@@ -191,7 +191,7 @@ impl World {
         let Some(c) = self.tenant_mut(customer) else {
             return;
         };
-        let Some(u) = c.users.get_mut(&user).map(std::sync::Arc::make_mut) else {
+        let Some(u) = c.user_mut(user) else {
             return;
         };
         if !u.holds(sku) {

@@ -115,9 +115,7 @@ impl World {
         let term = Months::new(sub.nce.as_ref().map_or(self.settings.term_months, |n| n.term.term_duration.months()));
         let cancellation = chrono::Duration::days(self.settings.nce_cancellation_days);
         let batch = self.open_batch(Cause::ClockStep, Actor::Service);
-        let Some(sub) =
-            self.tenant_mut(customer).and_then(|c| c.subscriptions.get_mut(&id).map(std::sync::Arc::make_mut))
-        else {
+        let Some(sub) = self.tenant_mut(customer).and_then(|c| c.subscription_mut(id)) else {
             return false;
         };
         sub.revision += 1;

@@ -23,6 +23,7 @@
 //! - `events`: the audit log.
 //! - `bounded_log`: the log's memory bound, and the judge's running fold that survives a cut.
 //! - `checkpoint`: the world before a write, restored if the write panics halfway.
+//! - `journal`: a write's changes to each customer it touches, undone if it panics.
 //! - `faults`: fault plans, rate limits on virtual time, early-retry bookkeeping.
 //! - `scenario`: the scenario document and how a world is built from it.
 //! - `errors`: why a change is refused.
@@ -34,6 +35,7 @@ pub mod errors;
 pub mod events;
 pub mod faults;
 pub mod ids;
+mod journal;
 pub mod licenses;
 pub mod lifecycle;
 pub mod migrations;
@@ -155,9 +157,8 @@ pub struct World {
     pub catalog: std::sync::Arc<Catalog>,
     /// Shared, as the catalog is: a write's checkpoint copies a pointer, not every name.
     partners: std::sync::Arc<Vec<Partner>>,
-    /// Persistent maps and vectors throughout (but for the derived indexes): a checkpoint
-    /// before each write is a few pointer copies, and a write copies only the paths it
-    /// changes ([`World::begin_write`]).
+    /// Not in a write's checkpoint: a write changes its customers in place and journals what
+    /// it changed in each (`journal.rs`), so no copy of their maps is shared while it runs.
     customers: imbl::OrdMap<Uuid, std::sync::Arc<Customer>>,
     /// Customers in the order they were added: the order `GET /customers` pages through.
     customer_order: imbl::Vector<Uuid>,
@@ -205,6 +206,12 @@ pub struct World {
     /// rolling back is truncating it (and the log may pass its bound by one write's events).
     #[serde(skip)]
     writing: bool,
+    /// The customers the write in progress has journaled changes in ([`World::tenant_mut`]),
+    /// and those it added (with what their id held before): what a roll-back undoes.
+    #[serde(skip)]
+    touched: Vec<Uuid>,
+    #[serde(skip)]
+    added: Vec<(Uuid, Option<Arc<Customer>>)>,
     /// [`World::arm_panic`]: events left before an injected panic.
     #[serde(skip)]
     panic_after: Option<u64>,
@@ -246,6 +253,8 @@ impl World {
             schedules: imbl::OrdMap::new(),
             transitions: imbl::Vector::new(),
             writing: false,
+            touched: Vec::new(),
+            added: Vec::new(),
             panic_after: None,
         }
     }
@@ -280,9 +289,7 @@ impl World {
             .map(|(c, s)| (c, s.id))
             .collect();
         for (c, s) in stale {
-            if let Some(sub) =
-                self.tenant_mut(c).and_then(|c| c.subscriptions.get_mut(&s).map(std::sync::Arc::make_mut))
-            {
+            if let Some(sub) = self.tenant_mut(c).and_then(|c| c.subscription_mut(s)) {
                 sub.migration = None;
             }
         }
@@ -406,9 +413,14 @@ impl World {
         self.tenant_mut(id).ok_or(ModelError::CustomerNotFound(id))
     }
 
-    /// The one way to change a customer: copies it first if a checkpoint still shares it.
+    /// The one way to change a customer. Within a write, its journal starts recording at
+    /// this first touch (what the write changes there is undone if it panics).
     fn tenant_mut(&mut self, id: Uuid) -> Option<&mut Customer> {
-        self.customers.get_mut(&id).map(std::sync::Arc::make_mut)
+        let c = self.customers.get_mut(&id).map(std::sync::Arc::make_mut)?;
+        if self.writing && c.begin_journal() {
+            self.touched.push(id);
+        }
+        Some(c)
     }
 
     fn default_partner(&self) -> Result<Uuid> {

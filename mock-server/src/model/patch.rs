@@ -128,9 +128,7 @@ impl World {
         let subject =
             Subject { customer: Some(customer), subscription: Some(id), sku: Some(sub.sku_id), ..Subject::default() };
         let from_quantity = sub.quantity;
-        let Some(sub) =
-            self.tenant_mut(customer).and_then(|c| c.subscriptions.get_mut(&id).map(std::sync::Arc::make_mut))
-        else {
+        let Some(sub) = self.tenant_mut(customer).and_then(|c| c.subscription_mut(id)) else {
             return Err(ModelError::SubscriptionNotFound(id));
         };
         sub.revision += 1;

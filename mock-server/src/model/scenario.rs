@@ -222,6 +222,7 @@ impl World {
                 user_order: imbl::Vector::new(),
                 consumed: Default::default(),
                 by_sku: Default::default(),
+                journal: Default::default(),
             };
             let domain = customer.domain.clone();
             w.insert_customer(&batch, customer);
@@ -313,7 +314,7 @@ impl World {
                 let sub = Subscription { order_id: order.as_ref().map(|o| o.id), ..sub };
                 w.insert_subscription(&batch, sub, &offer.family);
                 if let (Some(order), Some(c)) = (order, w.tenant_mut(id)) {
-                    c.orders.insert(order.id, std::sync::Arc::new(order));
+                    c.put_order(std::sync::Arc::new(order));
                 }
             }
 

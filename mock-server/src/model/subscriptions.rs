@@ -396,7 +396,7 @@ impl World {
         }
         let line_items = order_lines.len();
         let order = Order { id: order_id, customer, partner, creation_date: now, line_items: order_lines };
-        self.customer_mut(customer)?.orders.insert(order_id, std::sync::Arc::new(order));
+        self.customer_mut(customer)?.put_order(std::sync::Arc::new(order));
         let subject = Subject { customer: Some(customer), ..Subject::default() };
         self.log(batch, subject, EventKind::OrderPlaced { order: order_id, line_items });
         Ok(order_id)
@@ -480,7 +480,7 @@ impl World {
         }));
         let (customer, id, sku, created) = (sub.customer, sub.id, sub.sku_id, (sub.creation_date, sub.id));
         if let Some(c) = self.tenant_mut(customer) {
-            c.subscriptions.insert(id, std::sync::Arc::new(sub));
+            c.put_subscription(std::sync::Arc::new(sub));
             c.index_sku(created, None, sku);
         }
         self.log(batch, subject, kind);

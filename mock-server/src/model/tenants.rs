@@ -147,6 +147,9 @@ pub struct Customer {
     /// SKU's subscriptions, not the whole tenant's; derived, rebuilt on restore.
     #[serde(skip)]
     pub(crate) by_sku: imbl::OrdMap<Uuid, imbl::OrdSet<Created>>,
+    /// What the write in progress changed here, to undo it if the write panics.
+    #[serde(skip)]
+    pub(crate) journal: super::journal::Journal,
 }
 
 /// A subscription's place in creation order: its creation date, then its id (a tie-break).
@@ -251,7 +254,10 @@ impl World {
         let resellers = customer.resellers.clone();
         self.customer_order.push_back(id);
         self.partner_customers.added(id, &resellers);
-        self.customers.insert(id, std::sync::Arc::new(customer));
+        let old = self.customers.insert(id, std::sync::Arc::new(customer));
+        if self.writing {
+            self.added.push((id, old));
+        }
         let subject = Subject { customer: Some(id), ..Subject::default() };
         self.log(batch, subject, kind);
         for partner in resellers {
@@ -308,7 +314,7 @@ impl World {
         let upn = user.user_principal_name.clone();
         let licenses = user.licenses.clone();
         c.user_order.push_back(id);
-        c.users.insert(id, Arc::new(User { licenses: Vec::new(), ..user }));
+        c.put_user(Arc::new(User { licenses: Vec::new(), ..user }));
         let subject = Subject { customer: Some(customer), user: Some(id), ..Subject::default() };
         self.log(batch, subject, EventKind::UserAdded { user_principal_name: upn });
         for sku in licenses {
@@ -331,7 +337,7 @@ impl World {
         }
         let now = self.now;
         let c = self.customer_mut(customer)?;
-        if let Some(u) = c.users.get_mut(&user).map(std::sync::Arc::make_mut) {
+        if let Some(u) = c.user_mut(user) {
             u.state = UserState::Inactive;
             u.deleted_at = Some(now);
             u.released = held.clone();

@@ -378,7 +378,7 @@ impl World {
         let whole = quantity == source.quantity;
         if whole && into.is_none() {
             if let Some(c) = self.tenant_mut(customer)
-                && let Some(s) = c.subscriptions.get_mut(&source.id).map(std::sync::Arc::make_mut)
+                && let Some(s) = c.subscription_mut(source.id)
             {
                 s.offer_id = target.subscription_offer_id();
                 s.offer_name = target.name.clone();
@@ -419,7 +419,7 @@ impl World {
                 };
                 self.insert_subscription(batch, sub, &target.family);
                 let order = Order { id: order_id, customer, partner, creation_date: now, line_items: vec![line] };
-                self.customer_mut(customer)?.orders.insert(order_id, std::sync::Arc::new(order));
+                self.customer_mut(customer)?.put_order(std::sync::Arc::new(order));
                 self.log(
                     batch,
                     Subject { customer: Some(customer), ..Subject::default() },
@@ -437,9 +437,7 @@ impl World {
     }
 
     fn change_quantity(&mut self, batch: &Batch, customer: Uuid, id: Uuid, f: impl Fn(u32) -> u32) {
-        let Some(s) =
-            self.tenant_mut(customer).and_then(|c| c.subscriptions.get_mut(&id).map(std::sync::Arc::make_mut))
-        else {
+        let Some(s) = self.tenant_mut(customer).and_then(|c| c.subscription_mut(id)) else {
             return;
         };
         let from = s.quantity;
@@ -455,10 +453,7 @@ impl World {
     /// Every seat went into another subscription: the source is cancelled (deleted at once,
     /// as a cancelled NCE subscription is).
     fn cancel_transitioned(&mut self, batch: &Batch, source: &Subscription) {
-        let Some(s) = self
-            .tenant_mut(source.customer)
-            .and_then(|c| c.subscriptions.get_mut(&source.id).map(std::sync::Arc::make_mut))
-        else {
+        let Some(s) = self.tenant_mut(source.customer).and_then(|c| c.subscription_mut(source.id)) else {
             return;
         };
         s.status = SubscriptionStatus::Deleted;

@@ -299,7 +299,7 @@ impl World {
         self.insert_subscription(batch, sub, &target.family);
         let order =
             Order { id: order_id, customer: source.customer, partner, creation_date: now, line_items: vec![line] };
-        self.customer_mut(source.customer)?.orders.insert(order_id, std::sync::Arc::new(order));
+        self.customer_mut(source.customer)?.put_order(std::sync::Arc::new(order));
         let subject = Subject { customer: Some(source.customer), ..Subject::default() };
         self.log(batch, subject, EventKind::OrderPlaced { order: order_id, line_items: 1 });
         Ok(id)
@@ -344,9 +344,7 @@ impl World {
     fn suspend_upgraded(&mut self, batch: &Batch, customer: Uuid, source: &Subscription) {
         let family = self.catalog.offer(&source.offer_id).map(|o| o.family.clone()).unwrap_or_default();
         let now = self.now;
-        let Some(sub) =
-            self.tenant_mut(customer).and_then(|c| c.subscriptions.get_mut(&source.id).map(std::sync::Arc::make_mut))
-        else {
+        let Some(sub) = self.tenant_mut(customer).and_then(|c| c.subscription_mut(source.id)) else {
             return;
         };
         sub.status = SubscriptionStatus::Suspended;

@@ -159,8 +159,7 @@ impl World {
             check_password(p)?;
         }
         let mut fields = Vec::new();
-        let Some(stored) = self.tenant_mut(customer).and_then(|c| c.users.get_mut(&id).map(std::sync::Arc::make_mut))
-        else {
+        let Some(stored) = self.tenant_mut(customer).and_then(|c| c.user_mut(id)) else {
             return Err(ModelError::UserNotFound(id));
         };
         let mut set = |field: &str, slot: &mut String, v: Option<String>| {
@@ -201,9 +200,7 @@ impl World {
         if taken {
             return Err(ModelError::UserExists(u.user_principal_name.clone()));
         }
-        if let Some(stored) =
-            self.tenant_mut(customer).and_then(|c| c.users.get_mut(&u.id).map(std::sync::Arc::make_mut))
-        {
+        if let Some(stored) = self.tenant_mut(customer).and_then(|c| c.user_mut(u.id)) {
             stored.state = UserState::Active;
             stored.deleted_at = None;
             stored.released = Vec::new();

@@ -1,5 +1,6 @@
 //! Architecture rules that a reviewer would otherwise have to remember: the model stays pure,
-//! and every source file says why it exists.
+//! a customer's maps change only through the journal a roll-back reads, and every source file
+//! says why it exists.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,32 @@ fn the_model_never_imports_http_runtime_json_clock_or_rng() {
         }
     }
     assert!(offences.is_empty(), "the pure model reaches outside itself:\n{}", offences.join("\n"));
+}
+
+/// A write's roll-back undoes a customer's subscriptions, orders and users from its journal
+/// (`model/journal.rs`): a change made past the journal would survive a panic.
+#[test]
+fn customers_maps_change_only_through_their_journal() {
+    let mut files = Vec::new();
+    rust_files(&workspace().join("mock-server/src/model"), &mut files);
+    assert!(files.iter().any(|f| f.ends_with("journal.rs")), "model/journal.rs not found");
+    let mut offences = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("journal.rs")) {
+        let text = fs::read_to_string(f).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for map in ["subscriptions", "orders", "users"] {
+                for change in
+                    ["insert(", "remove(", "get_mut(", "entry(", "values_mut(", "iter_mut(", "retain(", "clear("]
+                {
+                    if code.contains(&format!(".{map}.{change}")) || code.contains(&format!(".{map} = ")) {
+                        offences.push(format!("{}:{}: .{map}.{change}", f.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "a customer's map changed outside its journal:\n{}", offences.join("\n"));
 }
 
 #[test]

@@ -345,9 +345,7 @@ impl World {
     /// Suspend a legacy subscription for a migration, its seats held for its users.
     fn hold_for_migration(&mut self, batch: &Batch, customer: Uuid, id: Uuid, migration: Uuid) {
         let now = self.now;
-        let Some(sub) =
-            self.tenant_mut(customer).and_then(|c| c.subscriptions.get_mut(&id).map(std::sync::Arc::make_mut))
-        else {
+        let Some(sub) = self.tenant_mut(customer).and_then(|c| c.subscription_mut(id)) else {
             return;
         };
         sub.status = SubscriptionStatus::Suspended;

@@ -83,7 +83,7 @@ impl World {
                 Order { id: order_id, customer: m.customer, partner: m.partner, creation_date: now, line_items: lines };
             let count = order.line_items.len();
             if let Some(c) = self.tenant_mut(m.customer) {
-                c.orders.insert(order_id, std::sync::Arc::new(order));
+                c.put_order(std::sync::Arc::new(order));
             }
             let subject = Subject { customer: Some(m.customer), ..Subject::default() };
             self.log(batch, subject, EventKind::OrderPlaced { order: order_id, line_items: count });
@@ -161,9 +161,7 @@ impl World {
 
     /// End a migration's hold on a legacy subscription (`reactivate`: active again).
     fn end_hold(&mut self, batch: &Batch, m: &super::Migration, legacy_id: Uuid, reactivate: bool) {
-        let Some(sub) =
-            self.tenant_mut(m.customer).and_then(|c| c.subscriptions.get_mut(&legacy_id).map(std::sync::Arc::make_mut))
-        else {
+        let Some(sub) = self.tenant_mut(m.customer).and_then(|c| c.subscription_mut(legacy_id)) else {
             return;
         };
         if sub.migration != Some(m.id) {
@@ -234,9 +232,7 @@ impl World {
             .chain(m.add_ons.iter().map(|a| a.current_subscription_id))
             .collect();
         for s in subs {
-            let Some(sub) =
-                self.tenant_mut(m.customer).and_then(|c| c.subscriptions.get_mut(&s).map(std::sync::Arc::make_mut))
-            else {
+            let Some(sub) = self.tenant_mut(m.customer).and_then(|c| c.subscription_mut(s)) else {
                 continue;
             };
             if sub.status != SubscriptionStatus::Suspended || sub.migration.is_some() || now >= sub.commitment_end_date
