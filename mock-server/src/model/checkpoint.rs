@@ -29,23 +29,29 @@ impl World {
     /// Start a write. Until [`World::end_write`] the log is not cut, so a roll-back only has
     /// to drop the events this write appended.
     pub fn begin_write(&mut self) -> Checkpoint {
+        // A checkpoint dropped without `end_write` left its journals recording: end them, or
+        // those customers would never be journaled afresh.
+        self.end_journals();
         self.writing = true;
-        self.touched.clear();
-        self.added.clear();
-        Checkpoint { world: self.copy_but_log(), events: self.events.len(), first_seq: self.next_seq() }
+        Checkpoint { world: self.copy_for_checkpoint(), events: self.events.len(), first_seq: self.next_seq() }
     }
 
     /// The write finished: its journals are dropped, and the log may be cut again (a cut
     /// waits for a batch boundary, and the end of a write is one).
     pub fn end_write(&mut self) {
         self.writing = false;
+        self.end_journals();
+        self.bound_log();
+    }
+
+    /// Forget what the last write changed: its customers stop journaling.
+    fn end_journals(&mut self) {
         for id in std::mem::take(&mut self.touched) {
             if let Some(c) = self.customers.get_mut(&id).map(std::sync::Arc::make_mut) {
                 c.end_journal();
             }
         }
         self.added.clear();
-        self.bound_log();
     }
 
     /// Undo everything since `checkpoint` (taken by [`World::begin_write`] on this world).
@@ -105,10 +111,10 @@ impl World {
         }
     }
 
-    /// A copy of everything but the customers, the log, the judge's cache (a new cache refolds
-    /// the kept log on its first verdict) and the derived queues. Destructured, so a field added to
-    /// `World` must be named here.
-    fn copy_but_log(&self) -> World {
+    /// What a checkpoint keeps: a copy of everything but the customers, the log, the judge's
+    /// cache (a new cache refolds the kept log on its first verdict) and the derived queues.
+    /// Destructured, so a field added to `World` must be named here.
+    fn copy_for_checkpoint(&self) -> World {
         let World {
             scenario,
             settings,
