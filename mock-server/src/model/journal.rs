@@ -141,47 +141,56 @@ impl Customer {
 
     /// A subscription to change. Its old value is journaled (a write's roll-back restores it).
     pub(crate) fn subscription_mut(&mut self, id: Uuid) -> Option<&mut Subscription> {
-        let old = self.subscriptions.get(&id)?;
-        if self.journal.on {
-            self.journal.undo.push(Undo::Subscription(id, Some(old.clone())));
-        }
-        self.subscriptions.get_mut(&id).map(Arc::make_mut)
+        change(&mut self.subscriptions, &mut self.journal, id, Undo::Subscription)
     }
 
     /// Add (or replace) a subscription, journaled.
     pub(crate) fn put_subscription(&mut self, sub: Arc<Subscription>) {
-        let id = sub.id;
-        let old = self.subscriptions.insert(id, sub);
-        if self.journal.on {
-            self.journal.undo.push(Undo::Subscription(id, old));
-        }
+        put(&mut self.subscriptions, &mut self.journal, sub.id, sub, Undo::Subscription);
     }
 
     /// Add (or replace) an order, journaled.
     pub(crate) fn put_order(&mut self, order: Arc<Order>) {
-        let id = order.id;
-        let old = self.orders.insert(id, order);
-        if self.journal.on {
-            self.journal.undo.push(Undo::Order(id, old));
-        }
+        put(&mut self.orders, &mut self.journal, order.id, order, Undo::Order);
     }
 
     /// A user to change, journaled.
     pub(crate) fn user_mut(&mut self, id: Uuid) -> Option<&mut User> {
-        let old = self.users.get(&id)?;
-        if self.journal.on {
-            self.journal.undo.push(Undo::User(id, Some(old.clone())));
-        }
-        self.users.get_mut(&id).map(Arc::make_mut)
+        change(&mut self.users, &mut self.journal, id, Undo::User)
     }
 
     /// Add (or replace) a user, journaled.
     pub(crate) fn put_user(&mut self, user: Arc<User>) {
-        let id = user.id;
-        let old = self.users.insert(id, user);
-        if self.journal.on {
-            self.journal.undo.push(Undo::User(id, old));
-        }
+        put(&mut self.users, &mut self.journal, user.id, user, Undo::User);
+    }
+}
+
+/// The entry `id` to change in place, its old value journaled first when recording. Not
+/// copied otherwise: a second handle would make `make_mut` copy the value for nothing.
+fn change<'a, T: Clone>(
+    map: &'a mut imbl::OrdMap<Uuid, Arc<T>>,
+    journal: &mut Journal,
+    id: Uuid,
+    undo: fn(Uuid, Option<Arc<T>>) -> Undo,
+) -> Option<&'a mut T> {
+    if journal.on {
+        let old = map.get(&id)?.clone();
+        journal.undo.push(undo(id, Some(old)));
+    }
+    map.get_mut(&id).map(Arc::make_mut)
+}
+
+/// Insert `value` at `id`, journaling what the entry held (or that it was empty).
+fn put<T>(
+    map: &mut imbl::OrdMap<Uuid, Arc<T>>,
+    journal: &mut Journal,
+    id: Uuid,
+    value: Arc<T>,
+    undo: fn(Uuid, Option<Arc<T>>) -> Undo,
+) {
+    let old = map.insert(id, value);
+    if journal.on {
+        journal.undo.push(undo(id, old));
     }
 }
 
