@@ -4,10 +4,12 @@
 //! Every method checks before it changes, but a bug can still panic after the first change
 //! (an index, an overflow, a broken invariant). A checkpoint is cheap because the world's
 //! large collections are persistent (`imbl`): copying one copies a root pointer, and the write
-//! then copies only the paths it changes. Three are not copied:
+//! then copies only the paths it changes. Four are not copied:
 //! - the customers: a copy sharing a tenant's maps would make the write copy every path it
 //!   changes in them (most of a POST's cost on a large tenant); each customer a write touches
 //!   journals its changes instead (`journal.rs`), undone here;
+//! - the order-dedup map, which every order with a request id grows (for the same reason; its
+//!   changes are journaled there too);
 //! - the audit log: it is only appended to while a write runs (cuts wait for the write's end),
 //!   so undoing it is truncating;
 //! - the derived queues (deadlines, the dedup queue): plain collections, rebuilt after a
@@ -44,7 +46,8 @@ impl World {
         self.bound_log();
     }
 
-    /// Forget what the last write changed: its customers stop journaling.
+    /// Forget what the last write changed: its customers stop journaling, and the dedup
+    /// window's journal is dropped.
     fn end_journals(&mut self) {
         for id in std::mem::take(&mut self.touched) {
             if let Some(c) = self.customers.get_mut(&id).map(std::sync::Arc::make_mut) {
@@ -52,11 +55,14 @@ impl World {
             }
         }
         self.added.clear();
+        self.order_requests_undo.clear();
     }
 
     /// Undo everything since `checkpoint` (taken by [`World::begin_write`] on this world).
     pub fn roll_back(&mut self, checkpoint: Checkpoint) {
         let customers = self.undo_customers();
+        self.roll_back_order_requests();
+        let order_requests = std::mem::take(&mut self.order_requests);
         let mut events = std::mem::take(&mut self.events);
         events.truncate(checkpoint.events);
         // Never cut during a write, so the cut is the checkpoint's.
@@ -66,6 +72,7 @@ impl World {
         let judge = std::mem::take(&mut self.judge);
         *self = checkpoint.world;
         self.customers = customers;
+        self.order_requests = order_requests;
         self.events = events;
         self.log_cut = log_cut;
         if judge.folded_through() < checkpoint.first_seq {
@@ -111,8 +118,9 @@ impl World {
         }
     }
 
-    /// What a checkpoint keeps: a copy of everything but the customers, the log, the judge's
-    /// cache (a new cache refolds the kept log on its first verdict) and the derived queues.
+    /// What a checkpoint keeps: a copy of everything but the customers, the order-dedup map,
+    /// the log, the judge's cache (a new cache refolds the kept log on its first verdict) and
+    /// the derived queues.
     /// Destructured, so a field added to `World` must be named here.
     fn copy_for_checkpoint(&self) -> World {
         let World {
@@ -133,7 +141,7 @@ impl World {
             judge: _,
             next_batch,
             deadlines: _,
-            order_requests,
+            order_requests: _,
             order_request_queue: _,
             faults,
             migrations,
@@ -142,6 +150,7 @@ impl World {
             writing: _,
             touched: _,
             added: _,
+            order_requests_undo: _,
             panic_after: _,
         } = self;
         World {
@@ -162,7 +171,7 @@ impl World {
             judge: super::bounded_log::JudgeCache::default(),
             next_batch: *next_batch,
             deadlines: std::collections::BTreeSet::new(),
-            order_requests: order_requests.clone(),
+            order_requests: imbl::OrdMap::new(),
             order_request_queue: std::collections::VecDeque::new(),
             faults: faults.clone(),
             migrations: migrations.clone(),
@@ -171,6 +180,7 @@ impl World {
             writing: false,
             touched: Vec::new(),
             added: Vec::new(),
+            order_requests_undo: Vec::new(),
             panic_after: None,
         }
     }
@@ -222,5 +232,24 @@ mod tests {
         let names: Vec<(Uuid, &str)> = w.all_customers().map(|c| (c.id, c.company_name.as_str())).collect();
         assert_eq!(names, [(kept, "kept"), (replaced, "old")]);
         assert!(w.customer_any(added).is_none());
+    }
+
+    /// The dedup window is not in the checkpoint either: what a write filed or forgot in it
+    /// is undone from its journal.
+    #[test]
+    fn a_roll_back_undoes_the_dedup_windows_changes() {
+        let mut w = World::empty(chrono::DateTime::UNIX_EPOCH, 7);
+        let entry = |n: u128| (Uuid::from_u128(n), Uuid::from_u128(n + 1), chrono::DateTime::UNIX_EPOCH);
+        w.file_order_request("p/kept".into(), Some(entry(1)));
+        w.file_order_request("p/forgotten".into(), Some(entry(3)));
+        let before: Vec<_> = w.order_request_ids().map(str::to_string).collect();
+        let checkpoint = w.begin_write();
+        w.file_order_request("p/forgotten".into(), None);
+        w.file_order_request("p/new".into(), Some(entry(5)));
+        w.file_order_request("p/kept".into(), Some(entry(7)));
+        w.roll_back(checkpoint);
+        let after: Vec<_> = w.order_request_ids().map(str::to_string).collect();
+        assert_eq!(after, before);
+        assert_eq!(w.order_requests.get("p/kept"), Some(&entry(1)));
     }
 }

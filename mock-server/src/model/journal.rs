@@ -9,14 +9,16 @@
 //! puts back what the journal holds, then rebuilds the derived indexes (`consumed`,
 //! `by_sku`) from the restored maps. The journal records only while a write runs: the world
 //! turns it on at a customer's first `World::tenant_mut` of the write and off at its end.
-//! A tidy test keeps every change to these three maps inside this file.
+//! The order-dedup map (`World::order_requests`, one entry per order with a request id) is
+//! left out of the checkpoint for the same reason, and journaled here too. A tidy test keeps
+//! every change to these maps inside this file.
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
 use super::tenants::PendingAcceptance;
-use super::{Customer, Order, Subscription, User};
+use super::{Customer, Order, Subscription, User, World};
 
 /// What one write changed in one customer, to be undone in reverse order.
 #[derive(Debug, Default)]
@@ -191,6 +193,33 @@ fn put<T>(
     let old = map.insert(id, value);
     if journal.on {
         journal.undo.push(undo(id, old));
+    }
+}
+
+/// What an order request filed in the dedup window: its customer, its order, and when.
+pub(crate) type OrderRequest = (Uuid, Uuid, chrono::DateTime<chrono::Utc>);
+
+impl World {
+    /// File (`Some`) or forget (`None`) an order request in the dedup window, journaled
+    /// while a write runs (the checkpoint does not hold the map).
+    pub(crate) fn file_order_request(&mut self, key: Arc<str>, entry: Option<OrderRequest>) {
+        let old = match entry {
+            Some(e) => self.order_requests.insert(key.clone(), e),
+            None => self.order_requests.remove(&key),
+        };
+        if self.writing {
+            self.order_requests_undo.push((key, old));
+        }
+    }
+
+    /// Undo the write's changes to the dedup window, newest first.
+    pub(crate) fn roll_back_order_requests(&mut self) {
+        for (key, old) in std::mem::take(&mut self.order_requests_undo).into_iter().rev() {
+            match old {
+                Some(e) => self.order_requests.insert(key, e),
+                None => self.order_requests.remove(&key),
+            };
+        }
     }
 }
 

@@ -212,6 +212,10 @@ pub struct World {
     touched: Vec<Uuid>,
     #[serde(skip)]
     added: Vec<(Uuid, Option<Arc<Customer>>)>,
+    /// What the write in progress changed in `order_requests` (each key's old entry), which
+    /// the checkpoint leaves out for the same reason as the customers.
+    #[serde(skip)]
+    order_requests_undo: Vec<(Arc<str>, Option<journal::OrderRequest>)>,
     /// [`World::arm_panic`]: events left before an injected panic.
     #[serde(skip)]
     panic_after: Option<u64>,
@@ -255,6 +259,7 @@ impl World {
             writing: false,
             touched: Vec::new(),
             added: Vec::new(),
+            order_requests_undo: Vec::new(),
             panic_after: None,
         }
     }
@@ -295,8 +300,8 @@ impl World {
         }
     }
 
-    /// The deadline queue and the order-dedup queue, from the state: all a roll-back has to
-    /// rebuild (the customers' own derived counts travel in the checkpoint with them).
+    /// The deadline queue and the order-dedup queue, from the state: what a roll-back has to
+    /// rebuild besides the customers' own derived counts (their journals rebuild those).
     pub(crate) fn rebuild_queues(&mut self) {
         self.deadlines.clear();
         let keys: Vec<(Uuid, Uuid)> =

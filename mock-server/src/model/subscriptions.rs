@@ -284,12 +284,13 @@ impl World {
             {
                 // A key asked again later was re-filed with a newer time: keep that one.
                 if self.order_requests.get(old).is_some_and(|(_, _, t)| t == at) {
-                    self.order_requests.remove(old);
+                    let old = old.clone();
+                    self.file_order_request(old, None);
                 }
                 self.order_request_queue.pop_front();
             }
             self.order_request_queue.push_back((now, key.clone()));
-            self.order_requests.insert(key, (customer, order, self.now));
+            self.file_order_request(key, Some((customer, order, now)));
         }
         Ok(order)
     }
