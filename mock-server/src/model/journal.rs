@@ -215,21 +215,19 @@ impl World {
     /// Undo the write's changes to the dedup window, newest first.
     pub(crate) fn roll_back_order_requests(&mut self) {
         for (key, old) in std::mem::take(&mut self.order_requests_undo).into_iter().rev() {
-            match old {
-                Some(e) => self.order_requests.insert(key, e),
-                None => self.order_requests.remove(&key),
-            };
+            put_back(&mut self.order_requests, key, old);
         }
     }
 }
 
-fn put_back<T>(map: &mut imbl::OrdMap<Uuid, Arc<T>>, id: Uuid, old: Option<Arc<T>>) {
+/// Give `key` back the value it held before the write (`None`: none).
+fn put_back<K: Ord + Clone, V: Clone>(map: &mut imbl::OrdMap<K, V>, key: K, old: Option<V>) {
     match old {
         Some(v) => {
-            map.insert(id, v);
+            map.insert(key, v);
         }
         None => {
-            map.remove(&id);
+            map.remove(&key);
         }
     }
 }
