@@ -19,14 +19,7 @@ bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 work=$(mktemp -d)
 trap 'kill ${mock:-} ${old:-} ${bare:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 customer=3f2b9c61-8a4e-4d0b-b7c5-1e6a9d2f4c10
-# Start a skuswap build on a port (its pid left in $started, its token in $work/token.PORT):
-# run in this shell, not a subshell, so `wait` can see it exit before the port is reused.
-serve() {
-  "$1" serve --addr "127.0.0.1:$2" > "$work/serve.$2.log" 2>&1 &
-  started=$!
-  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$2/admin/clock" >/dev/null && break; sleep 0.1; done
-  grep -o 'pcmock\.[0-9a-f]*' "$work/serve.$2.log" | head -1 > "$work/token.$2"
-}
+source scripts/serve-bench-setup.sh
 if [ -n "$base" ]; then
   printf '%-6s %-5s %10s %10s %10s %7s %7s %10s %10s %10s\n' round op "floor r/s" "base r/s" "mock r/s" \
     "base" ratio "floor p99" "base p99" "mock p99"
@@ -38,19 +31,12 @@ for round in $(seq 1 "$rounds"); do
   serve "$bin/skuswap" 18181; mock=$started
   auth="Authorization: Bearer $(cat "$work/token.18181")"
   if [ -n "$base" ]; then serve "$base" 18183; old=$started; fi
-  sub=$(curl -sf -H "$auth" "http://127.0.0.1:18181/v1/customers/$customer/subscriptions" | jq -r '.items[0].id')
-  curl -sf -H "$auth" "http://127.0.0.1:18181/v1/customers/$customer/subscriptions/$sub" > "$work/sub.json"
-  offer=$(curl -sf -H "$auth" "http://127.0.0.1:18181/v1/offers?country=US" \
-    | jq -r '[.items[] | select(.isAddOn == false and .isAvailableForPurchase == true)][0].id')
+  discover 18181
   "$bin/bare" 127.0.0.1:18182 "$work/sub.json" &
   bare=$!
   sleep 0.5
   for op in GET PATCH POST; do
-    case $op in
-      GET) path="subscriptions/$sub"; body=();;
-      PATCH) path="subscriptions/$sub"; body=('{"quantity":{n}}');;
-      POST) path=orders; body=("{\"lineItems\":[{\"lineItemNumber\":0,\"offerId\":\"$offer\",\"quantity\":1}]}");;
-    esac
+    request "$op"
     floor=$("$bin/load" "http://127.0.0.1:18182/v1/customers/$customer/$path" "$op" 32 "$secs" "${body[@]}")
     if [ -n "$base" ]; then
       older=$("$bin/load" "http://127.0.0.1:18183/v1/customers/$customer/$path" "$op" 32 "$secs" "${body[@]}" \

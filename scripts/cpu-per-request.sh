@@ -13,25 +13,16 @@ customer=3f2b9c61-8a4e-4d0b-b7c5-1e6a9d2f4c10
 secs=${1:-5}
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
-"$bin/skuswap" serve --addr 127.0.0.1:18181 > "$work/serve.log" 2>&1 &
-mock=$!
+source scripts/serve-bench-setup.sh
 trap 'kill ${mock:-} ${bare:-} 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 50); do curl -sf http://127.0.0.1:18181/admin/clock >/dev/null && break; sleep 0.1; done
-token=$(grep -o 'pcmock\.[0-9a-f]*' "$work/serve.log" | head -1)
-auth="Authorization: Bearer $token"
-sub=$(curl -sf -H "$auth" "http://127.0.0.1:18181/v1/customers/$customer/subscriptions" | jq -r '.items[0].id')
-curl -sf -H "$auth" "http://127.0.0.1:18181/v1/customers/$customer/subscriptions/$sub" > "$work/sub.json"
-offer=$(curl -sf -H "$auth" "http://127.0.0.1:18181/v1/offers?country=US" \
-  | jq -r '[.items[] | select(.isAddOn == false and .isAvailableForPurchase == true)][0].id')
+serve "$bin/skuswap" 18181; mock=$started
+auth="Authorization: Bearer $(cat "$work/token.18181")"
+discover 18181
 "$bin/bare" 127.0.0.1:18182 "$work/sub.json" &
 bare=$!
 sleep 0.5
 for op in GET PATCH POST; do
-  case $op in
-    GET) path="subscriptions/$sub"; body=();;
-    PATCH) path="subscriptions/$sub"; body=('{"quantity":{n}}');;
-    POST) path=orders; body=("{\"lineItems\":[{\"lineItemNumber\":0,\"offerId\":\"$offer\",\"quantity\":1}]}");;
-  esac
+  request "$op"
   for who in floor mock; do
     if [ "$who" = floor ]; then pid=$bare; port=18182; a=(); else pid=$mock; port=18181; a=("$auth"); fi
     before=$(cpu "$pid")
