@@ -32,9 +32,7 @@ for round in $(seq 1 "$rounds"); do
   auth="Authorization: Bearer $(cat "$work/token.18181")"
   if [ -n "$base" ]; then serve "$base" 18183; old=$started; fi
   discover 18181
-  "$bin/bare" 127.0.0.1:18182 "$work/sub.json" &
-  bare=$!
-  sleep 0.5
+  start_floor
   for op in GET PATCH POST; do
     request "$op"
     floor=$("$bin/load" "http://127.0.0.1:18182/v1/customers/$customer/$path" "$op" 32 "$secs" "${body[@]}")

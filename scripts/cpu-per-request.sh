@@ -18,9 +18,7 @@ trap 'kill ${mock:-} ${bare:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 serve "$bin/skuswap" 18181; mock=$started
 auth="Authorization: Bearer $(cat "$work/token.18181")"
 discover 18181
-"$bin/bare" 127.0.0.1:18182 "$work/sub.json" &
-bare=$!
-sleep 0.5
+start_floor
 for op in GET PATCH POST; do
   request "$op"
   for who in floor mock; do

@@ -1,6 +1,7 @@
 # Sourced (not run) by scripts/bench-serve.sh and scripts/cpu-per-request.sh: what both do to
 # set a benchmark of `skuswap serve` up, so the two measure the same requests.
-# Needs $work (a scratch directory) and $customer (the article's customer with subscriptions).
+# Needs $work (a scratch directory), $bin (the release builds) and $customer (the article's
+# customer with subscriptions).
 
 # Start a skuswap build on a port (its pid left in $started, its token in $work/token.PORT):
 # run in the caller's shell, not a subshell, so `wait` can see it exit before the port is reused.
@@ -28,4 +29,11 @@ request() {
     PATCH) path="subscriptions/$sub"; body=('{"quantity":{n}}');;
     POST) path=orders; body=("{\"lineItems\":[{\"lineItemNumber\":0,\"offerId\":\"$offer\",\"quantity\":1}]}");;
   esac
+}
+
+# Start the floor (bench/src/bin/bare.rs) on 18182, serving $work/sub.json; its pid in $bare.
+start_floor() {
+  "$bin/bare" 127.0.0.1:18182 "$work/sub.json" &
+  bare=$!
+  sleep 0.5
 }
