@@ -1,4 +1,4 @@
-//! The fault layer: a middleware in front of the Partner Center routes that asks the model
+//! The fault layer: the front door's step before a Partner Center route that asks the model
 //! what to do with each call (pass, throttle, fail, delay, drop, lose the answer, deliver
 //! twice) and acts it out. Every decision and its audit event come from the model; this file
 //! only speaks HTTP.
@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -64,15 +64,15 @@ fn dropped() -> Response {
     Response::new(Body::from_stream(stream))
 }
 
-/// Middleware: consult the fault plan before the route runs.
-pub async fn faults(State(mock): State<Mock>, req: Request, next: Next) -> Response {
-    // Most runs have no plan: no lock, nothing parsed.
-    if !mock.faults_on() {
+/// Consult the fault plan before a Partner Center route runs (the front door's last step, so
+/// a refused head or path never reaches the plan).
+pub async fn faults(mock: &Mock, req: Request, next: Next) -> Response {
+    // Most runs have no plan: no lock, nothing parsed. Only `/v1` is Partner Center's.
+    if !mock.faults_on() || !req.uri().path().starts_with("/v1/") {
         return next.run(req).await;
     }
     let method = req.method().as_str().to_string();
-    // Rules match the path a client sent (`/v1/...`), not the one left after nesting.
-    let path = format!("/v1{}", req.uri().path());
+    let path = req.uri().path().to_string();
     let Some((operation, customer)) = Operation::of(&method, &path) else {
         return next.run(req).await;
     };

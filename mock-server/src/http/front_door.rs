@@ -1,6 +1,7 @@
 //! The front door every request passes before routing, in one layer (each `from_fn` layer
 //! costs a boxed future and a cloned service per request): the head's bounds, the path's
-//! encoding and its segments, the virtual clock catching up, request ids, and the virtual `Date`.
+//! encoding and its segments, the virtual clock catching up, request ids, the fault plan (on
+//! `/v1`), and the virtual `Date`.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use crate::state::Mock;
 /// In this order: a head over the bounds or a path that is not UTF-8 is refused before
 /// anything reads it; a virtual clock that follows the wall clock is brought up to date; the
 /// request gets its ids ([`RequestIds::attach`]), echoed on its answer, a path with an empty
-/// segment's 404 too. Every answer, refusals too, is dated on the
+/// segment's 404 too; a Partner Center call then meets the fault plan. Every answer, refusals too, is dated on the
 /// virtual clock, as a 429's is (its HTTP-date `Retry-After` is measured from it), so a client
 /// reading either sees one clock.
 pub async fn front_door(State(mock): State<Mock>, mut req: Request, next: Next) -> Response {
@@ -27,7 +28,7 @@ pub async fn front_door(State(mock): State<Mock>, mut req: Request, next: Next) 
                 Ok(ids) => {
                     let mut resp = match empty_segment(&req) {
                         Some(not_found) => not_found,
-                        None => next.run(req).await,
+                        None => super::faults::faults(&mock, req, next).await,
                     };
                     ids.echo(&mut resp);
                     resp

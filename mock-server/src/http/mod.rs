@@ -19,8 +19,8 @@
 //! - `operations`: every Partner Center operation, named once.
 //! - `openapi`: the OpenAPI document of every `/v1` and `/admin` route (`/openapi.json`).
 //! - `paging`: continuation tokens (opaque, bound to their list, resuming after an item).
-//! - `front_door`: what every request passes first (head bounds, path encoding, clock, ids, `Date`).
-//! - `faults`: the fault layer in front of `/v1` (acts out the model's fault decisions).
+//! - `front_door`: what every request passes first (head bounds, path encoding, clock, ids, faults, `Date`).
+//! - `faults`: the front door's fault step on `/v1` (acts out the model's fault decisions).
 //! - `error`: the one error type and its Partner Center error body.
 
 pub mod admin;
@@ -71,14 +71,17 @@ pub const MAX_ADMIN_BODY: usize = 1024 * 1024 * 1024;
 pub fn app(mock: Mock) -> Router {
     // Around the whole router once, not layered onto every route: a route's layers are boxed
     // services cloned level by level on every request.
+    // The body limit is Partner Center's (`/v1`, most requests); the groups that take bigger
+    // or smaller bodies set their own inside it.
     let front = tower::ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(mock.clone(), front_door::front_door))
         .service(routes(mock));
     Router::new().fallback_service(front)
 }
 
-/// Every route, each group with its own body limit and guard.
+/// Every route in one router (one lookup a request), each group with its own guard.
 fn routes(mock: Mock) -> Router {
     // One line per operation; each operation's method, path and doc page live in `operations`.
     #[rustfmt::skip]
@@ -116,15 +119,7 @@ fn routes(mock: Mock) -> Router {
         .operation(Operation::GetMigrationSchedules, schedules::list)
         .operation(Operation::GetTransitionEligibilities, transitions::eligibilities)
         .operation(Operation::CreateTransition, transitions::create)
-        .operation(Operation::GetTransitions, transitions::list)
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(mock.clone());
-    // As the front door is: around the group once, not onto each of its routes.
-    let v1 = tower::ServiceBuilder::new()
-        .layer(middleware::from_fn_with_state(mock.clone(), faults::faults))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .service(v1);
+        .operation(Operation::GetTransitions, transitions::list);
 
     #[rustfmt::skip]
     let admin = Router::new()
@@ -174,7 +169,7 @@ fn routes(mock: Mock) -> Router {
         .route("/openapi.json", get(openapi_document))
         .merge(dashboard)
         .merge(authority)
-        .nest_service("/v1", v1)
+        .merge(v1)
         .nest("/admin", admin)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
