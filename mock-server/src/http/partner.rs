@@ -27,7 +27,7 @@ fn ok(v: Value) -> Reply {
 
 /// A 201 with `Location` naming the new resource (under `/v1`).
 fn created_at(v: impl serde::Serialize, location: String) -> Reply {
-    let mut resp = (StatusCode::CREATED, Json(v)).into_response();
+    let mut resp = (StatusCode::CREATED, super::wire::json_answer(&v, 1024)).into_response();
     if let Ok(l) = axum::http::HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, l);
     }
@@ -36,7 +36,8 @@ fn created_at(v: impl serde::Serialize, location: String) -> Reply {
 
 /// A subscription with its ETag also as a header, as clients that send `If-Match` read it.
 fn subscription_reply(sub: &crate::model::Subscription) -> Reply {
-    let mut resp = Json(SubscriptionShape(sub)).into_response();
+    // An NCE subscription's shape runs to 1.7 KiB, a legacy one's to 1.2.
+    let mut resp = super::wire::json_answer(&SubscriptionShape(sub), 2048);
     if let Ok(tag) = axum::http::HeaderValue::from_str(&sub.etag()) {
         resp.headers_mut().insert(header::ETAG, tag);
     }

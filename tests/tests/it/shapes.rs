@@ -84,3 +84,27 @@ async fn error_and_admin_shapes() -> TestResult {
     assert_json_snapshot!("admin_invariants_after_expiry", h.invariants().await);
     Ok(())
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// The wire's hand-written date is chrono's RFC 3339 to the millisecond, for every instant
+    /// chrono can hold (four-digit years written digit by digit, the rest left to chrono).
+    #[test]
+    fn a_wire_date_is_chrono_s_rfc3339(
+        secs in -8_334_601_228_800i64..=8_210_298_412_799i64,
+        nanos in 0u32..1_000_000_000,
+        common in proptest::bool::ANY,
+    ) {
+        // Most draws inside the years clients see (1900 to 2200), the rest anywhere.
+        let secs = if common { secs.rem_euclid(9_467_280_000) - 2_208_988_800 } else { secs };
+        let t = chrono::DateTime::from_timestamp(secs, nanos).ok_or_else(|| proptest::test_runner::TestCaseError::reject("out of range"))?;
+        proptest::prop_assert_eq!(
+            mock_server::http::wire::date(t),
+            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+    }
+}
