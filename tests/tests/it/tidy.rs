@@ -94,7 +94,7 @@ fn customers_maps_change_only_through_their_journal() {
 }
 
 #[test]
-fn unsafe_code_is_the_allocators_option_and_nothing_else() {
+fn unsafe_code_is_the_memory_tuning_and_nothing_else() {
     let mut files = Vec::new();
     for dir in ["mock-server", "migrator", "scenarios", "tests", "bench"] {
         rust_files(&workspace().join(dir), &mut files);
@@ -107,12 +107,14 @@ fn unsafe_code_is_the_allocators_option_and_nothing_else() {
     for f in files.iter().filter(|f| **f != this) {
         let text = fs::read_to_string(f).unwrap_or_default();
         let blocks = text.lines().filter(|l| l.split("//").next().unwrap_or("").contains("unsafe")).count();
-        let expected = if *f == allowed { 2 } else { 0 };
+        // `tune_allocator` (mimalloc's options) and `serve_on_small_pages` (one `prctl`): an
+        // `#[allow(unsafe_code)]` and an `unsafe` block each.
+        let expected = if *f == allowed { 4 } else { 0 };
         if blocks != expected {
             offences.push(format!("{}: {blocks} line(s) with unsafe, {expected} allowed", f.display()));
         }
     }
-    assert!(offences.is_empty(), "unsafe beyond tune_allocator:\n{}", offences.join("\n"));
+    assert!(offences.is_empty(), "unsafe beyond tune_allocator and serve_on_small_pages:\n{}", offences.join("\n"));
 }
 
 #[test]
