@@ -64,9 +64,10 @@ fn tune_allocator(rehearsal: bool) {
 /// `serve` answers every call with the world locked, and the call whose allocation first
 /// touches a new transparent huge page waits while the kernel zeroes all 2 MiB of it, every
 /// other call waiting behind it. On the 2-core VMs this runs on, such a fault held the lock
-/// for about 7 ms (8% of a `POST /orders` load's samples in `clear_page_erms` under
-/// `do_huge_pmd_anonymous_page`), and the p99 of `POST /orders` fell from 6.7-7.3 ms to
-/// 3.5-3.9 ms on 4 KiB pages at the same throughput (README, "Benchmark of `skuswap serve`").
+/// for about 7 ms (an estimate: 8% of a `POST /orders` load's samples in `clear_page_erms` under
+/// `do_huge_pmd_anonymous_page`); on 4 KiB pages the p99 of `POST /orders` fell from
+/// 5.7-8.8 ms to 3.4-4.4 ms at the same throughput (four loads each way, alternated; README,
+/// "Benchmark of `skuswap serve`").
 /// Left as it is if `MIMALLOC_ALLOW_THP` was set by hand.
 #[allow(unsafe_code)]
 fn serve_on_small_pages() {

@@ -15,9 +15,9 @@ use crate::state::Mock;
 /// In this order: a head over the bounds or a path that is not UTF-8 is refused before
 /// anything reads it; a virtual clock that follows the wall clock is brought up to date; the
 /// request gets its ids ([`RequestIds::attach`]), echoed on its answer, a path with an empty
-/// segment's 404 too; a Partner Center call then meets the fault plan. Every answer, refusals too, is dated on the
-/// virtual clock, as a 429's is (its HTTP-date `Retry-After` is measured from it), so a client
-/// reading either sees one clock.
+/// segment's 404 too; a Partner Center call then meets the fault plan. Every answer, refusals
+/// too, is dated on the virtual clock, as a 429's is (its HTTP-date `Retry-After` is measured
+/// from it), so a client reading either sees one clock.
 pub async fn front_door(State(mock): State<Mock>, mut req: Request, next: Next) -> Response {
     let mut resp = match oversized_head(&req).or_else(|| undecodable_path(&req)) {
         Some(refusal) => refusal,
