@@ -103,7 +103,9 @@ impl World {
         if sub.next_deadline(days) != Some(at) {
             return false;
         }
-        let offer = self.catalog.offer(&sub.offer_id).cloned();
+        // Borrowed through the catalog's handle, not copied (a dozen allocations an offer).
+        let catalog = std::sync::Arc::clone(&self.catalog);
+        let offer = catalog.offer(&sub.offer_id);
         let family = offer.as_ref().map(|o| o.family.clone()).unwrap_or_default();
         let renews = sub.status == SubscriptionStatus::Active
             && sub.auto_renew_enabled

@@ -317,10 +317,13 @@ impl World {
         if numbers.iter().enumerate().any(|(i, n)| i64::try_from(i).ok() != Some(*n)) {
             return Err(ModelError::LineItemNumbers(lines.len().saturating_sub(1)));
         }
+        // The catalog's handle, so the checked lines can borrow their offers while the world is
+        // changed (a copy of each offer cost a dozen allocations under the lock).
+        let catalog = Arc::clone(&self.catalog);
         let mut checked = Vec::with_capacity(lines.len());
         for line in lines {
             let offer =
-                self.catalog.offer(&line.offer_id).ok_or_else(|| ModelError::OfferNotFound(line.offer_id.clone()))?;
+                catalog.offer(&line.offer_id).ok_or_else(|| ModelError::OfferNotFound(line.offer_id.clone()))?;
             if !offer.is_available_for_purchase(self.now) {
                 return Err(ModelError::OfferNotPurchasable(offer.id.clone()));
             }
@@ -365,7 +368,7 @@ impl World {
                     Some(term)
                 }
             };
-            checked.push((offer.clone(), quantity, parent, line, term));
+            checked.push((offer, quantity, parent, line, term));
         }
 
         let order_id = self.ids.next_uuid();
@@ -379,7 +382,7 @@ impl World {
                 friendly_name: friendly_name.clone(),
                 parent_subscription_id: parent,
                 partner_id_on_record: partner_id_on_record.clone(),
-                ..self.bought(id, customer, &offer, quantity, partner, order_id).with_nce_terms(
+                ..self.bought(id, customer, offer, quantity, partner, order_id).with_nce_terms(
                     term,
                     now,
                     self.settings.nce_cancellation_days,
