@@ -103,7 +103,7 @@ impl World {
         if sub.next_deadline(days) != Some(at) {
             return false;
         }
-        // Borrowed through the catalog's handle, not copied (a dozen allocations an offer).
+        // Borrowed through the catalog's handle, not copied (every string and list of the offer).
         let catalog = std::sync::Arc::clone(&self.catalog);
         let offer = catalog.offer(&sub.offer_id);
         let family = offer.as_ref().map(|o| o.family.clone()).unwrap_or_default();

@@ -318,7 +318,7 @@ impl World {
             return Err(ModelError::LineItemNumbers(lines.len().saturating_sub(1)));
         }
         // The catalog's handle, so the checked lines can borrow their offers while the world is
-        // changed (a copy of each offer cost a dozen allocations under the lock).
+        // changed (a copy of each offer copied every string and list of it under the lock).
         let catalog = Arc::clone(&self.catalog);
         let mut checked = Vec::with_capacity(lines.len());
         for line in lines {
