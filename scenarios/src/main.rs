@@ -40,9 +40,7 @@ const GENERIC_COLLECT_REHEARSAL: std::os::raw::c_long = 1_000_000;
 ///   at 10,000 customers, 4.8% at 100,000; README, "Benchmark"). `serve`'s heap is small and
 ///   keeps the default.
 ///
-/// 2 MiB pages need nothing for a rehearsal: mimalloc v3 already asks for transparent huge
-/// pages on its arenas (`allow_thp`), and most of a rehearsal's heap is on them. `serve` goes
-/// without them ([`serve_on_small_pages`]).
+/// Transparent huge pages are turned off for every command by [`run_on_small_pages`].
 #[allow(unsafe_code)]
 fn tune_allocator(rehearsal: bool) {
     let by_hand = |names: &[&str]| names.iter().any(|v| std::env::var_os(v).is_some());
@@ -61,16 +59,25 @@ fn tune_allocator(rehearsal: bool) {
     }
 }
 
-/// `serve` answers every call with the world locked, and the call whose allocation first
-/// touches a new transparent huge page waits while the kernel zeroes all 2 MiB of it, every
-/// other call waiting behind it. On the 2-core VMs this runs on, such a fault held the lock
-/// for about 7 ms (an estimate: 8% of a `POST /orders` load's samples in `clear_page_erms` under
-/// `do_huge_pmd_anonymous_page`); on 4 KiB pages the p99 of `POST /orders` fell from
-/// 5.7-8.8 ms to 3.4-4.4 ms at the same throughput (four loads each way, alternated; README,
-/// "Benchmark of `skuswap serve`").
+/// Run on 4 KiB pages: mimalloc v3 asks for transparent huge pages on its arenas, and on the
+/// 2-core VMs this runs on a huge page's first touch costs more than it saves.
+///
+/// - `serve` answers every call with the world locked, and the call whose allocation first
+///   touches a new huge page waits while the kernel zeroes all 2 MiB of it, every other call
+///   waiting behind it: about 7 ms (an estimate: 8% of a `POST /orders` load's samples in
+///   `clear_page_erms` under `do_huge_pmd_anonymous_page`). On 4 KiB pages the p99 of
+///   `POST /orders` fell from 5.7-8.8 ms to 3.4-4.4 ms at the same throughput (four loads
+///   each way, alternated; README, "Benchmark of `skuswap serve`").
+/// - A rehearsal of 10,000 customers ran in 6.2 s on small pages against 6.9 s on huge ones
+///   (medians of four runs each, alternated, each first in half the pairs), in 11.8-14.2
+///   against 11.9-15.3 s of CPU (system time 0.8-1.0 s against 3.2-3.4 s in three runs of
+///   four) and 965-1,051 against 1,084-1,116 MiB at the peak. At 100,000 customers the two
+///   were even: the second run of a pair was the faster, whichever it was (README,
+///   "Benchmark").
+///
 /// Left as it is if `MIMALLOC_ALLOW_THP` was set by hand.
 #[allow(unsafe_code)]
-fn serve_on_small_pages() {
+fn run_on_small_pages() {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
         return;
     }
@@ -154,9 +161,7 @@ fn main() -> ExitCode {
         }))
         .with_writer(std::io::stderr)
         .init();
-    if matches!(cli.command, Command::Serve(_)) {
-        serve_on_small_pages();
-    }
+    run_on_small_pages();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

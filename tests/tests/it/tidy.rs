@@ -107,14 +107,14 @@ fn unsafe_code_is_the_memory_tuning_and_nothing_else() {
     for f in files.iter().filter(|f| **f != this) {
         let text = fs::read_to_string(f).unwrap_or_default();
         let blocks = text.lines().filter(|l| l.split("//").next().unwrap_or("").contains("unsafe")).count();
-        // `tune_allocator` (mimalloc's options) and `serve_on_small_pages` (one `prctl`): an
+        // `tune_allocator` (mimalloc's options) and `run_on_small_pages` (one `prctl`): an
         // `#[allow(unsafe_code)]` and an `unsafe` block each.
         let expected = if *f == allowed { 4 } else { 0 };
         if blocks != expected {
             offences.push(format!("{}: {blocks} line(s) with unsafe, {expected} allowed", f.display()));
         }
     }
-    assert!(offences.is_empty(), "unsafe beyond tune_allocator and serve_on_small_pages:\n{}", offences.join("\n"));
+    assert!(offences.is_empty(), "unsafe beyond tune_allocator and run_on_small_pages:\n{}", offences.join("\n"));
 }
 
 #[test]
