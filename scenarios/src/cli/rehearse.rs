@@ -9,7 +9,7 @@ use mock_server::model::faults::FaultPlan;
 use skuswap_migrator::mapping::{Mapping, Strategy};
 
 use super::{EXIT_INCOMPLETE, EXIT_OK};
-use crate::rehearsal::{Correct, Options, rehearse, render, shards};
+use crate::rehearsal::{Correct, Options, rehearse_owned, render, shards};
 
 /// `skuswap rehearse`.
 #[derive(clap::Args, Debug, Clone)]
@@ -148,7 +148,7 @@ pub async fn run(a: &RehearseArgs) -> anyhow::Result<u8> {
         let worlds = if shards > 1 { format!(", in {shards} worlds side by side") } else { String::new() };
         eprintln!("rehearsing {} ({} customers{worlds})…", scenario.name, scenario.customers.len());
     }
-    let r = rehearse(&scenario, &opts).await?;
+    let r = rehearse_owned(scenario, &opts).await?;
     std::fs::write(&a.report, render::html::render(&r))
         .with_context(|| format!("cannot write the report to {}", a.report.display()))?;
     if a.json {

@@ -108,3 +108,10 @@ pub type Meanwhile = Arc<dyn Fn(&mut World, u64) + Send + Sync>;
 pub async fn rehearse(scenario: &mock_server::model::Scenario, opts: &Options) -> anyhow::Result<Rehearsal> {
     rehearse_with(scenario, opts, &Correct).await
 }
+
+/// [`rehearse`] a book nothing else needs: its memory is freed as soon as its customers are
+/// in their worlds, for the worlds' growth to reuse (a book is a tenth of a large
+/// rehearsal's peak).
+pub async fn rehearse_owned(scenario: mock_server::model::Scenario, opts: &Options) -> anyhow::Result<Rehearsal> {
+    runner::rehearse_book(std::borrow::Cow::Owned(scenario), opts, &Correct).await
+}

@@ -39,10 +39,20 @@ const DISCOVERY_READERS: usize = 4;
 /// Run a rehearsal of `scenario` with `engine`: in one world, or dealt into
 /// [`Options::shards`] worlds run side by side.
 pub async fn rehearse_with<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> anyhow::Result<Rehearsal> {
+    rehearse_book(Cow::Borrowed(scenario), opts, engine).await
+}
+
+/// [`rehearse_with`] of a book borrowed or owned; an owned one is freed once its customers
+/// are in their worlds.
+pub(super) async fn rehearse_book<E: Engine>(
+    scenario: Cow<'_, Scenario>,
+    opts: &Options,
+    engine: &E,
+) -> anyhow::Result<Rehearsal> {
     if opts.shards > 1 {
         return super::shards::rehearse(scenario, opts, engine);
     }
-    Ok(rehearse_part(Cow::Borrowed(scenario), opts, engine, 1).await?.rehearsal)
+    Ok(rehearse_part(scenario, opts, engine, 1).await?.rehearsal)
 }
 
 /// One world's rehearsal, with what merging several of them needs besides the report.

@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail};
@@ -82,14 +83,27 @@ pub fn refusal<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> Op
 
 /// Rehearse `scenario` dealt into `opts.shards` worlds, one thread each, and merge them. The
 /// calling thread waits for them (a rehearsal's runtime has nothing else to run meanwhile).
-pub(super) fn rehearse<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> anyhow::Result<Rehearsal> {
-    if let Some(why) = refusal(scenario, opts, engine) {
+/// An owned book is freed as soon as every world has dealt its share (a tenth of a large
+/// rehearsal's peak), on this thread, which allocated it: memory freed by the thread that
+/// owns it goes back to the pages every world's growth can take, where a free from another
+/// thread would wait for this one to allocate again.
+pub(super) fn rehearse<E: Engine>(
+    scenario: Cow<'_, Scenario>,
+    opts: &Options,
+    engine: &E,
+) -> anyhow::Result<Rehearsal> {
+    if let Some(why) = refusal(&scenario, opts, engine) {
         bail!("cannot rehearse {} in {} shards: {why}", scenario.name, opts.shards);
     }
     let wall = Instant::now();
     let k = opts.shards;
     let seed = opts.seed.or(scenario.seed).unwrap_or(0);
     let side_by_side = u32::try_from(k).unwrap_or(u32::MAX);
+    let heading =
+        Heading { name: scenario.name.clone(), description: scenario.description.clone(), start: scenario.start };
+    let book = Arc::new(scenario);
+    // Each world drops its sender once it has dealt its share: the channel closes when all have.
+    let (dealt, all_dealt) = std::sync::mpsc::channel::<()>();
     let parts = std::thread::scope(|scope| -> anyhow::Result<Vec<Part>> {
         let mut running = Vec::with_capacity(k);
         for i in 0..k {
@@ -99,15 +113,21 @@ pub(super) fn rehearse<E: Engine>(scenario: &Scenario, opts: &Options, engine: &
                 shards: 1,
                 ..opts.clone()
             };
+            let (whole, dealt) = (Arc::clone(&book), dealt.clone());
             let thread = std::thread::Builder::new().name(format!("shard {i}")).spawn_scoped(scope, move || {
                 // Dealt on the world's own thread, so the memory the book frees once the
                 // world is built goes back to the allocator's heap that world grows in.
-                let book = deal(scenario, k, i);
+                let share_of_book = deal(&whole, k, i);
+                drop((whole, dealt));
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                runtime.block_on(rehearse_part(Cow::Owned(book), &share, engine, side_by_side))
+                runtime.block_on(rehearse_part(Cow::Owned(share_of_book), &share, engine, side_by_side))
             })?;
             running.push(thread);
         }
+        drop(dealt);
+        // Err once every sender is gone: every world has dealt (or failed before it could).
+        let _ = all_dealt.recv();
+        drop(book);
         // Every world is joined before any result is looked at: a world that failed early
         // does not leave another's panic to the scope.
         let ended: Vec<_> = running.into_iter().map(std::thread::ScopedJoinHandle::join).collect();
@@ -117,7 +137,14 @@ pub(super) fn rehearse<E: Engine>(scenario: &Scenario, opts: &Options, engine: &
             .map(|(i, t)| t.map_err(|_| anyhow!("shard {i} panicked"))?.map_err(|e| e.context(format!("shard {i}"))))
             .collect()
     })?;
-    Ok(merge(scenario, opts.rate, seed, parts, wall.elapsed().as_secs_f64()))
+    Ok(merge(heading, opts.rate, seed, parts, wall.elapsed().as_secs_f64()))
+}
+
+/// What the merged report says of the book it came from.
+struct Heading {
+    name: String,
+    description: String,
+    start: DateTime<Utc>,
 }
 
 /// Shard `i` of `k`: every `k`th customer from the `i`th, with the whole catalog and partners.
@@ -155,7 +182,7 @@ fn shard_seed(seed: u64, i: usize) -> u64 {
 }
 
 /// The parts as the report of the whole book.
-fn merge(scenario: &Scenario, rate: u32, seed: u64, mut parts: Vec<Part>, wall_seconds: f64) -> Rehearsal {
+fn merge(book: Heading, rate: u32, seed: u64, mut parts: Vec<Part>, wall_seconds: f64) -> Rehearsal {
     let waves = merge_waves(&mut parts, rate);
     let times = MigrationTimes {
         completed_minutes: parts.iter().flat_map(|p| p.migration_times.completed_minutes.iter().copied()).collect(),
@@ -168,15 +195,15 @@ fn merge(scenario: &Scenario, rate: u32, seed: u64, mut parts: Vec<Part>, wall_s
     let r: Vec<Rehearsal> = parts.into_iter().map(|p| p.rehearsal).collect();
     let sum = |f: fn(&Rehearsal) -> usize| r.iter().map(f).sum::<usize>();
     Rehearsal {
-        scenario: scenario.name.clone(),
-        description: scenario.description.clone(),
+        scenario: book.name,
+        description: book.description,
         seed,
         rate,
         customers: sum(|r| r.customers),
         users: sum(|r| r.users),
         subscriptions: sum(|r| r.subscriptions),
-        start: r.iter().map(|r| r.start).min().unwrap_or(scenario.start),
-        end: r.iter().map(|r| r.end).max().unwrap_or(scenario.start),
+        start: r.iter().map(|r| r.start).min().unwrap_or(book.start),
+        end: r.iter().map(|r| r.end).max().unwrap_or(book.start),
         requests: r.iter().map(|r| r.requests).sum(),
         wall_seconds,
         // The worlds ran side by side in virtual time: the book took as long as the longest.

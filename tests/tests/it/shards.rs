@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use skuswap_scenarios::named;
-use skuswap_scenarios::rehearsal::{Client, Engine, Options, Rehearsal, rehearse, rehearse_with};
+use skuswap_scenarios::rehearsal::{Client, Engine, Options, Rehearsal, rehearse, rehearse_owned, rehearse_with};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -95,6 +95,9 @@ async fn the_same_seed_in_the_same_shards_is_the_same_report() -> TestResult {
     let b = report(second)?;
     assert!(a == b, "two runs of seed 11 in 3 shards differ");
     assert!(html.contains("3 worlds rehearsed side by side"));
+    // The command line's way: the book handed over, and freed once its worlds have it.
+    let owned = report(rehearse_owned(scenario, &options(3)).await?)?;
+    assert!(a == owned, "a book handed over in 3 shards tells another story than one lent");
     Ok(())
 }
 
