@@ -84,9 +84,9 @@ pub fn refusal<E: Engine>(scenario: &Scenario, opts: &Options, engine: &E) -> Op
 /// Rehearse `scenario` dealt into `opts.shards` worlds, one thread each, and merge them. The
 /// calling thread waits for them (a rehearsal's runtime has nothing else to run meanwhile).
 /// An owned book is freed as soon as every world has dealt its share (a tenth of a large
-/// rehearsal's peak), on this thread, which allocated it: memory freed by the thread that
-/// owns it goes back to the pages every world's growth can take, where a free from another
-/// thread would wait for this one to allocate again.
+/// rehearsal's peak), on this thread, which allocated it: by mimalloc's design a block freed
+/// from another thread waits in a list its owner collects only when it next allocates, and
+/// this thread allocates next to nothing until the worlds are done.
 pub(super) fn rehearse<E: Engine>(
     scenario: Cow<'_, Scenario>,
     opts: &Options,
